@@ -1,0 +1,1 @@
+"""Answers questions over Chinese policy documents, each answer backed by verbatim cited passages."""

@@ -1,0 +1,108 @@
+"""Plain data passed along the pipeline: Document → Chunk → Hit → Answer.
+
+These are the only types that cross module boundaries, so loaders, chunkers, the store, retrieval and
+the UI can change independently. ``Answer.to_json`` is the stable JSON contract of ``assistant ask --json``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+DOC_TYPES = ("report", "law", "regulation", "other")
+
+
+@dataclass
+class Document:
+    """One loaded file. ``text`` is the decoded file content; chunk offsets point into it."""
+
+    text: str
+    source: str  # file path as given to the loader
+    title: str
+    #: Where the body starts (after a ``<!-- INFO END -->`` metadata block), 0 when there is none.
+    body_start: int = 0
+    #: Document-level facts: ``info`` (history/date lines), ``format`` (txt/md/docx/pdf/html), ``encoding``.
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Chunk:
+    """A passage. ``text`` is verbatim ``document.text[start:end]``; ``context`` is what is added for search."""
+
+    text: str
+    doc: str
+    source: str
+    doc_type: str
+    section: str  # heading path, " > " separated
+    article: str | None
+    start: int
+    end: int
+    context: str = ""  # title / section / article, used for keyword search, never shown as quoted text
+    id: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Hit:
+    chunk: Chunk
+    score: float  # fused score, higher is better
+    dense: float | None = None  # cosine similarity, when the dense ranker saw it
+    bm25: float | None = None  # raw BM25 score, when the keyword ranker saw it
+
+    def to_json(self) -> dict[str, Any]:
+        c = self.chunk
+        return {
+            "doc": c.doc,
+            "source": c.source,
+            "section": c.section,
+            "article": c.article,
+            "text": c.text,
+            "score": round(self.score, 4),
+        }
+
+
+@dataclass
+class Citation:
+    n: int
+    chunk: Chunk
+    #: Character spans inside ``chunk.text`` of the sentences the answer quotes (for highlighting).
+    quoted: list[tuple[int, int]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        c = self.chunk
+        return {
+            "n": self.n,
+            "doc": c.doc,
+            "source": c.source,
+            "section": c.section,
+            "article": c.article,
+            "text": c.text,
+        }
+
+
+@dataclass
+class Answer:
+    question: str
+    found: bool
+    answer: str
+    citations: list[Citation] = field(default_factory=list)
+    retrieved: list[Hit] = field(default_factory=list)
+    ms: float = 0.0
+    id: Any = None
+    #: Why the assistant answered or refused (signals and their values); not part of the JSON contract.
+    reasons: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "question": self.question,
+            "found": self.found,
+            "answer": self.answer,
+            "citations": [c.to_json() for c in self.citations],
+            "retrieved": [h.to_json() for h in self.retrieved],
+            "ms": round(self.ms, 2),
+        }
+
+
+def as_dict(obj: Any) -> dict[str, Any]:
+    return asdict(obj)

