@@ -1,0 +1,154 @@
+"""Answers without an LLM: the sentences that answer, quoted verbatim from the passages, each with [n].
+
+Whether to answer at all is decided from several signals (see ``answerability``), because one similarity
+threshold cannot separate answerable from out-of-scope questions on this corpus.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+
+from assistant.retrieval import ArticleLookup, Retriever
+from assistant.schema import Answer, Citation, Hit
+from assistant.textutil import sentence_spans, tokens
+
+NOT_FOUND = "抱歉，现有文件中没有找到能回答这个问题的内容。您可以换个问法，或指明相关文件名称。"
+EMPTY = "请输入问题。"
+TOO_LONG = "问题太长了（超过 {limit} 字），请精简后再问。"
+_NUMBER_QUESTION = re.compile(r"多少|几|数量|比例|占比|人数|次数|参与率|平均分|多少人|多少份|多少项")
+_DIGIT = re.compile(r"[0-9０-９%％]|[一二三四五六七八九十百千万]+[项份个名人起次条所期]")
+
+
+@dataclass
+class Signals:
+    dense: float  # best cosine among the passages
+    bm25_rank: bool  # the top passage is also in the keyword ranker's list
+    coverage: float  # IDF-weighted share of the question's terms found in the top passages
+    missing_key: bool  # a rare question term appears in none of the top passages
+
+    def score(self) -> float:
+        """One number in roughly [0, 1]; the refusal threshold (setting ``min_score``) applies to it."""
+        s = 0.55 * self.coverage + 0.45 * min(max((self.dense - 0.15) / 0.45, 0.0), 1.0)
+        if self.missing_key:
+            s -= 0.15
+        return s
+
+
+class Answerer:
+    def __init__(self, retriever: Retriever, min_score: float = 0.5, max_chars: int = 500, k: int = 5) -> None:
+        self.retriever = retriever
+        self.min_score = min_score
+        self.max_chars = max_chars
+        self.k = k
+
+    # ---- public --------------------------------------------------------------------------------
+    def ask(self, question: str, k: int | None = None, doc: str | None = None, doc_type: str | None = None,
+            context_title: str | None = None, qid=None) -> Answer:
+        """Answer one question. ``context_title`` resolves a bare 第N条 (follow-up questions)."""
+        t0 = time.perf_counter()
+        k = k or self.k
+        q = (question or "").strip()
+        if not q:
+            ans = Answer(question=question or "", found=False, answer=EMPTY)
+        elif len(q) > self.max_chars:
+            ans = Answer(question=question, found=False, answer=TOO_LONG.format(limit=self.max_chars))
+        elif not self.retriever.chunks:
+            ans = Answer(question=question, found=False, answer="索引为空：请先导入文件（assistant ingest）。")
+        else:
+            lookup = self.retriever.lookup_articles(q, default_title=context_title)
+            hits = self.retriever.search(q, k=k, doc=doc, doc_type=doc_type)
+            ans = self._from_lookup(q, lookup, hits) if lookup else self._extractive(q, hits)
+        ans.id = qid
+        ans.ms = (time.perf_counter() - t0) * 1000
+        return ans
+
+    # ---- explicit articles ---------------------------------------------------------------------
+    def _from_lookup(self, q: str, lookup: ArticleLookup, hits: list[Hit]) -> Answer:
+        name = lookup.title or lookup.citation.title or ""
+        if lookup.reason == "document_not_in_corpus":
+            text = f"现有文件中没有《{name}》，无法核对{'、'.join(lookup.citation.articles)}。"
+            return Answer(q, False, text, retrieved=hits, reasons={"article": lookup.reason})
+        if lookup.reason == "ambiguous":
+            text = f"“{name}”可能指多部文件，请写出完整名称。"
+            return Answer(q, False, text, retrieved=hits, reasons={"article": lookup.reason})
+        if not lookup.found:
+            total = self.retriever.article_counts.get(lookup.title, 0)
+            text = f"《{lookup.title}》中没有{'、'.join(lookup.missing)}（该文件共 {total} 条）。"
+            return Answer(q, False, text, retrieved=hits, reasons={"article": lookup.reason})
+        citations, parts = [], []
+        for chunk in lookup.chunks:
+            n = len(citations) + 1
+            citations.append(Citation(n=n, chunk=chunk, quoted=[(0, len(chunk.text))]))
+            parts.append(f"{chunk.text}[{n}]")
+        head = f"《{lookup.title}》{'、'.join(lookup.citation.articles)}规定：\n"
+        retrieved = [Hit(chunk=c, score=1.0) for c in lookup.chunks]
+        retrieved += [h for h in hits if h.chunk.id not in {c.id for c in lookup.chunks}]
+        return Answer(q, True, head + "\n".join(parts), citations, retrieved[: max(len(hits), len(lookup.chunks))],
+                      reasons={"article": "ok"})
+
+    # ---- extractive ----------------------------------------------------------------------------
+    def signals(self, q: str, hits: list[Hit]) -> Signals:
+        r = self.retriever
+        terms = {t for t in tokens(q) if len(t) > 1 or r.df.get(t, 0)}
+        top = hits[:3]
+        bag = set()
+        for h in top:
+            bag.update(h.chunk.extra.get("bm25", "").split())
+        weights = {t: r.idf(t) for t in terms}
+        total = sum(weights.values()) or 1.0
+        covered = sum(w for t, w in weights.items() if t in bag or any(s in bag for s in r.expand([t])[1:]))
+        rare = [t for t, w in weights.items() if w > 4.0 and len(t) > 1]
+        missing_key = any(t not in bag and not any(s in bag for s in r.expand([t])[1:]) for t in rare)
+        dense = max((h.dense for h in hits if h.dense is not None), default=0.0)
+        return Signals(dense=dense, bm25_rank=bool(hits and hits[0].bm25), coverage=covered / total,
+                       missing_key=missing_key)
+
+    def _extractive(self, q: str, hits: list[Hit]) -> Answer:
+        sig = self.signals(q, hits)
+        reasons = {"signals": sig.__dict__ | {"score": round(sig.score(), 3)}}
+        if not hits or sig.score() < self.min_score:
+            return Answer(q, False, NOT_FOUND, retrieved=hits, reasons=reasons)
+        picked = self._pick_sentences(q, hits)
+        citations: dict[str, Citation] = {}
+        parts = []
+        for hit, (s, e) in picked:
+            c = citations.get(hit.chunk.id)
+            if c is None:
+                c = citations[hit.chunk.id] = Citation(n=len(citations) + 1, chunk=hit.chunk)
+            c.quoted.append((s, e))
+            parts.append(f"{hit.chunk.text[s:e]}[{c.n}]")
+        lead = _lead(list(citations.values())[0])
+        return Answer(q, True, lead + "\n".join(parts), list(citations.values()), hits, reasons=reasons)
+
+    def _pick_sentences(self, q: str, hits: list[Hit], max_sentences: int = 3) -> list[tuple[Hit, tuple[int, int]]]:
+        """Best sentences of the top passages by IDF-weighted term overlap with the question."""
+        r = self.retriever
+        q_terms = set(r.expand(tokens(q)))
+        wants_number = bool(_NUMBER_QUESTION.search(q))
+        scored = []
+        for rank, hit in enumerate(hits[:3]):
+            text = hit.chunk.text
+            for s, e in sentence_spans(text):
+                sent = text[s:e]
+                overlap = sum(r.idf(t) for t in set(tokens(sent)) & q_terms)
+                if wants_number and _DIGIT.search(sent):
+                    overlap *= 1.3
+                overlap *= hit.score  # prefer the better passages
+                scored.append((overlap, rank, s, e, hit))
+        scored.sort(key=lambda x: -x[0])
+        if not scored or scored[0][0] <= 0:  # nothing overlaps: quote the top passage's opening sentence
+            hit = hits[0]
+            spans = sentence_spans(hit.chunk.text)
+            return [(hit, spans[0])] if spans else []
+        best = scored[0][0]
+        chosen = [x for x in scored if x[0] >= 0.5 * best][:max_sentences]
+        chosen.sort(key=lambda x: (x[1], x[2]))  # passage order, then reading order
+        return [(x[4], (x[2], x[3])) for x in chosen]
+
+
+def _lead(citation: Citation) -> str:
+    c = citation.chunk
+    where = c.article or (c.section.split(" > ")[-1] if c.section else "")
+    return f"根据《{c.doc}》{where}：\n" if where else f"根据《{c.doc}》：\n"

@@ -1,0 +1,143 @@
+"""Command line: ``assistant ingest | ask | eval | docs | serve``. Thin: every command calls the library."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from assistant.settings import Settings
+
+
+def _print_json(obj) -> None:
+    print(json.dumps(obj, ensure_ascii=False))
+
+
+def _engine(args):
+    from assistant.engine import Engine
+
+    overrides = {}
+    if getattr(args, "index", None):
+        overrides["index_dir"] = Path(args.index)
+    return Engine(Settings(**overrides))
+
+
+def cmd_ingest(args) -> int:
+    engine = _engine(args)
+    report = engine.ingest(args.paths or None, progress=not args.quiet)
+    if args.json:
+        _print_json(report.to_json())
+    else:
+        print(report.summary())
+    return 0
+
+
+def cmd_ask(args) -> int:
+    engine = _engine(args)
+    if engine.store.count() == 0:
+        print("索引为空，正在从默认文件夹建立索引…", file=sys.stderr)
+        print(engine.ingest(progress=True).summary(), file=sys.stderr)
+    filters = {"doc": args.doc, "doc_type": args.type, "k": args.k}
+    if args.batch:
+        with open(args.batch, encoding="utf-8") as f:
+            for lineno, line in enumerate(f, 1):
+                if not line.strip():
+                    continue
+                try:
+                    item = json.loads(line)
+                except json.JSONDecodeError as e:
+                    print(f"{args.batch}:{lineno}: invalid JSON: {e}", file=sys.stderr)
+                    return 2
+                ans = engine.ask(item.get("question", ""), qid=item.get("id"), **filters)
+                _print_json(ans.to_json()) if args.json else _print_text(ans)
+        return 0
+    if not args.question:
+        print("请给出问题，或用 --batch FILE.jsonl", file=sys.stderr)
+        return 2
+    ans = engine.ask(args.question, **filters)
+    _print_json(ans.to_json()) if args.json else _print_text(ans)
+    return 0
+
+
+def _print_text(ans) -> None:
+    print(ans.answer)
+    for c in ans.citations:
+        where = " > ".join(p for p in (c.chunk.section, c.chunk.article or "") if p)
+        print(f"\n[{c.n}] 《{c.chunk.doc}》 {where}\n    {c.chunk.text}")
+    print(f"\n({ans.ms:.0f} ms)")
+
+
+def cmd_eval(args) -> int:
+    from assistant.evaluate import evaluate, format_report
+
+    engine = _engine(args)
+    engine.ensure_index(progress=True)
+    result = evaluate(engine, args.file, k=args.k, mode=args.mode)
+    if args.json:
+        _print_json(result)
+    else:
+        print(format_report(result))
+    return 0
+
+
+def cmd_docs(args) -> int:
+    engine = _engine(args)
+    rows = engine.store.documents()
+    if args.json:
+        _print_json(rows)
+    else:
+        for r in rows:
+            print(f"{r['doc_type']:<10} {r['chunks']:>5}  {r['doc']}  {r['info'][:60]}")
+    return 0
+
+
+def cmd_serve(args) -> int:
+    from assistant.ui import serve
+
+    serve(Settings())
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="assistant", description="政策文件问答：带原文引用的回答")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def common(sp):
+        sp.add_argument("--index", help="index folder (default: setting ASSISTANT_INDEX_DIR)")
+        sp.add_argument("--json", action="store_true", help="machine-readable output")
+
+    sp = sub.add_parser("ingest", help="add or update documents in the index")
+    sp.add_argument("paths", nargs="*", help="files or folders (default: ASSISTANT_DOCS_DIRS)")
+    sp.add_argument("--quiet", action="store_true", help="no progress bar")
+    common(sp)
+    sp.set_defaults(func=cmd_ingest)
+
+    sp = sub.add_parser("ask", help="answer a question with cited passages")
+    sp.add_argument("question", nargs="?")
+    sp.add_argument("--batch", help="JSONL file of {id, question} lines; one JSON answer per line")
+    sp.add_argument("--k", type=int, default=None, help="passages to retrieve (default 5)")
+    sp.add_argument("--doc", help="only this document (title)")
+    sp.add_argument("--type", choices=["report", "law", "regulation", "other"], help="only this document type")
+    common(sp)
+    sp.set_defaults(func=cmd_ask)
+
+    sp = sub.add_parser("eval", help="score a question set (JSONL with answerable/expected)")
+    sp.add_argument("file")
+    sp.add_argument("--k", type=int, default=5)
+    sp.add_argument("--mode", choices=["hybrid", "bm25", "dense"], default="hybrid")
+    common(sp)
+    sp.set_defaults(func=cmd_eval)
+
+    sp = sub.add_parser("docs", help="list the ingested documents")
+    common(sp)
+    sp.set_defaults(func=cmd_docs)
+
+    sp = sub.add_parser("serve", help="start the Gradio app")
+    sp.set_defaults(func=cmd_serve)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)

@@ -1,0 +1,193 @@
+"""Finding passages: explicit article lookup first, else dense (Chroma) + BM25 (jieba) fused.
+
+Why not langchain's EnsembleRetriever: it returns documents without scores, and refusing to answer needs
+the scores of both rankers. The fusion here is the same reciprocal-rank idea, plus the rankers' own
+scores, computed over the two ranked lists that Chroma and rank_bm25 return.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import numpy as np
+from rank_bm25 import BM25Okapi
+
+from assistant import citations as cit
+from assistant.schema import Chunk, Hit
+from assistant.store import Store
+from assistant.textutil import tokens
+
+#: Everyday words → the words the laws use. Applied to the keyword side only (the dense model sees the
+#: question as typed). Kept small and general: each entry is a term of art with a common paraphrase.
+SYNONYMS: dict[str, tuple[str, ...]] = {
+    "欺负": ("欺凌",), "霸凌": ("欺凌",), "校园暴力": ("欺凌",),
+    "受伤": ("人身损害", "伤害"), "摔伤": ("人身损害", "伤害"), "打伤": ("人身损害", "伤害"),
+    "赔偿": ("责任", "赔偿"), "性侵": ("性侵害",), "猥亵": ("性侵害", "猥亵"),
+    "删帖": ("删除",), "网上": ("网络",), "上网": ("网络",), "手机": ("智能终端", "手机"), "游戏": ("网络游戏",),
+    "孩子": ("未成年人", "子女"), "小孩": ("未成年人",), "学生": ("学生", "未成年人"), "家长": ("父母", "监护人"),
+    "老师": ("教师",), "工资": ("工资", "待遇"), "打骂": ("体罚", "侮辱"), "体罚": ("体罚",),
+    "毒品": ("毒品", "禁毒"), "吸毒": ("吸食", "毒品"), "上学": ("入学", "义务教育"), "辍学": ("辍学", "失学"),
+    "告": ("诉讼", "起诉"), "起诉": ("起诉", "诉讼"), "打官司": ("诉讼",), "罚款": ("罚款", "处罚"),
+    "听证": ("听证",), "律师": ("律师", "法律顾问"), "律所": ("律师事务所",),
+}
+
+
+@dataclass
+class ArticleLookup:
+    """Result of a question that names an article: the passages, or why there are none."""
+
+    citation: cit.Citation
+    title: str | None  # resolved corpus title
+    found: bool
+    chunks: list[Chunk] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)  # article labels not in the document
+    reason: str = ""  # "no_such_article" / "document_not_in_corpus" / "ambiguous" / ""
+
+
+class Retriever:
+    """Holds the in-memory views of the index (chunks, BM25, article table); cheap to query, built once."""
+
+    def __init__(self, store: Store, fusion: str = "rrf", rrf_k: int = 60, candidates: int = 50,
+                 mode: str = "hybrid") -> None:
+        self.store = store
+        self.mode = mode  # hybrid / dense / bm25: the benchmarks compare them
+        self.fusion = fusion
+        self.rrf_k = rrf_k
+        self.candidates = candidates
+        self.reload()
+
+    def reload(self) -> None:
+        """Rebuild the in-memory views after an ingest."""
+        self.chunks: list[Chunk] = sorted(self.store.all_chunks(), key=lambda c: (c.source, c.start))
+        self.by_id = {c.id: i for i, c in enumerate(self.chunks)}
+        corpus = [c.extra.get("bm25", "").split() or tokens(c.text) for c in self.chunks]
+        self.bm25 = BM25Okapi(corpus) if corpus else None
+        self.df: dict[str, int] = defaultdict(int)
+        for toks in corpus:
+            for t in set(toks):
+                self.df[t] += 1
+        self.articles: dict[tuple[str, str], list[Chunk]] = defaultdict(list)
+        self.titles: dict[str, str] = {}  # doc title → doc_type
+        self.article_counts: dict[str, int] = defaultdict(int)
+        for c in self.chunks:
+            self.titles[c.doc] = c.doc_type
+            if c.article:
+                if (c.doc, c.article) not in self.articles:
+                    self.article_counts[c.doc] += 1
+                self.articles[(c.doc, c.article)].append(c)
+
+    # ---- signals used by answering -------------------------------------------------------------
+    def idf(self, token: str) -> float:
+        n = max(len(self.chunks), 1)
+        return math.log((n + 1) / (self.df.get(token, 0) + 0.5))
+
+    def expand(self, query_tokens: list[str]) -> list[str]:
+        out = list(query_tokens)
+        for t in query_tokens:
+            out.extend(SYNONYMS.get(t, ()))
+        return out
+
+    # ---- explicit articles ---------------------------------------------------------------------
+    def lookup_articles(self, question: str, default_title: str | None = None) -> ArticleLookup | None:
+        """The first citation in the question that names an article, resolved against the corpus."""
+        for c in cit.parse_citations(question, self.titles):
+            if not c.articles:
+                continue
+            name = c.title
+            if name is None or name.startswith("本"):
+                if default_title is None:
+                    continue
+                name = default_title
+            titles = cit.resolve_title(name, self.titles)
+            if not titles:
+                return ArticleLookup(c, None, False, reason="document_not_in_corpus")
+            if len(titles) > 1:
+                return ArticleLookup(c, None, False, reason="ambiguous")
+            title = titles[0]
+            chunks, missing = [], []
+            for label in c.articles:
+                found = self.articles.get((title, label))
+                if found:
+                    chunks.extend(found)
+                else:
+                    missing.append(label)
+            return ArticleLookup(c, title, not missing, chunks, missing, "" if not missing else "no_such_article")
+        return None
+
+    def mentioned_titles(self, question: str) -> list[str]:
+        """Corpus documents the question names (with or without 《》), for a soft boost."""
+        found = []
+        for c in cit.parse_citations(question, self.titles):
+            if c.title:
+                found += cit.resolve_title(c.title, self.titles)
+        q = question.replace("中华人民共和国", "")
+        for title in self.titles:
+            if title not in found and any(len(a) >= 3 and a in q for a in cit.title_aliases(title)):
+                found.append(title)
+        return found
+
+    # ---- hybrid search -------------------------------------------------------------------------
+    def _allowed(self, doc: str | None, doc_type: str | None) -> np.ndarray | None:
+        if not doc and not doc_type:
+            return None
+        return np.array([(not doc or c.doc == doc) and (not doc_type or c.doc_type == doc_type) for c in self.chunks])
+
+    def dense(self, question: str, n: int, doc: str | None = None, doc_type: str | None = None) -> list[tuple[int, float]]:
+        where = {k: v for k, v in (("doc", doc), ("doc_type", doc_type)) if v}
+        if len(where) == 2:
+            where = {"$and": [{k: v} for k, v in where.items()]}
+        vector = self.store.embeddings.embed_query(question)
+        hits = self.store.dense_search(vector, n, where or None)
+        return [(self.by_id[i], s) for i, s in hits if i in self.by_id]
+
+    def keyword(self, question: str, n: int, doc: str | None = None, doc_type: str | None = None) -> list[tuple[int, float]]:
+        if self.bm25 is None:
+            return []
+        q = self.expand(tokens(question))
+        if not q:
+            return []
+        scores = self.bm25.get_scores(q)
+        allowed = self._allowed(doc, doc_type)
+        if allowed is not None:
+            scores = np.where(allowed, scores, -np.inf)
+        top = np.argsort(-scores)[:n]
+        return [(int(i), float(scores[i])) for i in top if scores[i] > 0]
+
+    def search(self, question: str, k: int = 5, doc: str | None = None, doc_type: str | None = None,
+               mode: str | None = None) -> list[Hit]:
+        mode = mode or self.mode
+        n = max(self.candidates, k)
+        dense = self.dense(question, n, doc, doc_type) if mode in ("hybrid", "dense") else []
+        keyword = self.keyword(question, n, doc, doc_type) if mode in ("hybrid", "bm25") else []
+        boost = set(self.mentioned_titles(question)) if not doc else set()
+        return self.fuse(dense, keyword, k, boost)
+
+    def fuse(self, dense: list[tuple[int, float]], keyword: list[tuple[int, float]], k: int,
+             boost: set[str] = frozenset()) -> list[Hit]:
+        scores: dict[int, float] = defaultdict(float)
+        dense_score = dict(dense)
+        bm25_score = dict(keyword)
+        top_bm25 = keyword[0][1] if keyword else 1.0
+        for rank, (i, _) in enumerate(dense):
+            scores[i] += 1.0 / (self.rrf_k + rank + 1)
+        for rank, (i, _) in enumerate(keyword):
+            scores[i] += 1.0 / (self.rrf_k + rank + 1)
+        if self.fusion == "convex":  # rankers' own scores, each scaled to [0, 1]
+            scores = defaultdict(float)
+            for i, s in dense:
+                scores[i] += 0.5 * s
+            for i, s in keyword:
+                scores[i] += 0.5 * s / top_bm25
+        scale = max(scores.values(), default=1.0)
+        hits = []
+        for i, s in scores.items():
+            c = self.chunks[i]
+            s = s / scale
+            if boost and c.doc in boost:
+                s *= 1.2
+            hits.append(Hit(chunk=c, score=s, dense=dense_score.get(i), bm25=bm25_score.get(i)))
+        hits.sort(key=lambda h: -h.score)
+        return hits[:k]

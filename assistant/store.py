@@ -1,0 +1,159 @@
+"""The index: a Chroma collection (embedded by default, a Chroma server when configured).
+
+This is the only module that knows Chroma. Chroma is the single source of truth: every chunk is stored with
+its verbatim text, its metadata, its dense vector and its jieba tokens (so the in-memory BM25 index is rebuilt
+at start-up without re-tokenising). File-level bookkeeping (hash, chunk count) rides on each chunk's
+metadata, which lets ingestion tell complete, partial and stale files apart with no second store.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+import chromadb
+from chromadb.config import Settings as ChromaSettings
+from langchain_chroma import Chroma
+from langchain_core.embeddings import Embeddings
+
+from assistant.embeddings import get_embeddings, model_slug
+from assistant.schema import Chunk
+from assistant.settings import Settings
+
+_META_KEYS = ("doc", "source", "doc_type", "section", "article", "start", "end", "context")
+
+
+@dataclass
+class FileRecord:
+    """What the index holds for one source file."""
+
+    source: str
+    file_hash: str
+    file_chunks: int  # how many chunks the file had when it was ingested
+    doc: str
+    doc_type: str
+    ids: list[str] = field(default_factory=list)
+    info: str = ""
+    ingested_at: str = ""
+
+    @property
+    def complete(self) -> bool:
+        return len(self.ids) == self.file_chunks
+
+
+def chunk_to_metadata(chunk: Chunk) -> dict[str, Any]:
+    meta = {k: getattr(chunk, k) for k in _META_KEYS}
+    meta["article"] = meta["article"] or ""
+    meta.update(chunk.extra)
+    return meta
+
+
+def metadata_to_chunk(chunk_id: str, text: str, meta: dict[str, Any]) -> Chunk:
+    extra = {k: v for k, v in meta.items() if k not in _META_KEYS}
+    return Chunk(
+        id=chunk_id,
+        text=text,
+        doc=meta["doc"],
+        source=meta["source"],
+        doc_type=meta["doc_type"],
+        section=meta.get("section", ""),
+        article=meta.get("article") or None,
+        start=int(meta["start"]),
+        end=int(meta["end"]),
+        context=meta.get("context", ""),
+        extra=extra,
+    )
+
+
+class Store:
+    def __init__(self, settings: Settings, embeddings: Embeddings | None = None) -> None:
+        self.settings = settings
+        self.embeddings = embeddings or get_embeddings(settings.embedding_model)
+        if settings.chroma_host:
+            client = chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port)
+        else:
+            settings.index_dir.mkdir(parents=True, exist_ok=True)
+            client = chromadb.PersistentClient(
+                path=str(settings.index_dir), settings=ChromaSettings(anonymized_telemetry=False)
+            )
+        self.collection_name = f"{settings.collection}-{model_slug(settings.embedding_model)}"
+        self.vectors = Chroma(
+            client=client,
+            collection_name=self.collection_name,
+            embedding_function=self.embeddings,
+            collection_configuration={"hnsw": {"space": "cosine"}},
+        )
+        self._collection = self.vectors._collection
+
+    # ---- reading -------------------------------------------------------------------------------
+    def count(self) -> int:
+        return self._collection.count()
+
+    def files(self) -> dict[str, FileRecord]:
+        got = self._collection.get(include=["metadatas"])
+        records: dict[str, FileRecord] = {}
+        for chunk_id, meta in zip(got["ids"], got["metadatas"]):
+            rec = records.get(meta["source"])
+            if rec is None or (rec.file_hash != meta.get("file_hash") and meta.get("ingested_at", "") > rec.ingested_at):
+                rec = records[meta["source"]] = FileRecord(
+                    source=meta["source"],
+                    file_hash=meta.get("file_hash", ""),
+                    file_chunks=int(meta.get("file_chunks", 0)),
+                    doc=meta["doc"],
+                    doc_type=meta["doc_type"],
+                    info=meta.get("doc_info", ""),
+                    ingested_at=meta.get("ingested_at", ""),
+                )
+            if meta.get("file_hash") == rec.file_hash:
+                rec.ids.append(chunk_id)
+        return records
+
+    def ids_for_source(self, source: str) -> list[str]:
+        return self._collection.get(where={"source": source}, include=[])["ids"]
+
+    def existing_ids(self, ids: Iterable[str]) -> set[str]:
+        ids = list(ids)
+        return set(self._collection.get(ids=ids, include=[])["ids"]) if ids else set()
+
+    def all_chunks(self) -> list[Chunk]:
+        got = self._collection.get(include=["documents", "metadatas"])
+        return [metadata_to_chunk(i, t, m) for i, t, m in zip(got["ids"], got["documents"], got["metadatas"])]
+
+    def dense_search(self, vector: list[float], k: int, where: dict | None = None) -> list[tuple[str, float]]:
+        """(chunk id, cosine similarity), best first."""
+        n = min(k, self.count())
+        if n == 0:
+            return []
+        res = self._collection.query(query_embeddings=[vector], n_results=n, where=where or None, include=["distances"])
+        return [(i, 1.0 - d) for i, d in zip(res["ids"][0], res["distances"][0])]
+
+    # ---- writing -------------------------------------------------------------------------------
+    def add(self, chunks: list[Chunk], metadatas: list[dict[str, Any]]) -> None:
+        """Embed and store new chunks (their verbatim text is what gets embedded)."""
+        if chunks:
+            self.vectors.add_texts([c.text for c in chunks], metadatas=metadatas, ids=[c.id for c in chunks])
+
+    def update_metadata(self, ids: list[str], metadatas: list[dict[str, Any]]) -> None:
+        """New offsets / file bookkeeping for chunks whose text did not change: no re-embedding."""
+        if ids:
+            self._collection.update(ids=ids, metadatas=metadatas)
+
+    def delete(self, ids: Iterable[str]) -> None:
+        ids = list(ids)
+        for i in range(0, len(ids), 500):
+            self._collection.delete(ids=ids[i : i + 500])
+
+    def documents(self) -> list[dict[str, Any]]:
+        """One row per ingested document, for the 'about the corpus' view and the CLI."""
+        rows = []
+        by_doc: dict[str, list[FileRecord]] = defaultdict(list)
+        for rec in self.files().values():
+            by_doc[rec.doc].append(rec)
+        for doc, recs in sorted(by_doc.items()):
+            rec = recs[0]
+            rows.append(
+                {"doc": doc, "doc_type": rec.doc_type, "chunks": sum(len(r.ids) for r in recs),
+                 "source": rec.source, "info": rec.info, "ingested_at": rec.ingested_at}
+            )
+        return rows

@@ -1,0 +1,246 @@
+"""Read one file (txt / md / docx / pdf / html) into a :class:`Document`.
+
+``load`` raises :class:`LoadError` and nothing else, so callers can skip a bad file and report why.
+For .txt/.md the text is the file's characters verbatim (only BOM and line endings are normalised),
+because citations are checked against it.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+from collections.abc import Iterable
+from pathlib import Path
+
+import charset_normalizer
+import docx
+import filetype
+import pypdf
+from bs4 import BeautifulSoup
+from bs4.dammit import EncodingDetector
+from docx.table import Table
+
+from assistant.schema import Document
+
+SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".docx", ".pdf", ".html", ".htm")
+MAX_BYTES = 50 * 1024 * 1024
+
+INFO_END = re.compile(r"^<!-- INFO END -->[ \t]*$", re.M)
+_BLANK = " \t\r\n\u3000\u200b\ufeff\xa0"  # stripped from info lines and used for "no text"
+_GB = {"gbk", "gb2312", "gb18030", "cp936", "euc_cn", "hz"}
+_JUNK_TITLES = {"untitled", "document", "无标题", "无标题文档", "新建文档", "title", "标题", "none"}
+_BLOCKS = ["p", "div", "section", "article", "main", "header", "footer", "aside", "h1", "h2", "h3",
+           "h4", "h5", "h6", "li", "ul", "ol", "dl", "dt", "dd", "table", "tr", "blockquote", "pre",
+           "form", "fieldset", "figure", "figcaption", "hr", "address", "center"]
+_PARA, _BR = "\ue000", "\ue001"  # private-use sentinels for HTML block boundaries and <br>
+
+
+class LoadError(Exception):
+    """A file that cannot be read. ``str()`` is ``"<path>: <reason>"``."""
+
+    def __init__(self, path: str | Path, reason: str):
+        super().__init__(str(path), reason)
+        self.path = str(path)
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.reason}"
+
+
+class _Bad(Exception):
+    """Internal: a reason for LoadError, raised by the helpers that do not know the path."""
+
+
+def iter_files(paths: Iterable[str | Path]) -> list[Path]:
+    """Expand folders (recursively, sorted, skipping hidden entries and Word ``~$`` lock files) to
+    supported files. Explicit files are kept whatever their suffix; ``load`` reports them."""
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if not p.is_dir():
+            out.append(p)
+            continue
+        found = []
+        for root, dirs, files in os.walk(p):
+            dirs[:] = [d for d in dirs if not d.startswith(".")]
+            found += [Path(root, f) for f in files
+                      if not f.startswith((".", "~$")) and f.lower().endswith(SUPPORTED_SUFFIXES)]
+        out += sorted(found)
+    return list(dict.fromkeys(out))
+
+
+def load(path: str | Path, max_bytes: int = MAX_BYTES) -> Document:
+    try:
+        return _load(Path(path), str(path), max_bytes)
+    except _Bad as e:
+        raise LoadError(path, str(e)) from None
+    except Exception as e:  # any library failure on a malformed file
+        what = {".pdf": "PDF 文件已损坏或不完整", ".docx": "docx 文件已损坏"}.get(Path(path).suffix.lower())
+        raise LoadError(path, f"{what or '无法读取文件'}（{type(e).__name__}: {e}）") from e
+
+
+def _load(p: Path, source: str, max_bytes: int) -> Document:
+    if not p.exists():
+        raise _Bad("文件不存在 (file not found)")
+    if not p.is_file():
+        raise _Bad("不是文件 (not a regular file)")
+    suffix = p.suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise _Bad(f"不支持的文件类型 (unsupported file type): {suffix or '无扩展名'}")
+    size = p.stat().st_size
+    if size > max_bytes:
+        raise _Bad(f"文件过大（{size / 2**20:.1f} MB，上限 {max_bytes / 2**20:.0f} MB）")
+    raw = p.read_bytes()
+    if not raw:
+        raise _Bad("文件为空")
+    _check_kind(raw, suffix)
+    if suffix in (".txt", ".md", ".markdown"):
+        doc = _text(raw, p, source, suffix)
+    else:
+        title, text, meta = {".docx": _docx, ".pdf": _pdf}.get(suffix, _html)(raw)
+        text = re.sub(r"\n(?:[ \t\u3000\xa0]*\n){2,}", "\n\n", _newlines(text)).strip("\n")
+        doc = Document(text, source, str(title).strip() if _meaningful(title) else p.stem, 0, meta)
+    if not doc.text.strip(_BLANK):
+        raise _Bad("文件中没有文字 (no text)")
+    doc.metadata.setdefault("info", [])
+    return doc
+
+
+def _check_kind(raw: bytes, suffix: str) -> None:
+    """Reject content that does not match the suffix (an image renamed .pdf, a zip renamed .txt …)."""
+    kind = filetype.guess(raw[:8192])
+    found = f"{kind.extension} ({kind.mime})" if kind else None
+    if suffix == ".pdf":
+        if kind is None and b"%PDF-" not in raw[:1024]:
+            raise _Bad("不是 PDF 文件（缺少 %PDF 文件头）")
+        ok = kind is None or kind.extension == "pdf"
+    elif suffix == ".docx":
+        if kind is None:
+            raise _Bad("不是有效的 docx 文件（不是 zip 格式）")
+        ok = kind.extension in ("docx", "zip")
+    else:
+        ok = kind is None
+    if not ok:
+        raise _Bad(f"文件内容是 {found}，与扩展名 {suffix} 不符")
+
+
+def _newlines(s: str) -> str:
+    return s.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _decode(raw: bytes) -> tuple[str, str]:
+    """Bytes → (text, encoding). UTF-8 first (BOM stripped); otherwise charset-normalizer,
+    reading any GB-family guess as GB18030 (a superset of GBK/GB2312)."""
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw, bom = raw[3:], True
+    else:
+        bom = False
+    try:
+        text, enc = raw.decode("utf-8"), "utf-8-sig" if bom else "utf-8"
+    except UnicodeDecodeError:
+        if bom:
+            raise _Bad("文件以 UTF-8 BOM 开头，但内容不是有效的 UTF-8") from None
+        best = charset_normalizer.from_bytes(raw).best()
+        if best is None:
+            raise _Bad("无法识别文本编码（可能是二进制文件）") from None
+        enc = "gb18030" if best.encoding.lower().replace("-", "_") in _GB else best.encoding
+        try:
+            text = raw.decode(enc)
+        except (UnicodeDecodeError, LookupError) as e:
+            raise _Bad(f"无法按 {enc} 解码: {e}") from None
+    text = text.removeprefix("\ufeff")
+    controls = len(re.findall(r"[\x01-\x08\x0e-\x19\x1b-\x1f]", text))  # \x1a: DOS end-of-file mark
+    if "\x00" in text or controls > len(text) / 100:
+        raise _Bad("文件包含二进制内容（不是文本文件）")
+    return text, enc
+
+
+def _text(raw: bytes, p: Path, source: str, suffix: str) -> Document:
+    text, enc = _decode(raw)
+    text = _newlines(text)
+    fmt = "txt" if suffix == ".txt" else "md"
+    title, body_start, info = None, 0, []
+    if fmt == "md":
+        m = INFO_END.search(text)
+        if m:
+            head = text[: m.start()].split("\n")
+            body_start = min(m.end() + 1, len(text))
+            h1 = next((i for i, line in enumerate(head) if line.startswith("# ")), None)
+            if h1 is not None:
+                title = head[h1][2:].strip(_BLANK)
+            info = [s for i, line in enumerate(head) if i != h1 and (s := line.strip(_BLANK))]
+        else:
+            first = text.lstrip(_BLANK).split("\n", 1)[0]
+            if first.startswith("# "):
+                title = first[2:].strip(_BLANK)
+    meta = {"format": fmt, "encoding": enc, "info": info}
+    return Document(text, source, title or p.stem, body_start, meta)
+
+
+def _meaningful(title: str | None) -> bool:
+    t = (title or "").strip(_BLANK)
+    return (len(t) >= 2 and t.lower() not in _JUNK_TITLES and not t.lower().startswith("microsoft word")
+            and not re.search(r"\.(docx?|pdf|wps|txt|html?)$", t, re.I))
+
+
+def _docx(raw: bytes) -> tuple[str | None, str, dict]:
+    d = docx.Document(io.BytesIO(raw))
+    blocks = []
+    for item in d.iter_inner_content():
+        if isinstance(item, Table):
+            rows = []
+            for row in item.rows:
+                cells = list(dict.fromkeys(row.cells))  # merged cells come back repeated
+                rows.append("\t".join(c.text.replace("\n", " ") for c in cells))
+            blocks.append("\n".join(rows))
+        else:
+            blocks.append(item.text)
+    return d.core_properties.title, "\n\n".join(blocks), {"format": "docx", "encoding": None}
+
+
+def _pdf(raw: bytes) -> tuple[str | None, str, dict]:
+    reader = pypdf.PdfReader(io.BytesIO(raw))
+    if reader.is_encrypted:  # owner-password-only PDFs open with the empty user password
+        try:
+            opened = reader.decrypt("")
+        except Exception as e:  # e.g. AES without the `cryptography` package
+            raise _Bad(f"PDF 已加密，无法解密 (encrypted: {e})") from None
+        if not opened:
+            raise _Bad("PDF 已加密，需要密码才能打开 (encrypted)")
+    text = "\n\n".join((page.extract_text() or "") for page in reader.pages)
+    if not text.strip(_BLANK):
+        raise _Bad("PDF 中没有可提取的文字（可能是扫描件）")
+    title = reader.metadata.title if reader.metadata else None
+    return title, text, {"format": "pdf", "encoding": None, "pages": len(reader.pages)}
+
+
+def _html(raw: bytes) -> tuple[str | None, str, dict]:
+    declared = EncodingDetector.find_declared_encoding(raw, is_html=True)
+    enc = None
+    if declared:
+        enc = "gb18030" if declared.lower().replace("-", "_") in _GB else declared
+        try:
+            html = raw.decode(enc).removeprefix("\ufeff")
+        except (UnicodeDecodeError, LookupError):
+            enc = None
+    if enc is None:
+        html, enc = _decode(raw)
+    soup = BeautifulSoup(html, "lxml")
+    for tag in soup(["script", "style", "nav", "noscript", "template"]):
+        tag.decompose()
+    h1 = soup.find("h1")
+    titles = [soup.title.get_text() if soup.title else None, h1.get_text() if h1 else None]
+    title = next((" ".join(t.split()) for t in titles if _meaningful(t)), None)
+    if soup.head:
+        soup.head.decompose()
+    for br in soup.find_all("br"):
+        br.replace_with(_BR)
+    for cell in soup.find_all(["td", "th"]):
+        cell.insert_after(" ")
+    for tag in soup.find_all(_BLOCKS):
+        tag.insert_before(_PARA)
+        tag.insert_after(_PARA)
+    text = re.sub(r"[ \t\r\n\f]+", " ", soup.get_text())
+    text = re.sub(rf" *([{_PARA}{_BR}]) *", r"\1", text)
+    text = re.sub(f"{_PARA}+", "\n\n", text).replace(_BR, "\n").strip()
+    return title, text, {"format": "html", "encoding": enc}
