@@ -18,7 +18,7 @@ from rank_bm25 import BM25Okapi
 from assistant import citations as cit
 from assistant.schema import Chunk, Hit
 from assistant.store import Store
-from assistant.textutil import tokens
+from assistant.textutil import bm25_tokens, tokens
 
 #: Everyday words → the words the laws use. Applied to the keyword side only (the dense model sees the
 #: question as typed). Kept small and general: each entry is a term of art with a common paraphrase.
@@ -50,9 +50,10 @@ class ArticleLookup:
 class Retriever:
     """Holds the in-memory views of the index (chunks, BM25, article table); cheap to query, built once."""
 
-    def __init__(self, store: Store, fusion: str = "rrf", rrf_k: int = 60, candidates: int = 50,
+    def __init__(self, store: Store, fusion: str = "rrf", rrf_k: int = 20, candidates: int = 50,
                  mode: str = "hybrid") -> None:
         self.store = store
+        self.keyword_weight = 2.0
         self.mode = mode  # hybrid / dense / bm25: the benchmarks compare them
         self.fusion = fusion
         self.rrf_k = rrf_k
@@ -63,8 +64,8 @@ class Retriever:
         """Rebuild the in-memory views after an ingest."""
         self.chunks: list[Chunk] = sorted(self.store.all_chunks(), key=lambda c: (c.source, c.start))
         self.by_id = {c.id: i for i, c in enumerate(self.chunks)}
-        corpus = [c.extra.get("bm25", "").split() or tokens(c.text) for c in self.chunks]
-        self.bm25 = BM25Okapi(corpus) if corpus else None
+        corpus = [c.extra.get("bm25", "").split() or bm25_tokens(c.text) for c in self.chunks]
+        self.bm25 = BM25Okapi(corpus, k1=1.2, b=0.5) if corpus else None
         self.df: dict[str, int] = defaultdict(int)
         for toks in corpus:
             for t in set(toks):
@@ -146,7 +147,7 @@ class Retriever:
     def keyword(self, question: str, n: int, doc: str | None = None, doc_type: str | None = None) -> list[tuple[int, float]]:
         if self.bm25 is None:
             return []
-        q = self.expand(tokens(question))
+        q = bm25_tokens(" ".join([question, *self.expand(tokens(question))]))
         if not q:
             return []
         scores = self.bm25.get_scores(q)
@@ -173,8 +174,8 @@ class Retriever:
         top_bm25 = keyword[0][1] if keyword else 1.0
         for rank, (i, _) in enumerate(dense):
             scores[i] += 1.0 / (self.rrf_k + rank + 1)
-        for rank, (i, _) in enumerate(keyword):
-            scores[i] += 1.0 / (self.rrf_k + rank + 1)
+        for rank, (i, _) in enumerate(keyword):  # keyword evidence counts double: it wins on this corpus
+            scores[i] += self.keyword_weight / (self.rrf_k + rank + 1)
         if self.fusion == "convex":  # rankers' own scores, each scaled to [0, 1]
             scores = defaultdict(float)
             for i, s in dense:

@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from assistant.schema import Chunk
 from assistant.store import Store, chunk_to_metadata
-from assistant.textutil import tokens
+from assistant.textutil import bm25_tokens
 from ingest.chunkers import chunk_document, classify
 from ingest.loaders import LoadError, iter_files, load
 
@@ -147,7 +147,7 @@ def _ingest_file(path: Path, source: str, digest: str, store: Store) -> int:
         meta = chunk_to_metadata(c)
         meta.update(
             file_hash=digest, file_chunks=len(chunks), ingested_at=now, doc_info=info,
-            bm25=" ".join(tokens(f"{c.context} {c.text}")),
+            bm25=" ".join(bm25_tokens(f"{c.context} {c.text}")),
         )
         metas.append(meta)
     existing = store.existing_ids(c.id for c in chunks)
