@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from assistant.retrieval import ArticleLookup, Retriever
 from assistant.schema import Answer, Citation, Hit
+from assistant.synonyms import expansions
 from assistant.textutil import sentence_spans, tokens
 
 NOT_FOUND = "抱歉，现有文件中没有找到能回答这个问题的内容。您可以换个问法，或指明相关文件名称。"
@@ -98,7 +99,9 @@ class Answerer:
             bag.update(h.chunk.extra.get("bm25", "").split())
         weights = {t: r.idf(t) for t in terms}
         total = sum(weights.values()) or 1.0
-        covered = sum(w for t, w in weights.items() if t in bag or any(s in bag for s in r.expand([t])[1:]))
+        # a question word also counts as found when a phrase containing it has its document term there
+        alternatives = {t: [s for phrase, syns in expansions(q).items() if t in phrase for s in syns] for t in terms}
+        covered = sum(w for t, w in weights.items() if t in bag or any(s in bag for s in alternatives[t]))
         dense = max((h.dense for h in hits if h.dense is not None), default=0.0)
         return Signals(dense=dense, coverage=covered / total)
 
@@ -122,7 +125,7 @@ class Answerer:
     def _pick_sentences(self, q: str, hits: list[Hit], max_sentences: int = 3) -> list[tuple[Hit, tuple[int, int]]]:
         """Best sentences of the top passages by IDF-weighted term overlap with the question."""
         r = self.retriever
-        q_terms = set(r.expand(tokens(q)))
+        q_terms = set(tokens(q)) | {t for term in r.expand(q) for t in tokens(term)}
         wants_number = bool(_NUMBER_QUESTION.search(q))
         scored = []
         for rank, hit in enumerate(hits[:3]):

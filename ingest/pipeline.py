@@ -115,7 +115,7 @@ def ingest(
             bar.update()
             continue
         try:
-            report.embedded += _ingest_file(path, source, digest, store)
+            report.embedded += _ingest_file(path, source, digest, store, progress)
         except LoadError as e:
             report.skipped.append((str(path), e.reason))
         except Exception as e:  # a bug or a library failure on one file must not stop the run
@@ -132,7 +132,7 @@ def ingest(
     return report
 
 
-def _ingest_file(path: Path, source: str, digest: str, store: Store) -> int:
+def _ingest_file(path: Path, source: str, digest: str, store: Store, progress: bool) -> int:
     doc = load(path)
     doc.source = source
     doc_type = classify(doc)
@@ -152,11 +152,12 @@ def _ingest_file(path: Path, source: str, digest: str, store: Store) -> int:
         metas.append(meta)
     existing = store.existing_ids(c.id for c in chunks)
     keep = [(c, m) for c, m in zip(chunks, metas) if c.id in existing]
-    new = [(c, m) for c, m in zip(chunks, metas) if c.id not in existing]
+    # Similar lengths share a batch: the encoder pads each batch to its longest text.
+    new = sorted(((c, m) for c, m in zip(chunks, metas) if c.id not in existing), key=lambda cm: len(cm[0].text))
     store.update_metadata([c.id for c, _ in keep], [m for _, m in keep])
     batch = store.settings.embedding_batch
     with tqdm(total=len(new), desc=f"embed {path.name[:24]}", unit="chunk", leave=False,
-              disable=len(new) < batch, file=sys.stderr) as bar:
+              disable=not progress or len(new) < batch, file=sys.stderr) as bar:
         for i in range(0, len(new), batch):
             part = new[i : i + batch]
             store.add([c for c, _ in part], [m for _, m in part])

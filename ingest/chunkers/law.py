@@ -15,7 +15,7 @@ from ingest.chunkers.base import split_span
 
 ARTICLE = re.compile(r"^(第[零〇一二三四五六七八九十百千]+条(?:之[一二三四五六七八九十]+)?)[ \u3000]")
 _MD_HEADING = re.compile(r"^(#{1,6})\s+(.*\S)\s*$")
-_BARE_HEADING = re.compile(r"^(第[一二三四五六七八九十百]+[编章节])\s*(.*)$")
+_BARE_HEADING = re.compile(r"^(第[一二三四五六七八九十百]+(?:分编|[编章节]))\s*(.*)$")
 
 
 def looks_like_law(body: str) -> bool:

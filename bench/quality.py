@@ -1,0 +1,58 @@
+"""Retrieval and refusal quality on a question set: hybrid vs BM25-only vs dense-only, and the refusal
+trade-off at several thresholds.
+
+    python bench/quality.py [QUESTIONS.jsonl] [--index DIR]
+
+Builds the index from the default folders if it is empty. Prints figures only; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from assistant.engine import Engine  # noqa: E402
+from assistant.evaluate import evaluate, load_questions  # noqa: E402
+from assistant.settings import PROJECT_ROOT, Settings  # noqa: E402
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("questions", nargs="?", default=str(PROJECT_ROOT / "data" / "eval" / "dev.jsonl"))
+    ap.add_argument("--index", default=None)
+    ap.add_argument("--k", type=int, default=5)
+    args = ap.parse_args()
+    settings = Settings(**({"index_dir": Path(args.index)} if args.index else {}))
+    engine = Engine(settings)
+    engine.ensure_index(progress=False)
+
+    print(f"question set: {args.questions}")
+    print(f"{'mode':<8} {'hit@1':>6} {'hit@' + str(args.k):>6} {'MRR':>6} {'refused':>8} {'false ref':>9} "
+          f"{'verbatim':>8} {'p50 ms':>7} {'p95 ms':>7}")
+    for mode in ("hybrid", "bm25", "dense"):
+        r = evaluate(engine, args.questions, k=args.k, mode=mode)
+        print(f"{mode:<8} {r['hit@1']:>6.3f} {r[f'hit@{args.k}']:>6.3f} {r['mrr']:>6.3f} "
+              f"{r['refusal_accuracy'] or 0:>8.3f} {r['false_refusals']:>9d} {r['citations_verbatim'] or 0:>8.3f} "
+              f"{r['p50_ms']:>7.1f} {r['p95_ms']:>7.1f}")
+
+    # Refusal trade-off: answerability score of each non-article question against the threshold.
+    questions = [q for q in load_questions(args.questions) if q.get("kind") != "article"]
+    scored = []
+    for q in questions:
+        hits = engine.retriever.search(q["question"], k=args.k)
+        scored.append((engine.answerer.signals(q["question"], hits).score(), bool(q.get("answerable", True))))
+    n_out = sum(1 for _, a in scored if not a) or 1
+    print(f"\nrefusal trade-off ({len(scored)} questions without an explicit article; "
+          f"current min_score {settings.min_score}):")
+    print(f"{'min_score':>9} {'out-of-scope refused':>21} {'false refusals':>15}")
+    for th in (0.45, 0.48, 0.50, 0.53, 0.55, 0.58, 0.60):
+        refused_out = sum(1 for s, a in scored if not a and s < th) / n_out
+        false_ref = sum(1 for s, a in scored if a and s < th)
+        print(f"{th:>9.2f} {refused_out:>21.3f} {false_ref:>15d}")
+
+
+if __name__ == "__main__":
+    main()
