@@ -22,6 +22,27 @@ _NUMBER_QUESTION = re.compile(r"多少|几|数量|比例|占比|人数|次数|�
 _DIGIT = re.compile(r"[0-9０-９%％]|[一二三四五六七八九十百千万]+[项份个名人起次条所期]")
 
 
+_CN_NUM = "[0-9０-９一二三四五六七八九十百千万两]+"
+#: Questions that ask for a particular kind of fact, and what a passage that states it must contain.
+#: A report that never gives an amount, a head count or a name cannot answer "多少钱", "多少人", "是谁",
+#: however close its wording is to the question.
+ANSWER_TYPES: tuple[tuple[str, re.Pattern, re.Pattern], ...] = (
+    ("amount", re.compile(r"多少钱|多少元|金额|花了多少|费用是多少"), re.compile(rf"{_CN_NUM}(?:多)?(?:元|万元|亿元)")),
+    ("people", re.compile(r"多少人|几个人|多少名|多少个学生|人数"), re.compile(rf"{_CN_NUM}(?:多)?[人名]")),
+    ("count_of_bodies", re.compile(r"多少家|几家"), re.compile(rf"{_CN_NUM}(?:多)?家")),
+    ("rate", re.compile(r"(?:率|比例|占比)(?:是|有|为)?多少"), re.compile(r"[0-9０-９.]+\s*[%％]|百分之")),
+    ("person", re.compile(r"是谁|叫什么名字|姓名|是哪位"), re.compile(r"(?!)")),  # no passage here names people
+)
+
+
+def unanswered_type(question: str, passages: list[str]) -> str | None:
+    """The kind of fact the question asks for when none of the passages states one, else None."""
+    for name, asks, states in ANSWER_TYPES:
+        if asks.search(question) and not any(states.search(p) for p in passages):
+            return name
+    return None
+
+
 @dataclass
 class Signals:
     dense: float  # best cosine between the question and the passages
@@ -110,6 +131,9 @@ class Answerer:
         reasons = {"signals": sig.__dict__ | {"score": round(sig.score(), 3)}}
         if not hits or sig.score() < self.min_score:
             return Answer(q, False, NOT_FOUND, retrieved=hits, reasons=reasons)
+        missing = unanswered_type(q, [h.chunk.text for h in hits[:3]])
+        if missing:
+            return Answer(q, False, NOT_FOUND, retrieved=hits, reasons=reasons | {"answer_type": missing})
         picked = self._pick_sentences(q, hits)
         citations: dict[str, Citation] = {}
         parts = []

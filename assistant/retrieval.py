@@ -40,7 +40,7 @@ class Retriever:
     def __init__(self, store: Store, fusion: str = "rrf", rrf_k: int = 20, candidates: int = 50,
                  mode: str = "hybrid") -> None:
         self.store = store
-        self.keyword_weight = 2.0
+        self.keyword_weight = 4.0
         self.mode = mode  # hybrid / dense / bm25: the benchmarks compare them
         self.fusion = fusion
         self.rrf_k = rrf_k
@@ -182,7 +182,7 @@ class Retriever:
         top_bm25 = keyword[0][1] if keyword else 1.0
         for rank, (i, _) in enumerate(dense):
             scores[i] += 1.0 / (self.rrf_k + rank + 1)
-        for rank, (i, _) in enumerate(keyword):  # keyword evidence counts double: it wins on this corpus
+        for rank, (i, _) in enumerate(keyword):  # keyword evidence weighs 4x: see docs/benchmarks.md
             scores[i] += self.keyword_weight / (self.rrf_k + rank + 1)
         if self.fusion == "convex":  # rankers' own scores, each scaled to [0, 1]
             scores = defaultdict(float)
