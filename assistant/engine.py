@@ -14,6 +14,7 @@ from assistant.retrieval import Retriever
 from assistant.schema import Answer
 from assistant.settings import Settings, get_settings
 from assistant.store import Store
+from assistant.textutil import tokens
 
 
 class Engine:
@@ -23,6 +24,9 @@ class Engine:
         self.retriever = Retriever(self.store)
         self.answerer = Answerer(self.retriever, self.settings.min_score, self.settings.max_question_chars,
                                  self.settings.k)
+        # Load the embedding model and jieba's dictionary now, so the first question's time is its own.
+        self.store.embeddings.embed_query("预热")
+        tokens("预热")
 
     def ingest(self, paths: Iterable[str | Path] | None = None, progress: bool = True,
                on_progress: Callable[[float, str], None] | None = None):

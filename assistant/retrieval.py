@@ -8,7 +8,6 @@ scores, computed over the two ranked lists that Chroma and rank_bm25 return.
 from __future__ import annotations
 
 import math
-import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -20,7 +19,7 @@ from assistant import citations as cit
 from assistant.schema import Chunk, Hit
 from assistant.store import Store
 from assistant.synonyms import expansions
-from assistant.textutil import bm25_tokens, tokens
+from assistant.textutil import bm25_tokens
 
 @dataclass
 class ArticleLookup:
