@@ -1,4 +1,4 @@
-"""Command line: ``assistant ingest | ask | eval | docs | serve``. Thin: every command calls the library."""
+"""Command line: ``assistant ingest | ask | eval | docs | check | serve``. Thin: every command calls the library."""
 
 from __future__ import annotations
 
@@ -92,6 +92,42 @@ def cmd_docs(args) -> int:
     return 0
 
 
+def cmd_check(args) -> int:
+    from assistant import checker
+
+    engine = _engine(args)
+    engine.ensure_index(progress=True)
+    if args.map:
+        result = checker.citation_map(engine)
+        _print_json(result) if args.json else print(checker.format_map(result))
+        return 0
+    try:
+        if args.doc:
+            report = checker.check_document(engine, args.doc)
+        elif args.source:
+            report = checker.check_text(engine, _text_or_file(args.source))
+        else:
+            print("请给出要核查的文字或文件，或用 --doc TITLE / --map", file=sys.stderr)
+            return 2
+    except ValueError as e:  # unknown --doc title, unreadable file
+        print(e, file=sys.stderr)
+        return 2
+    _print_json(report.to_json()) if args.json else print(checker.format_report(report))
+    return 0
+
+
+def _text_or_file(arg: str) -> str:
+    """The argument is a file path if such a file exists, else the text itself."""
+    if not Path(arg).is_file():
+        return arg
+    from ingest.loaders import LoadError, load
+
+    try:
+        return load(arg).text
+    except LoadError as e:
+        raise ValueError(str(e)) from None
+
+
 def cmd_serve(args) -> int:
     from assistant.ui import serve
 
@@ -132,6 +168,13 @@ def build_parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("docs", help="list the ingested documents")
     common(sp)
     sp.set_defaults(func=cmd_docs)
+
+    sp = sub.add_parser("check", help="verify 《…》第N条 citations against the corpus")
+    sp.add_argument("source", nargs="?", help="text to check, or a file path (if such a file exists)")
+    sp.add_argument("--doc", help="check an ingested document (title)")
+    sp.add_argument("--map", action="store_true", help="which document cites which, and where")
+    common(sp)
+    sp.set_defaults(func=cmd_check)
 
     sp = sub.add_parser("serve", help="start the Gradio app")
     sp.set_defaults(func=cmd_serve)

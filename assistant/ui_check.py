@@ -1,0 +1,139 @@
+"""The 引用核查 (citation check) tab: paste a text or pick an ingested report, check its citations, see a table.
+
+``citations_html`` is pure (the JSON of ``assistant check --json`` in, HTML out) and is tested without a browser;
+``build_check_tab`` only wires Gradio components to :mod:`assistant.checker`. The app adds the tab with::
+
+    with gr.Tab("引用核查", id="check"):
+        build_check_tab(lambda: state.engine if state.ready.is_set() else None)
+
+(an ``Engine`` works too; a callable lets the tab exist before the index is loaded).
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import gradio as gr
+
+from assistant import checker
+
+log = logging.getLogger(__name__)
+
+STATUS_LABELS = checker.LABELS  # ok → 正确, no_such_article → 条文不存在, …
+MAX_CHARS = 200_000  # a pasted text longer than this is refused (a whole book is not a citation check)
+
+#: Inline styles: the HTML component does not apply a <style> block in its value.
+COLORS = {"ok": "#1a7f37", "no_such_article": "#b35900", "ambiguous": "#b35900", "document_not_in_corpus": "#777"}
+_CELL = "border:1px solid #ddd;padding:4px 6px;vertical-align:top;text-align:left"
+_COLUMNS = (("#", "2em"), ("引用", ""), ("核查结果", "7em"), ("语料中的文件", "10em"), ("版本/日期", "12em"),
+            ("支持度", "4em"), ("条文原文", "32%"))
+
+
+def _e(text: Any) -> str:
+    return html.escape(str(text or ""))
+
+
+def _history(info: str) -> str:
+    """The latest history line, with the full history folded under it."""
+    lines = [s for s in (info or "").split(" / ") if s.strip()]
+    if not lines:
+        return "—"
+    if len(lines) == 1:
+        return _e(lines[0])
+    rest = "<br>".join(_e(s) for s in lines)
+    return f"<details><summary>{_e(lines[-1])}</summary>{rest}</details>"
+
+
+def _articles(items: list[dict]) -> str:
+    return "".join(
+        f"<details><summary>{_e(a['article'])}</summary><div class='article' style='white-space:pre-wrap'>"
+        f"{_e(a['text'])}</div></details>"
+        for a in items
+    ) or "—"
+
+
+def citations_html(result: dict | None, message: str = "") -> str:
+    """HTML table of a ``CheckReport.to_json()`` result; ``message`` (escaped) replaces it when given."""
+    if message:
+        return f"<p>{_e(message)}</p>"
+    if result is None:
+        return "<p>在左侧粘贴文字或选择一份已导入的报告，然后点击“核查引用”。</p>"
+    cites = result.get("citations", [])
+    if not cites:
+        return "<p>没有发现法律法规引用（《…》或“…法第N条”）。</p>"
+    s = result["summary"]
+    head = (f"<p>共 {s['total']} 处引用：正确 {s['ok']}，条文不存在 {s['no_such_article']}，"
+            f"语料中无此文件 {s['document_not_in_corpus']}，名称不明确 {s['ambiguous']}；"
+            f"内容可能不符 {s['mismatch']}。</p>")
+    rows = []
+    for i, c in enumerate(cites, 1):
+        status = c["status"]
+        label = (f"<span class='status-{_e(status)}' style='color:{COLORS.get(status, '#000')}'>"
+                 f"{_e(STATUS_LABELS.get(status, status))}</span>")
+        if c.get("mismatch"):
+            label += "<br><span class='mismatch' style='color:#c00;font-weight:bold'>⚠ 内容可能不符</span>"
+        if c.get("note"):
+            label += f"<br><span class='note' style='color:#b35900;font-size:12px'>{_e(c['note'])}</span>"
+        support = "—" if c.get("support") is None else f"{c['support']:.2f}"
+        quote = f"{_e(c['raw'])}<div class='sentence' style='color:#666;font-size:12px'>{_e(c.get('sentence'))}</div>"
+        cells = [str(i), quote, label, _e(c.get("resolved_title") or "—"), _history(c.get("doc_info", "")), support,
+                 _articles(c.get("article_texts", []))]
+        rows.append(f"<tr class='cite-row' data-status='{_e(status)}'>"
+                    + "".join(f"<td style='{_CELL}'>{cell}</td>" for cell in cells) + "</tr>")
+    head_row = "".join(f"<th style='{_CELL};width:{w}'>{name}</th>" if w else f"<th style='{_CELL}'>{name}</th>"
+                       for name, w in _COLUMNS)
+    table = ("<table class='cite-table' style='border-collapse:collapse;width:100%;font-size:14px'>"
+             f"<thead><tr>{head_row}</tr></thead><tbody>" + "".join(rows) + "</tbody></table>")
+    return head + table
+
+
+def report_choices(engine) -> list[str]:
+    """Ingested documents that are not laws or regulations (reports, drafts), for the dropdown."""
+    if engine is None:
+        return []
+    return sorted(t for t, kind in engine.retriever.titles.items() if kind not in ("law", "regulation"))
+
+
+def run_check(engine, text: str | None, doc: str | None) -> str:
+    """The pasted text when there is one, else the chosen report → HTML. Never raises."""
+    if engine is None:
+        return citations_html(None, "索引尚未就绪，请稍后再试。")
+    text = (text or "").strip()
+    try:
+        if text:
+            if len(text) > MAX_CHARS:
+                return citations_html(None, f"文字过长（{len(text)} 字，上限 {MAX_CHARS} 字）。")
+            return citations_html(checker.check_text(engine, text).to_json())
+        if doc:
+            return citations_html(checker.check_document(engine, doc).to_json())
+    except ValueError as e:  # e.g. the chosen document is no longer in the index
+        return citations_html(None, str(e))
+    except Exception as e:  # keep the page usable; the console gets the traceback
+        log.exception("citation check failed")
+        return citations_html(None, f"核查出错：{type(e).__name__}: {e}")
+    return citations_html(None, "请粘贴要核查的文字，或选择一份报告。")
+
+
+def build_check_tab(engine) -> dict[str, Any]:
+    """Create the tab's components inside the current ``gr.Blocks``/``gr.Tab`` context; returns them by name.
+
+    ``engine``: an ``Engine``, or a zero-argument callable returning one (or None while the index loads).
+    """
+    get: Callable[[], Any] = engine if callable(engine) else (lambda: engine)
+    gr.Markdown("核查文字中的法律法规引用：文件是否在语料中、条文是否存在、条文原文，以及引用句与条文内容是否相符。")
+    with gr.Row():
+        text = gr.Textbox(label="粘贴要核查的文字", lines=6, scale=3, elem_id="check-text",
+                          placeholder="例如：根据《中华人民共和国未成年人保护法》第三十九条，学校应当建立学生欺凌防控工作制度。")
+        doc = gr.Dropdown(report_choices(get()), value=None, label="或选择已导入的报告（文字框为空时核查）",
+                          scale=2, elem_id="check-doc")
+    button = gr.Button("核查引用", variant="primary", elem_id="check-button")
+    result = gr.HTML(citations_html(None), elem_id="check-result")
+
+    private = {"api_visibility": "private"}
+    button.click(lambda t, d: run_check(get(), t, d), [text, doc], result, concurrency_limit=4, **private)
+    doc.focus(lambda: gr.update(choices=report_choices(get())), None, doc, queue=False, show_progress="hidden",
+              **private)
+    return {"text": text, "doc": doc, "button": button, "result": result}

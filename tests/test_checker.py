@@ -1,0 +1,342 @@
+"""The citation checker on the real corpus: the 柳州 report, a hand-written test text, laws' own references,
+the cross-reference map, the ``assistant check`` command and the 引用核查 tab's HTML.
+
+Uses the session ``engine`` fixture of conftest.py (one index of the whole corpus). The expected statuses of
+data/eval/citations_test.txt live here, not in the library: each line of that file was written from the
+article it cites (or deliberately cites a wrong article, a missing document or an ambiguous name).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from assistant import checker
+from assistant.checker import (
+    MISMATCH_THRESHOLD,
+    check_document,
+    check_text,
+    citation_map,
+    find_document,
+)
+from assistant.ui_check import (
+    STATUS_LABELS,
+    build_check_tab,
+    citations_html,
+    report_choices,
+    run_check,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+TEST_TEXT = ROOT / "data" / "eval" / "citations_test.txt"
+REPORT = "柳州市教育局2022年法治政府建设情况报告"
+SPC = "最高人民法院关于行政机关负责人出庭应诉若干问题的规定"
+MINORS = "中华人民共和国未成年人保护法"
+CIVIL = "中华人民共和国民法典"
+LITIGATION = "中华人民共和国行政诉讼法"
+OLD_FILING = "法规规章备案条例"
+NEW_FILING = "法规规章备案审查条例"
+CITATION_KEYS = {"raw", "start", "end", "title", "resolved_title", "articles", "status", "sentence", "article_texts",
+                 "doc_info", "note", "support", "mismatch"}
+SUMMARY_KEYS = {"total", "ok", "no_such_article", "document_not_in_corpus", "ambiguous", "mismatch"}
+
+OK, NO_ART, ABSENT, AMBIG = "ok", "no_such_article", "document_not_in_corpus", "ambiguous"
+
+#: Per line of citations_test.txt: (resolved title, status, mismatch) for each citation, in order.
+#: mismatch None = no support score (no article text to compare, or the sentence only names the article).
+EXPECTED: list[list[tuple[str | None, str, bool | None]]] = [
+    [(MINORS, OK, False)],  # 第三十九条, 学生欺凌 — paraphrase
+    [(MINORS, OK, False)],  # 未保法 (short form) 第四十条
+    [(CIVIL, OK, False)],  # 民法典第1200条 (Arabic)
+    [(CIVIL, OK, False)],  # 第1199条至第1201条 (range)
+    [(LITIGATION, OK, False)],  # 行政诉讼法第三条第三款
+    [(SPC, OK, False)],  # 出庭应诉规定 (abbreviation) 第二条
+    [("中华人民共和国禁毒法", OK, False)],
+    [("中华人民共和国教师法", OK, False)],
+    [("中华人民共和国义务教育法", OK, True)],  # 第二条 is about 九年义务教育, not teachers' pay
+    [("中华人民共和国行政处罚法", OK, False)],
+    [("中华人民共和国宪法", OK, False)],  # 第46条
+    [("中华人民共和国预防未成年人犯罪法", OK, False)],
+    [(LITIGATION, NO_ART, None)],  # 第一百零五条: the law has 103
+    [("中华人民共和国义务教育法", NO_ART, None)],  # 第六十五条: 63
+    [(MINORS, NO_ART, None)],  # 第一百三十三条: 132
+    [("中华人民共和国教师法", NO_ART, None)],  # 第四十二条至第四十四条: 43
+    [(OLD_FILING, OK, False)],  # repealed, still in the corpus
+    [(NEW_FILING, OK, False), (OLD_FILING, OK, None)],
+    [(None, AMBIG, None)],  # 备案条例
+    [(None, ABSENT, None)],  # 刑法
+    [(None, ABSENT, None)],  # 学生伤害事故处理办法
+    [(None, ABSENT, None)],  # 青少年法治教育大纲
+    [(CIVIL, OK, True)],  # 第一千二百条 quoted with the 网络侵权 rule (第一千一百九十七条)
+    [(LITIGATION, OK, False), (LITIGATION, OK, False)],  # bare 第二十六条 takes the title before it
+    [],  # bare 第五条 with no title: ignored
+    [("重大行政决策程序暂行条例", OK, False)],
+    [("中华人民共和国教育法", OK, True)],  # 第二十九条 is schools' rights; the sentence paraphrases 第四十四条
+    [("规章制定程序条例", OK, False)],
+    [("中华人民共和国行政复议法", OK, False)],  # 第十一条 spans two passages
+    [("中华人民共和国教育法", NO_ART, None)],  # 第九十条: 86
+    [(LITIGATION, OK, False)],  # 《行政诉讼法》第3条第3款
+    [(None, ABSENT, None)],  # 家庭教育促进法: not in the corpus
+    [(SPC, OK, None)],  # title only
+    [("中华人民共和国禁毒法", OK, True)],  # 第十三条 quoted with 义务教育法第二条's content
+]
+
+REPORT_EXPECTED = [  # every 《》 of the report, in order
+    ("柳州市落实〈广西法治政府建设实施方案（2021—2025年）〉工作方案", ABSENT),
+    ("党政主要负责人履行推进法治建设第一责任人职责规定", ABSENT),
+    ("柳州市教育系统开展法治宣传教育的第八个五年规划（2021—2025年）", ABSENT),
+    ("青少年法治教育大纲", ABSENT),
+    ("广西壮族自治区〈青少年法治教育大纲〉实施办法", ABSENT),
+    ("柳州市教育局关爱保护未成年人工作实施方案", ABSENT),
+    ("柳州市学校小微权力清单和办学行为负面清单制度", ABSENT),
+    ("柳州市教育局内部管理制度汇编", ABSENT),
+    ("柳州市委教育工委 柳州市教育局重大教育决策社会稳定风险评估制度", ABSENT),
+    (SPC, OK),
+    ("党政主要负责人履行推进法治建设第一责任人职责规定", ABSENT),
+    ("教育部关于加强教育行政执法工作的意见", ABSENT),
+]
+
+
+def lines() -> list[str]:
+    return TEST_TEXT.read_text(encoding="utf-8").splitlines()
+
+
+@pytest.fixture(scope="module")
+def checked(engine) -> list[list[checker.CheckedCitation]]:
+    return [check_text(engine, line).citations for line in lines()]
+
+
+# --- the 2022 report ----------------------------------------------------------------------------
+
+
+def test_report_every_citation_with_its_status(engine, report_doc):
+    report = check_document(engine, REPORT)
+    assert [(c.title, c.status) for c in report.citations] == REPORT_EXPECTED
+    for c in report.citations:
+        assert report_doc.text[c.start : c.end] == c.raw  # offsets point into the document's text
+        assert c.raw in c.sentence and c.sentence in report_doc.text
+        assert c.articles == [] and c.article_texts == [] and c.support is None and c.mismatch is None
+        assert (c.resolved_title is not None) == (c.status == OK)
+    spc = report.citations[9]
+    assert spc.resolved_title == SPC and "2020年3月23日" in spc.doc_info and "出庭应诉" in spc.sentence
+    assert report.summary() == {"total": 12, "ok": 1, "no_such_article": 0, "document_not_in_corpus": 11,
+                                "ambiguous": 0, "mismatch": 0}
+
+
+# --- the test text ------------------------------------------------------------------------------
+
+
+def test_test_text_statuses(checked):
+    assert len(lines()) == len(EXPECTED)
+    got = [[(c.resolved_title, c.status, c.mismatch) for c in cites] for cites in checked]
+    for i, (g, e) in enumerate(zip(got, EXPECTED), 1):
+        assert g == e, f"line {i}: {lines()[i - 1]}"
+    assert sum(map(len, EXPECTED)) >= 30
+    assert {s for cites in EXPECTED for _, s, _ in cites} == set(checker.STATUSES)
+
+
+def test_support_scores_separate_paraphrases_from_mismatches(checked):
+    scores = {True: [], False: []}
+    for cites in checked:
+        for c in cites:
+            if c.support is not None:
+                assert 0.0 <= c.support <= 1.0
+                scores[c.mismatch].append(c.support)
+    assert len(scores[True]) == 4 and len(scores[False]) >= 18
+    # a margin on both sides, so that the threshold is not fitted to the last digit
+    assert max(scores[True]) < MISMATCH_THRESHOLD - 0.05 < MISMATCH_THRESHOLD + 0.2 < min(scores[False])
+
+
+def test_article_texts_are_verbatim_and_complete(checked, engine):
+    for cites in checked:
+        for c in cites:
+            if not c.article_texts:
+                continue
+            source = Path(engine.retriever.articles[(c.resolved_title, c.article_texts[0].article)][0].source)
+            text = source.read_text(encoding="utf-8")
+            for a in c.article_texts:
+                assert a.text in text and a.article in c.articles
+            if c.status == OK:
+                assert list(dict.fromkeys(a.article for a in c.article_texts)) == c.articles
+    rng = checked[3][0]
+    assert rng.articles == ["第一千一百九十九条", "第一千二百条", "第一千二百零一条"]
+    assert rng.article_texts[1].section == "第七编 侵权责任 > 第三章 责任主体的特殊规定"
+    partial = checked[15][0]  # 教师法第四十二条至第四十四条: the two that exist are still shown
+    assert [a.article for a in partial.article_texts] == ["第四十二条", "第四十三条"]
+    assert len(checked[28][0].article_texts) == 2  # 行政复议法第十一条: one entry per passage
+
+
+def test_version_info_and_repealed_note(checked):
+    minors = checked[0][0]
+    assert "2024年4月26日" in minors.doc_info and "第二次修正" in minors.doc_info and minors.note == ""
+    old = checked[16][0]
+    assert old.doc_info == "2001年12月14日 中华人民共和国国务院令第337号公布 / 2002年1月1日 施行"  # as in the corpus
+    assert NEW_FILING in old.note and "2024年11月1日" in old.note and "废止" in old.note
+    new, old_title_only = checked[17]
+    assert new.note == "" and old_title_only.note == old.note
+    assert checker.doc_note("某条例", "2000年1月1日 施行 / 2010年1月1日 废止", set()) == "文件信息中载有“废止”"
+
+
+def test_absent_and_ambiguous_are_never_guessed(checked):
+    ambiguous = checked[18][0]
+    assert ambiguous.title == "备案条例" and ambiguous.resolved_title is None and ambiguous.article_texts == []
+    for line in (19, 20, 21, 31):
+        c = checked[line][0]
+        assert c.resolved_title is None and c.doc_info == "" and c.note == "" and c.article_texts == []
+
+
+def test_bare_and_self_references(engine):
+    assert check_text(engine, "第五条规定的情形应当及时处理。").citations == []
+    assert check_text(engine, "违反本法第三十九条规定的，依法处理。").citations == []  # no document to be 本法
+    inside = check_text(engine, "违反本法第三十九条规定的，依法处理。", self_title=MINORS).citations
+    assert [(c.resolved_title, c.status, c.articles) for c in inside] == [(MINORS, OK, ["第三十九条"])]
+    # a title earlier in the same sentence names a bare article; one in an earlier sentence does not
+    two = check_text(engine, "《中华人民共和国禁毒法》第十三条要求开展禁毒教育，第九十九条另有规定。第五条如何？").citations
+    assert [(c.title, c.status, c.articles) for c in two] == [
+        ("中华人民共和国禁毒法", OK, ["第十三条"]), ("中华人民共和国禁毒法", NO_ART, ["第九十九条"])]
+
+
+def test_law_document_self_references(engine):
+    report = check_document(engine, "未成年人保护法")
+    assert report.citations and all(c.resolved_title == MINORS and c.status == OK for c in report.citations)
+    assert all(c.support is None for c in report.citations)  # a law's own references are not paraphrases
+    text = Path(engine.retriever.articles[(MINORS, "第一条")][0].source).read_text(encoding="utf-8")
+    assert all(text[c.start : c.end] == c.raw for c in report.citations)
+
+
+def test_find_document(engine):
+    assert find_document(engine, REPORT) == REPORT
+    assert find_document(engine, "民法典") == CIVIL
+    with pytest.raises(ValueError, match="索引中没有"):
+        find_document(engine, "刑法")
+    with pytest.raises(ValueError, match="多个"):
+        find_document(engine, "备案条例")
+
+
+def test_json_shape(checked, engine):
+    data = check_text(engine, "\n".join(lines())).to_json()
+    assert set(data) == {"citations", "summary"} and set(data["summary"]) == SUMMARY_KEYS
+    for c in data["citations"]:
+        assert set(c) == CITATION_KEYS
+        assert c["status"] in checker.STATUSES
+        for a in c["article_texts"]:
+            assert set(a) == {"article", "text", "section"}
+    json.dumps(data, ensure_ascii=False)
+    flat = [(c.resolved_title, c.status, c.mismatch) for cites in checked for c in cites]
+    assert [(c["resolved_title"], c["status"], c["mismatch"]) for c in data["citations"]] == flat
+
+
+# --- the cross-reference map --------------------------------------------------------------------
+
+
+def test_citation_map(engine):
+    docs = {d["doc"]: d for d in citation_map(engine)["documents"]}
+    assert set(docs) == set(engine.retriever.titles)
+    cites = {c["title"]: c for c in docs[REPORT]["cites"]}
+    assert cites["青少年法治教育大纲"]["in_corpus"] is False and cites["青少年法治教育大纲"]["resolved_title"] is None
+    assert cites["党政主要负责人履行推进法治建设第一责任人职责规定"]["count"] == 2
+    assert cites[SPC]["in_corpus"] is True and cites[SPC]["count"] == 1
+    assert any("积极参与行政诉讼" in s for s in cites[SPC]["sections"])
+    [by] = [p for p in docs[SPC]["cited_by"] if p["doc"] == REPORT]
+    assert "出庭应诉" in by["text"] and "积极参与行政诉讼" in by["section"]
+    # laws cite each other; a document's references to itself are left out
+    assert {p["doc"] for p in docs[LITIGATION]["cited_by"]} >= {SPC, "中华人民共和国行政复议法"}
+    assert any(p["doc"] == NEW_FILING and p["section"] == "第二十六条" for p in docs[OLD_FILING]["cited_by"])
+    for title, d in docs.items():
+        assert all(c["resolved_title"] != title for c in d["cites"])
+        assert all(p["doc"] != title for p in d["cited_by"])
+        for c in d["cites"]:
+            assert c["count"] >= len(c["sections"]) >= 1
+    assert checker.format_map(citation_map(engine)).count("《") > 10
+
+
+# --- the command line ---------------------------------------------------------------------------
+
+
+def _assistant() -> str:
+    exe = Path(sys.executable).with_name("assistant")
+    return str(exe) if exe.exists() else shutil.which("assistant") or pytest.fail("console script 'assistant' not found")
+
+
+@pytest.fixture(scope="module")
+def run(engine, tmp_path_factory):
+    cwd = tmp_path_factory.mktemp("check-cwd")  # no developer .env
+
+    def run(*args: str, code: int = 0) -> str:
+        proc = subprocess.run([_assistant(), "check", "--index", str(engine.settings.index_dir), *args], cwd=cwd,
+                              capture_output=True, text=True, encoding="utf-8", timeout=300, check=False)
+        assert proc.returncode == code, proc.stderr[-2000:]
+        return proc.stdout if code == 0 else proc.stderr
+
+    return run
+
+
+def test_cli_check_file_json(run, checked):
+    data = json.loads(run(str(TEST_TEXT), "--json"))
+    assert [(c["resolved_title"], c["status"], c["mismatch"]) for c in data["citations"]] == [
+        e for cites in EXPECTED for e in cites]
+    assert data["summary"]["total"] == sum(map(len, EXPECTED)) and data["summary"]["mismatch"] == 4
+    first = data["citations"][0]
+    assert set(first) == CITATION_KEYS and first["article_texts"][0]["text"] == checked[0][0].article_texts[0].text
+
+
+def test_cli_check_text_doc_and_map(run):
+    out = run("依照备案条例第五条处理。未保法第一百三十三条。《青少年法治教育大纲》")
+    assert "名称不明确" in out and "条文不存在" in out and "语料中无此文件" in out and "共 3 处引用" in out
+    data = json.loads(run("--doc", REPORT, "--json"))
+    assert [(c["title"], c["status"]) for c in data["citations"]] == REPORT_EXPECTED
+    cmap = json.loads(run("--map", "--json"))
+    assert {d["doc"] for d in cmap["documents"]} >= {REPORT, SPC, CIVIL}
+    for d in cmap["documents"]:
+        assert set(d) == {"doc", "cites", "cited_by"}
+        for c in d["cites"]:
+            assert set(c) == {"title", "resolved_title", "in_corpus", "sections", "count"}
+    assert "索引中没有这个文件" in run("--doc", "没有这个报告", code=2)
+
+
+# --- the 引用核查 tab ----------------------------------------------------------------------------
+
+
+def test_citations_html_escapes_and_labels():
+    result = {
+        "citations": [
+            {"raw": "《<script>alert(1)</script>法》第一条", "status": "document_not_in_corpus", "sentence": "a<b>",
+             "resolved_title": None, "doc_info": "", "note": "", "support": None, "mismatch": None,
+             "article_texts": []},
+            {"raw": "民法典第一千二百条", "status": "ok", "sentence": "…", "resolved_title": CIVIL,
+             "doc_info": "2020年5月28日 通过 / 2021年1月1日 施行", "note": "已废止 & 取代", "support": 0.1234,
+             "mismatch": True, "article_texts": [{"article": "第一千二百条", "text": "x < y\n\nz", "section": "s"}]},
+        ],
+        "summary": {"total": 2, "ok": 1, "no_such_article": 0, "document_not_in_corpus": 1, "ambiguous": 0,
+                    "mismatch": 1},
+    }
+    page = citations_html(result)
+    assert "<script>" not in page and "&lt;script&gt;" in page and "a&lt;b&gt;" in page
+    assert "语料中无此文件" in page and "正确" in page and "内容可能不符" in page and "0.12" in page
+    assert "<details><summary>第一千二百条</summary>" in page and "x &lt; y" in page
+    assert "<summary>2021年1月1日 施行</summary>" in page and "已废止 &amp; 取代" in page
+    assert page.count("<tr class='cite-row'") == 2
+    assert set(STATUS_LABELS.values()) == {"正确", "条文不存在", "语料中无此文件", "名称不明确"}
+    assert "没有发现" in citations_html({"citations": [], "summary": {}})
+    assert "&lt;b&gt;" in citations_html(None, "<b>")
+
+
+def test_check_tab(engine):
+    import gradio as gr
+
+    assert report_choices(engine) == [REPORT] and report_choices(None) == []
+    assert "尚未就绪" in run_check(None, "民法典第一千二百条", None)
+    assert "请粘贴" in run_check(engine, "  ", None)
+    page = run_check(engine, "", REPORT)
+    assert page.count("<tr class='cite-row'") == 12 and "语料中无此文件" in page
+    page = run_check(engine, "根据民法典第1200条，限制民事行为能力人在学校受到人身损害，学校未尽到教育、管理职责的，应当承担侵权责任。", REPORT)
+    assert page.count("<tr class='cite-row'") == 1 and "第一千二百条 限制民事行为能力人" in page  # text wins
+    with gr.Blocks(), gr.Tab("引用核查"):
+        parts = build_check_tab(lambda: engine)
+    assert set(parts) == {"text", "doc", "button", "result"}
+    assert [c[0] for c in parts["doc"].choices] == [REPORT]
