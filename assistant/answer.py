@@ -27,12 +27,14 @@ _CN_NUM = "[0-9０-９一二三四五六七八九十百千万两]+"
 #: A report that never gives an amount, a head count or a name cannot answer "多少钱", "多少人", "是谁",
 #: however close its wording is to the question.
 ANSWER_TYPES: tuple[tuple[str, re.Pattern, re.Pattern], ...] = (
-    ("amount", re.compile(r"多少钱|多少元|金额|花了多少|费用是多少"), re.compile(rf"{_CN_NUM}(?:多)?(?:元|万元|亿元)")),
-    ("people", re.compile(r"多少人|几个人|多少名|多少个学生|人数"), re.compile(rf"{_CN_NUM}(?:多)?[人名]")),
-    ("count_of_bodies", re.compile(r"多少家|几家"), re.compile(rf"{_CN_NUM}(?:多)?家")),
+    ("amount", re.compile(r"多少钱|多少元|金额|花了多少|多少.{0,3}费"), re.compile(rf"{_CN_NUM}(?:多)?(?:元|万元|亿元)")),
     ("rate", re.compile(r"(?:率|比例|占比)(?:是|有|为)?多少"), re.compile(r"[0-9０-９.]+\s*[%％]|百分之")),
     ("person", re.compile(r"是谁|叫什么名字|姓名|是哪位"), re.compile(r"(?!)")),  # no passage here names people
 )
+#: "多少份 / 几次 / 多少所": a count of something is stated as number + the same measure word (or a kin).
+_COUNT_QUESTION = re.compile(r"(?<!哪)(?:多少|几)(?:个)?([人名份件项条家所次起场期篇册张天日岁位批])")
+_MEASURE_KIN = {"人": "[人名]", "名": "[人名]", "次": "[次起]", "起": "[次起]", "件": "[件份]", "份": "[份件]",
+                "天": "(?:工作)?[天日]", "日": "(?:工作)?[天日]"}
 
 
 def unanswered_type(question: str, passages: list[str]) -> str | None:
@@ -40,6 +42,11 @@ def unanswered_type(question: str, passages: list[str]) -> str | None:
     for name, asks, states in ANSWER_TYPES:
         if asks.search(question) and not any(states.search(p) for p in passages):
             return name
+    for m in _COUNT_QUESTION.finditer(question):
+        measure = _MEASURE_KIN.get(m.group(1), m.group(1))
+        stated = re.compile(rf"(?<![第0-9０-９])(?:{_CN_NUM})(?:多)?(?:个|周)?{measure}")
+        if not any(stated.search(p) for p in passages):
+            return f"count:{m.group(1)}"
     return None
 
 

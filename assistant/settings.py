@@ -45,7 +45,7 @@ class Settings(BaseSettings):
     embedding_batch: int = 32
     k: int = Field(5, ge=1, le=50, description="Passages returned per question.")
     min_score: float = Field(
-        0.50, description="Answerability score below which the assistant says the documents do not answer."
+        0.40, description="Answerability score below which the assistant says the documents do not answer."
     )
     max_question_chars: int = Field(500, description="Longer questions are refused politely.")
     host: str = "127.0.0.1"
