@@ -34,6 +34,9 @@ def cmd_ingest(args) -> int:
 
 
 def cmd_ask(args) -> int:
+    if not args.question and not args.batch:
+        print("请给出问题，或用 --batch FILE.jsonl", file=sys.stderr)
+        return 2
     engine = _engine(args)
     if engine.store.count() == 0:
         print("索引为空，正在从默认文件夹建立索引…", file=sys.stderr)
@@ -52,9 +55,6 @@ def cmd_ask(args) -> int:
                 ans = engine.ask(item.get("question", ""), qid=item.get("id"), **filters)
                 _print_json(ans.to_json()) if args.json else _print_text(ans)
         return 0
-    if not args.question:
-        print("请给出问题，或用 --batch FILE.jsonl", file=sys.stderr)
-        return 2
     ans = engine.ask(args.question, **filters)
     _print_json(ans.to_json()) if args.json else _print_text(ans)
     return 0

@@ -1,8 +1,8 @@
-"""Finding passages: explicit article lookup first, else dense (Chroma) + BM25 (jieba) fused.
+"""Finding passages: explicit article lookup first, else dense (Chroma) + BM25 (jieba + bigrams) fused.
 
-Why not langchain's EnsembleRetriever: it returns documents without scores, and refusing to answer needs
-the scores of both rankers. The fusion here is the same reciprocal-rank idea, plus the rankers' own
-scores, computed over the two ranked lists that Chroma and rank_bm25 return.
+Why not langchain's EnsembleRetriever: it returns documents without scores, and deciding whether to
+answer needs both rankers' scores (the dense cosine in particular). The fusion here is the same weighted
+reciprocal-rank fusion, over the ranked lists that Chroma and the BM25 index return, with the scores kept.
 """
 
 from __future__ import annotations
@@ -36,12 +36,10 @@ class ArticleLookup:
 class Retriever:
     """Holds the in-memory views of the index (chunks, BM25, article table); cheap to query, built once."""
 
-    def __init__(self, store: Store, fusion: str = "rrf", rrf_k: int = 20, candidates: int = 50,
-                 mode: str = "hybrid") -> None:
+    def __init__(self, store: Store, rrf_k: int = 20, candidates: int = 50, mode: str = "hybrid") -> None:
         self.store = store
         self.keyword_weight = 4.0
         self.mode = mode  # hybrid / dense / bm25: the benchmarks compare them
-        self.fusion = fusion
         self.rrf_k = rrf_k
         self.candidates = candidates
         self.reload()
@@ -178,24 +176,16 @@ class Retriever:
         scores: dict[int, float] = defaultdict(float)
         dense_score = dict(dense)
         bm25_score = dict(keyword)
-        top_bm25 = keyword[0][1] if keyword else 1.0
         for rank, (i, _) in enumerate(dense):
             scores[i] += 1.0 / (self.rrf_k + rank + 1)
         for rank, (i, _) in enumerate(keyword):  # keyword evidence weighs 4x: see docs/benchmarks.md
             scores[i] += self.keyword_weight / (self.rrf_k + rank + 1)
-        if self.fusion == "convex":  # rankers' own scores, each scaled to [0, 1]
-            scores = defaultdict(float)
-            for i, s in dense:
-                scores[i] += 0.5 * s
-            for i, s in keyword:
-                scores[i] += 0.5 * s / top_bm25
-        scale = max(scores.values(), default=1.0)
-        hits = []
-        for i, s in scores.items():
-            c = self.chunks[i]
-            s = s / scale
-            if boost and c.doc in boost:
-                s *= 1.2
-            hits.append(Hit(chunk=c, score=s, dense=dense_score.get(i), bm25=bm25_score.get(i)))
+        if boost:  # the question names this document
+            for i in scores:
+                if self.chunks[i].doc in boost:
+                    scores[i] *= 1.2
+        scale = max(scores.values(), default=1.0) or 1.0
+        hits = [Hit(chunk=self.chunks[i], score=s / scale, dense=dense_score.get(i), bm25=bm25_score.get(i))
+                for i, s in scores.items()]
         hits.sort(key=lambda h: -h.score)
         return hits[:k]

@@ -81,15 +81,15 @@ def ingest(
     Files that vanished from a given folder are removed from the index; files elsewhere are left alone,
     so ``ingest(["new.docx"])`` adds one document without touching the rest.
     """
-    paths = [Path(p) for p in paths]
+    given = [Path(p) for p in paths]
     report = IngestReport()
-    missing = [p for p in paths if not p.exists()]
-    for p in missing:
-        report.skipped.append((str(p), "路径不存在 / path does not exist"))
-    paths = [p for p in paths if p.exists()]
-    files = iter_files(paths)
     known = store.files()
-    seen_hashes: dict[str, str] = {}
+    for p in given:
+        if not p.exists() and str(p.resolve()) not in known:  # a vanished, indexed file is removed below
+            report.skipped.append((str(p), "路径不存在 / path does not exist"))
+    files = iter_files([p for p in given if p.exists()])
+    # Content already indexed from a file that is still there: a byte-identical copy is a duplicate.
+    owner_of_hash = {rec.file_hash: src for src, rec in known.items() if rec.complete and Path(src).exists()}
     seen_sources: set[str] = set()
     bar = tqdm(total=len(files), desc="ingest", unit="file", disable=not progress, file=sys.stderr)
     for i, path in enumerate(files):
@@ -104,11 +104,11 @@ def ingest(
             report.skipped.append((str(path), f"无法读取 / cannot read: {e.strerror or e}"))
             bar.update()
             continue
-        if digest in seen_hashes:
-            report.skipped.append((str(path), f"与 {seen_hashes[digest]} 内容相同 / duplicate of that file"))
+        owner = owner_of_hash.setdefault(digest, source)
+        if owner != source:
+            report.skipped.append((str(path), f"与 {owner} 内容相同 / duplicate of that file"))
             bar.update()
             continue
-        seen_hashes[digest] = str(path)
         rec = known.get(source)
         if rec and rec.file_hash == digest and rec.complete:
             report.unchanged.append(str(path))
@@ -125,7 +125,7 @@ def ingest(
             (report.updated if rec else report.added).append(str(path))
         bar.update()
     bar.close()
-    report.removed = _remove_vanished(paths, seen_sources, known, store)
+    report.removed = _remove_vanished(given, seen_sources, known, store)
     report.chunks = store.count()
     if on_progress:
         on_progress(1.0, "done")

@@ -1,0 +1,244 @@
+"""Answers from the shared whole-corpus index: explicit articles, refusals, verbatim citations, filters.
+
+Uses the session ``engine`` (read-only). Asserts behaviour, not scores: which article is cited, whether the
+assistant answers or refuses, and that every quoted passage is really in the file it names.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+REPORT_NAME = "柳州市教育局2022年法治政府建设情况报告"
+MARKER = re.compile(r"\[(\d+)\]")
+
+
+def assert_well_cited(answer) -> None:
+    """[n] markers and citations agree; every quote is verbatim from the cited passage and its file."""
+    numbers = [c.n for c in answer.citations]
+    assert numbers == list(range(1, len(numbers) + 1))
+    assert {int(n) for n in MARKER.findall(answer.answer)} == set(numbers)
+    for c in answer.citations:
+        text = Path(c.chunk.source).read_text(encoding="utf-8")
+        assert c.chunk.text in text
+        assert text[c.chunk.start : c.chunk.end] == c.chunk.text
+        assert c.quoted, "each citation quotes something"
+        for s, e in c.quoted:
+            assert f"{c.chunk.text[s:e]}[{c.n}]" in answer.answer
+
+
+# ---------------------------------------------------------------- explicit articles
+
+
+@pytest.mark.parametrize(
+    "question, law, label",
+    [
+        ("《中华人民共和国未成年人保护法》第三十九条", "未成年人保护法", "第三十九条"),
+        ("未成年人保护法第四十条", "未成年人保护法", "第四十条"),
+        ("未成年人保护法第四十条规定了什么？", "未成年人保护法", "第四十条"),
+        ("民法典第1200条", "民法典", "第一千二百条"),
+        ("行政诉讼法第三条第三款", "行政诉讼法", "第三条"),
+        ("预防未成年人犯罪法第6条的内容", "预防未成年人犯罪法", "第六条"),
+        ("宪法第五条", "宪法", "第五条"),
+    ],
+)
+def test_explicit_article_cites_exactly_that_article(engine, articles_of, law_path, question, law, label):
+    answer = engine.ask(question)
+    assert answer.found, answer.answer
+    assert len(answer.citations) == 1
+    cited = answer.citations[0].chunk
+    assert cited.article == label
+    assert Path(cited.source) == law_path(law)
+    assert cited.text == articles_of(law)[label]
+    assert cited.text in answer.answer
+    assert f"《{cited.doc}》{label}" in answer.answer
+    assert answer.retrieved[0].chunk.id == cited.id
+    assert_well_cited(answer)
+
+
+def test_third_paragraph_question_quotes_the_whole_article(engine):
+    answer = engine.ask("行政诉讼法第三条第三款")
+    text = answer.citations[0].chunk.text
+    assert text.startswith("第三条 人民法院应当保障公民、法人和其他组织的起诉权利")
+    assert text.endswith("被诉行政机关负责人应当出庭应诉。不能出庭的，应当委托行政机关相应的工作人员出庭。")
+
+
+def test_long_article_is_cited_in_all_its_passages(engine, articles_of):
+    """宪法第六十七条 is longer than one passage: every piece is cited, in order, and together they are the article."""
+    answer = engine.ask("宪法第六十七条")
+    assert answer.found
+    assert len(answer.citations) >= 2
+    assert {c.chunk.article for c in answer.citations} == {"第六十七条"}
+    joined = "".join(c.chunk.text for c in answer.citations)
+    assert re.sub(r"\s", "", joined) == re.sub(r"\s", "", articles_of("宪法")["第六十七条"])
+    assert_well_cited(answer)
+
+
+def test_nonexistent_article(engine):
+    answer = engine.ask("禁毒法第九十九条")
+    assert not answer.found
+    assert answer.citations == []
+    assert "没有第九十九条" in answer.answer
+    assert "71" in answer.answer  # says how many articles the law does have
+    assert "中华人民共和国禁毒法" in answer.answer
+
+
+def test_article_number_just_past_the_end(engine):
+    assert engine.ask("禁毒法第七十一条").found
+    answer = engine.ask("《中华人民共和国禁毒法》第七十二条")
+    assert not answer.found and answer.citations == []
+
+
+@pytest.mark.parametrize("question", ["刑法第十七条", "刑法第十七条关于刑事责任年龄的规定", "学生伤害事故处理办法第十二条"])
+def test_law_not_in_corpus(engine, question):
+    answer = engine.ask(question)
+    assert not answer.found
+    assert answer.citations == []
+    title = question.split("第")[0]
+    assert f"没有《{title}》" in answer.answer
+    # it does not quote some other law's article of the same number as if it were the answer
+    assert "规定：" not in answer.answer
+
+
+# ---------------------------------------------------------------- refusals and odd input
+
+
+@pytest.mark.parametrize("question", ["今天柳州天气怎么样", "帮我推荐一只股票", "红烧肉怎么做"])
+def test_out_of_scope_question_is_refused(engine, question):
+    answer = engine.ask(question)
+    assert not answer.found
+    assert answer.citations == []
+    assert "没有找到" in answer.answer
+
+
+@pytest.mark.parametrize("question", ["", "   ", "\n\t", None])
+def test_empty_question(engine, question):
+    answer = engine.ask(question)
+    assert not answer.found and answer.citations == [] and answer.retrieved == []
+    assert answer.answer == "请输入问题。"
+    assert answer.to_json()["found"] is False
+
+
+def test_very_long_question(engine):
+    question = ("学校发现学生欺凌应该怎么处理？" * 400)[:5000]
+    assert len(question) == 5000
+    answer = engine.ask(question)
+    assert not answer.found and answer.citations == [] and answer.retrieved == []
+    assert "问题太长" in answer.answer and "请精简" in answer.answer
+    assert re.search(r"[\u4e00-\u9fff]", answer.answer)
+
+
+def test_question_just_within_the_limit_is_answered_normally(engine):
+    limit = engine.settings.max_question_chars
+    question = "民法典第1200条" + "。" * (limit - len("民法典第1200条"))
+    assert len(question) == limit
+    answer = engine.ask(question)
+    assert answer.found and answer.citations[0].chunk.article == "第一千二百条"
+
+
+def test_question_id_and_timing(engine):
+    answer = engine.ask("宪法第五条", qid="q-7")
+    assert answer.id == "q-7"
+    assert answer.ms > 0
+    data = answer.to_json()
+    assert data["id"] == "q-7" and data["question"] == "宪法第五条"
+
+
+# ---------------------------------------------------------------- extractive answers
+
+
+ANSWERABLE = [
+    ("今年共审查重大行政决策多少份？", REPORT_NAME),
+    ("柳州市第六十六中学是什么时候成立的？", REPORT_NAME),
+    ("教育局聘请了哪家律师事务所做法律顾问？", REPORT_NAME),
+    ("全国青少年禁毒知识竞赛的参与率是多少？", REPORT_NAME),
+    ("学校对学生欺凌行为应当怎么做？", "中华人民共和国未成年人保护法"),
+    ("行政机关负责人应当出庭应诉吗？", "最高人民法院关于行政机关负责人出庭应诉若干问题的规定"),
+    ("教师有哪些权利？", "中华人民共和国教师法"),
+]
+
+
+@pytest.mark.parametrize("question, doc", ANSWERABLE, ids=[q for q, _ in ANSWERABLE])
+def test_answers_quote_their_sources_verbatim(engine, question, doc):
+    answer = engine.ask(question)
+    assert answer.found, answer.answer
+    assert answer.citations
+    assert doc in {c.chunk.doc for c in answer.citations}
+    assert_well_cited(answer)
+    cited_ids = {c.chunk.id for c in answer.citations}
+    assert cited_ids <= {h.chunk.id for h in answer.retrieved}, "citations come from the retrieved passages"
+    assert len(answer.retrieved) <= engine.settings.k
+    assert answer.answer.startswith("根据《")
+
+
+def test_report_facts(engine):
+    specialist = engine.ask("柳州市第六十六中学是什么时候成立的？")
+    assert "2021年6月" in specialist.answer
+    quiz = engine.ask("全国青少年禁毒知识竞赛的参与率是多少？")
+    assert "参与率100%" in quiz.answer
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "今年共审查了多少份重大行政决策？",
+        "教育局2022年审查了几份重大行政决策",
+        "重大行政决策审查了几份？",
+        "2022年教育局一共审了几份重大行政决策？",  # dev set r01
+    ],
+)
+def test_staff_question_about_major_decisions(engine, question):
+    answer = engine.ask(question)
+    assert answer.found, answer.answer
+    assert "9份" in answer.answer
+    sentence = "今年共审查重大行政决策9份，行政规范性文件5份，党内规范性文件1份。"
+    quoting = [c for c in answer.citations if sentence in c.chunk.text]
+    assert quoting and quoting[0].chunk.doc == REPORT_NAME
+    assert f"{sentence}[{quoting[0].n}]" in answer.answer
+    assert_well_cited(answer)
+
+
+# ---------------------------------------------------------------- filters
+
+
+def test_doc_type_filter(engine):
+    question = "禁毒教育"
+    unfiltered = {h.chunk.doc_type for h in engine.ask(question).retrieved}
+    assert len(unfiltered) > 1, "the filter tests below would prove nothing"
+    for doc_type in ("report", "law", "regulation"):
+        answer = engine.ask(question, doc_type=doc_type)
+        assert answer.retrieved, doc_type
+        assert {h.chunk.doc_type for h in answer.retrieved} == {doc_type}
+        assert all(c.chunk.doc_type == doc_type for c in answer.citations)
+
+
+def test_doc_filter(engine):
+    question = "学校发现学生欺凌应该怎么处理？"
+    assert len({h.chunk.doc for h in engine.ask(question).retrieved}) > 1
+    for doc in ("中华人民共和国未成年人保护法", "中华人民共和国预防未成年人犯罪法", REPORT_NAME):
+        answer = engine.ask(question, doc=doc)
+        assert answer.retrieved and {h.chunk.doc for h in answer.retrieved} == {doc}
+        assert all(c.chunk.doc == doc for c in answer.citations)
+    both = engine.ask(question, doc="中华人民共和国民法典", doc_type="law")
+    assert both.retrieved and {h.chunk.doc for h in both.retrieved} == {"中华人民共和国民法典"}
+
+
+def test_contradictory_filters_retrieve_nothing(engine):
+    answer = engine.ask("禁毒教育", doc="中华人民共和国禁毒法", doc_type="report")
+    assert answer.retrieved == []
+    assert not answer.found and answer.citations == []
+
+
+def test_k_limits_retrieved(engine):
+    assert len(engine.ask("禁毒教育", k=2).retrieved) == 2
+    assert len(engine.ask("禁毒教育", k=8).retrieved) == 8
+
+
+def test_answer_json_contract(engine):
+    data = engine.ask("《中华人民共和国未成年人保护法》第三十九条").to_json()
+    assert set(data) == {"id", "question", "found", "answer", "citations", "retrieved", "ms"}
+    assert set(data["citations"][0]) == {"n", "doc", "source", "section", "article", "text"}
+    assert set(data["retrieved"][0]) == {"doc", "source", "section", "article", "text", "score"}
+    assert data["citations"][0]["section"] == "第三章 学校保护"

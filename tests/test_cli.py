@@ -1,0 +1,175 @@
+"""The real ``assistant`` console script, run as a subprocess.
+
+Read-only commands (ask, eval, docs) point ``--index`` at the session index built by the ``engine`` fixture;
+``ingest`` gets its own tmp index. The subprocesses run in a tmp working directory so that a developer's
+``.env`` cannot redirect them.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DEV_SET = ROOT / "data" / "eval" / "dev.jsonl"
+ANSWER_KEYS = {"id", "question", "found", "answer", "citations", "retrieved", "ms"}
+CITATION_KEYS = {"n", "doc", "source", "section", "article", "text"}
+HIT_KEYS = {"doc", "source", "section", "article", "text", "score"}
+
+
+def assistant_exe() -> str:
+    exe = Path(sys.executable).with_name("assistant")
+    return str(exe) if exe.exists() else shutil.which("assistant") or pytest.fail("console script 'assistant' not found")
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    cwd = tmp_path_factory.mktemp("cli-cwd")
+
+    def run(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+        proc = subprocess.run([assistant_exe(), *map(str, args)], check=False, cwd=cwd, capture_output=True, text=True,
+                              encoding="utf-8", timeout=300)
+        if check:
+            assert proc.returncode == 0, proc.stderr[-2000:]
+        return proc
+
+    return run
+
+
+@pytest.fixture(scope="module")
+def index(engine) -> Path:
+    return engine.settings.index_dir
+
+
+def assert_answer_shape(data: dict) -> None:
+    assert set(data) == ANSWER_KEYS
+    assert isinstance(data["found"], bool) and isinstance(data["answer"], str) and data["answer"]
+    assert isinstance(data["ms"], (int, float)) and data["ms"] >= 0
+    for c in data["citations"]:
+        assert set(c) == CITATION_KEYS
+        assert isinstance(c["n"], int) and isinstance(c["text"], str)
+        assert c["text"] in Path(c["source"]).read_text(encoding="utf-8")
+    for h in data["retrieved"]:
+        assert set(h) == HIT_KEYS
+        assert isinstance(h["score"], (int, float))
+
+
+def test_ask_json(run, index):
+    proc = run("ask", "《中华人民共和国未成年人保护法》第三十九条", "--json", "--index", index)
+    lines = proc.stdout.strip().splitlines()
+    assert len(lines) == 1, proc.stdout
+    data = json.loads(lines[0])
+    assert_answer_shape(data)
+    assert data["question"] == "《中华人民共和国未成年人保护法》第三十九条" and data["id"] is None
+    assert data["found"] is True
+    [citation] = data["citations"]
+    assert citation["n"] == 1
+    assert citation["doc"] == "中华人民共和国未成年人保护法"
+    assert citation["article"] == "第三十九条"
+    assert citation["section"] == "第三章 学校保护"
+    assert citation["text"].startswith("第三十九条 学校应当建立学生欺凌防控工作制度")
+    assert data["retrieved"] and data["retrieved"][0]["article"] == "第三十九条"
+
+
+def test_ask_json_refusal(run, index):
+    data = json.loads(run("ask", "今天柳州天气怎么样", "--json", "--index", index).stdout)
+    assert_answer_shape(data)
+    assert data["found"] is False and data["citations"] == []
+
+
+def test_ask_text_output(run, index):
+    out = run("ask", "民法典第1200条", "--index", index).stdout
+    assert "第一千二百条 限制民事行为能力人在学校或者其他教育机构学习、生活期间受到人身损害" in out
+    assert "[1] 《中华人民共和国民法典》" in out
+
+
+def test_ask_without_question_fails(run, index):
+    proc = run("ask", "--index", index, check=False)
+    assert proc.returncode == 2
+    assert "--batch" in proc.stderr
+
+
+def test_ask_batch_json(run, index, tmp_path):
+    questions = [
+        {"id": "b1", "question": "民法典第1200条"},
+        {"id": 2, "question": "今天柳州天气怎么样"},
+        {"id": "b3", "question": "禁毒法第九十九条"},
+        {"id": "b4", "question": "今年共审查重大行政决策多少份？"},
+        {"id": "b5", "question": ""},
+    ]
+    batch = tmp_path / "questions.jsonl"
+    batch.write_text("\n".join(json.dumps(q, ensure_ascii=False) for q in questions) + "\n\n", encoding="utf-8")
+    proc = run("ask", "--batch", batch, "--json", "--index", index)
+    lines = proc.stdout.strip().splitlines()
+    assert len(lines) == len(questions)
+    answers = [json.loads(line) for line in lines]
+    assert [a["id"] for a in answers] == [q["id"] for q in questions]
+    assert [a["question"] for a in answers] == [q["question"] for q in questions]
+    for a in answers:
+        assert_answer_shape(a)
+    assert [a["found"] for a in answers] == [True, False, False, True, False]
+    assert answers[0]["citations"][0]["article"] == "第一千二百条"
+
+
+def test_ask_batch_invalid_json(run, index, tmp_path):
+    batch = tmp_path / "bad.jsonl"
+    batch.write_text('{"id": 1, "question": "宪法第五条"}\n{not json\n', encoding="utf-8")
+    proc = run("ask", "--batch", batch, "--json", "--index", index, check=False)
+    assert proc.returncode == 2
+    assert f"{batch}:2" in proc.stderr
+    assert len(proc.stdout.strip().splitlines()) == 1  # the line before the bad one was answered
+
+
+def test_eval_json(run, index):
+    proc = run("eval", DEV_SET, "--json", "--index", index)
+    lines = proc.stdout.strip().splitlines()
+    assert len(lines) == 1
+    metrics = json.loads(lines[0])
+    for key in ("hit@1", "hit@5", "mrr", "citations_verbatim"):
+        assert isinstance(metrics[key], float) and 0.0 <= metrics[key] <= 1.0, key
+    assert isinstance(metrics["refusal_accuracy"], float) and 0.0 <= metrics["refusal_accuracy"] <= 1.0
+    assert metrics["hit@1"] <= metrics["hit@5"]
+    assert metrics["mrr"] >= metrics["hit@1"] - 1e-9 and metrics["mrr"] <= metrics["hit@5"] + 1e-9
+    questions = [json.loads(line) for line in DEV_SET.read_text(encoding="utf-8").splitlines() if line.strip()]
+    answerable = sum(1 for q in questions if q["answerable"])
+    assert metrics["questions"] == len(questions) == 90
+    assert isinstance(metrics["false_refusals"], int) and 0 <= metrics["false_refusals"] <= answerable
+    assert metrics["citations_verbatim"] == 1.0  # every quote is in its file: not a tunable number
+    assert 0 < metrics["p50_ms"] <= metrics["p95_ms"]
+
+
+def test_docs_json(run, index):
+    rows = json.loads(run("docs", "--json", "--index", index).stdout)
+    assert len(rows) == 17
+    assert {"doc", "doc_type", "chunks", "source", "info", "ingested_at"} <= set(rows[0])
+    by_doc = {r["doc"]: r for r in rows}
+    assert by_doc["柳州市教育局2022年法治政府建设情况报告"]["doc_type"] == "report"
+    assert by_doc["中华人民共和国民法典"]["chunks"] == 1260
+    assert sorted(r["doc_type"] for r in rows).count("law") == 11
+
+
+def test_ingest_with_a_corrupt_file(run, tmp_path, corpus):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    shutil.copy(corpus / "regulations" / "法规规章备案条例.md", docs)
+    broken = docs / "坏文件.pdf"
+    broken.write_bytes(b"%PDF-1.7\n1 0 obj\n<< /Type /Catalog" + bytes(range(256)) * 4)
+    index = tmp_path / "index"
+
+    proc = run("ingest", docs, "--index", index, "--quiet")
+    assert "坏文件.pdf" in proc.stdout
+    assert "added 1" in proc.stdout and "skipped 1" in proc.stdout
+
+    report = json.loads(run("ingest", docs, "--index", index, "--quiet", "--json").stdout)
+    assert report["unchanged"] == [str(docs / "法规规章备案条例.md")]
+    assert [s["path"] for s in report["skipped"]] == [str(broken)]
+    assert report["skipped"][0]["reason"]
+    assert report["embedded"] == 0 and report["chunks"] == 22
+
+    data = json.loads(run("ask", "法规规章备案条例第三条", "--json", "--index", index).stdout)
+    assert data["found"] and data["citations"][0]["article"] == "第三条"
