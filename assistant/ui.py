@@ -1,0 +1,651 @@
+"""The Gradio web app: chat with cited passages, a sources panel, filters, the corpus list and uploads.
+
+Only presentation lives here: every question and every ingest goes through :class:`assistant.engine.Engine`.
+The functions that turn answers and documents into HTML/Markdown are pure (no Gradio, no engine), so they
+are unit-tested without a browser.
+
+Start with ``python app.py`` or ``assistant serve``.
+"""
+
+from __future__ import annotations
+
+import os
+
+# The one environment write of the project: no usage analytics / version check from a closed network.
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+import hmac  # noqa: E402
+import html  # noqa: E402
+import logging  # noqa: E402
+import re  # noqa: E402
+import shutil  # noqa: E402
+import string  # noqa: E402
+import tempfile  # noqa: E402
+import threading  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any, Callable, Iterator, Sequence  # noqa: E402
+
+import gradio as gr  # noqa: E402
+
+from assistant.schema import Answer, Chunk  # noqa: E402
+from assistant.settings import Settings, get_settings  # noqa: E402
+from assistant.ui_check import build_check_tab  # noqa: E402
+
+log = logging.getLogger(__name__)
+
+ALL = "全部"
+TYPE_LABELS = {"report": "报告", "law": "法律", "regulation": "法规", "other": "其他"}
+TYPE_CODES = {v: k for k, v in TYPE_LABELS.items()}
+UPLOAD_SUFFIXES = (".txt", ".md", ".docx", ".pdf", ".html", ".htm")
+
+#: Example questions per user group. Each one is checked against the real index in tests/test_ui.py.
+EXAMPLES: dict[str, list[str]] = {
+    "机关工作人员": [
+        "2022年审查了多少份重大行政决策？",
+        "教育局2022年在未成年人保护方面做了哪些工作？",
+        "禁毒知识竞赛的参与率和平均分是多少？",
+    ],
+    "学生和家长": [
+        "学校对学生欺凌应该怎么处理？",
+        "学生在学校受到人身损害，学校承担什么责任？",
+        "学校可以体罚学生吗？",
+    ],
+    "法律顾问": [
+        "《中华人民共和国未成年人保护法》第三十九条",
+        "民法典第一千二百条",
+        "禁毒法第九十九条",
+    ],
+}
+
+NO_ANSWER_NOTE = "现有文件无法回答这个问题，因此没有引用来源。"
+SOURCES_PLACEHOLDER = "提问后，这里会列出回答所引用的原文段落。"
+BUILDING = "索引正在建立（{pct:.0f}%），请稍候再提问。"
+
+# ---------------------------------------------------------------------------------------------
+# Pure builders: answer / documents → Markdown or HTML. No Gradio, no engine.
+# ---------------------------------------------------------------------------------------------
+
+_MD_SPECIAL = set(string.punctuation)
+_MARKER = re.compile(r"\[(\d+)\]")
+_LINKED_MARKER = re.compile(r"\[\\\[(\d+)\\\]\]\(#src-\d+\)")
+
+
+def md_escape(text: str) -> str:
+    """Backslash-escape every ASCII punctuation mark, so document text is shown literally by Markdown."""
+    return "".join("\\" + ch if ch in _MD_SPECIAL else ch for ch in text)
+
+
+def answer_markdown(text: str, numbers: Sequence[int] | None = None) -> str:
+    """The answer as chat Markdown: text escaped, each ``[n]`` marker a link to source card ``#src-n``.
+
+    Only markers whose number is in ``numbers`` (the citations) become links; ``None`` links them all.
+    """
+    out, pos = [], 0
+    for m in _MARKER.finditer(text):
+        n = int(m.group(1))
+        if numbers is not None and n not in numbers:
+            continue
+        out.append(md_escape(text[pos : m.start()]))
+        out.append(f"[\\[{n}\\]](#src-{n})")
+        pos = m.end()
+    out.append(md_escape(text[pos:]))
+    return "".join(out)
+
+
+def unlink_markers(markdown: str) -> str:
+    """Turn the ``[n]`` links of an older answer back into plain markers (the cards now show a newer answer)."""
+    return _LINKED_MARKER.sub(lambda m: f"\\[{m.group(1)}\\]", markdown)
+
+
+def stream_pieces(text: str, max_steps: int = 30) -> list[str]:
+    """Growing prefixes of ``text`` for incremental display; a ``[n]`` marker is never cut in half."""
+    if not text:
+        return [""]
+    step = max(8, -(-len(text) // max_steps))
+    cuts, pos = [], 0
+    markers = [(m.start(), m.end()) for m in _MARKER.finditer(text)]
+    while pos < len(text):
+        pos = min(pos + step, len(text))
+        for s, e in markers:
+            if s < pos < e:
+                pos = e
+        cuts.append(pos)
+    return [text[:c] for c in cuts]
+
+
+def highlight(text: str, spans: Sequence[tuple[int, int]]) -> str:
+    """``text`` HTML-escaped, the character ``spans`` wrapped in ``<mark>`` (overlaps merged, out of range clipped)."""
+    merged: list[list[int]] = []
+    for s, e in sorted((max(0, s), min(len(text), e)) for s, e in spans):
+        if e <= s:
+            continue
+        if merged and s <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], e)
+        else:
+            merged.append([s, e])
+    out, pos = [], 0
+    for s, e in merged:
+        out.append(html.escape(text[pos:s]))
+        out.append(f"<mark>{html.escape(text[s:e])}</mark>")
+        pos = e
+    out.append(html.escape(text[pos:]))
+    return "".join(out)
+
+
+def where_label(chunk: Chunk) -> str:
+    """Section path and article, e.g. "第三章 学校保护 › 第三十九条"."""
+    parts = [p.strip() for p in (chunk.section or "").split(" > ") if p.strip()]
+    if chunk.article and chunk.article not in parts:
+        parts.append(chunk.article)
+    return " › ".join(parts)
+
+
+def neighbours(chunks: Sequence[Chunk], index: dict[str, int], chunk: Chunk) -> tuple[Chunk | None, Chunk | None]:
+    """The previous and next passage of the same source in ``chunks`` (sorted by source, start)."""
+    i = index.get(chunk.id)
+    if i is None:
+        return None, None
+    prev = chunks[i - 1] if i > 0 and chunks[i - 1].source == chunk.source else None
+    nxt = chunks[i + 1] if i + 1 < len(chunks) and chunks[i + 1].source == chunk.source else None
+    return prev, nxt
+
+
+def sources_html(answer: Answer | None,
+                 context: dict[str, tuple[Chunk | None, Chunk | None]] | None = None) -> str:
+    """The sources panel for one answer: a card per citation, or the "documents do not answer" note.
+
+    ``context`` maps a chunk id to its (previous, next) passages for the expander; missing → no expander.
+    """
+    if answer is None:
+        return f'<div class="src-empty">{html.escape(SOURCES_PLACEHOLDER)}</div>'
+    if not answer.found or not answer.citations:
+        return f'<div class="src-none" id="src-none">{html.escape(NO_ANSWER_NOTE)}</div>'
+    scores = {}
+    for hit in answer.retrieved:
+        scores.setdefault(hit.chunk.id, hit.score)
+    cards = [_card(c.n, c.chunk, c.quoted, scores.get(c.chunk.id), (context or {}).get(c.chunk.id))
+             for c in answer.citations]
+    return f'<div class="src-list">{"".join(cards)}</div>'
+
+
+def _card(n: int, chunk: Chunk, quoted: Sequence[tuple[int, int]], score: float | None,
+          around: tuple[Chunk | None, Chunk | None] | None) -> str:
+    type_code = chunk.doc_type if chunk.doc_type in TYPE_LABELS else "other"
+    where = where_label(chunk)
+    score_html = f'<span class="src-score">相关度 {score:.2f}</span>' if score is not None else ""
+    parts = [
+        f'<div class="src-card" id="src-{n}" data-n="{n}">',
+        '<div class="src-head">',
+        f'<span class="src-n">[{n}]</span> ',
+        f'<span class="src-title">《{html.escape(chunk.doc)}》</span> ',
+        f'<span class="src-type src-type-{type_code}">{TYPE_LABELS[type_code]}</span>',
+        "</div>",
+        f'<div class="src-where">{html.escape(where)}</div>' if where else "",
+        f'<div class="src-text">{highlight(chunk.text, quoted)}</div>',
+        f'<div class="src-meta">{score_html}</div>' if score_html else "",
+    ]
+    prev, nxt = around or (None, None)
+    if prev is not None or nxt is not None:
+        parts.append('<details class="src-context"><summary>查看上下文</summary>')
+        if prev is not None:
+            parts.append(f'<div class="ctx ctx-prev"><div class="ctx-label">上文 · {html.escape(where_label(prev))}</div>'
+                         f"{html.escape(prev.text)}</div>")
+        parts.append(f'<div class="ctx ctx-cur"><div class="ctx-label">本段</div>{html.escape(chunk.text)}</div>')
+        if nxt is not None:
+            parts.append(f'<div class="ctx ctx-next"><div class="ctx-label">下文 · {html.escape(where_label(nxt))}</div>'
+                         f"{html.escape(nxt.text)}</div>")
+        parts.append("</details>")
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def corpus_html(rows: Sequence[dict[str, Any]]) -> str:
+    """The "about the corpus" table from ``Store.documents()`` rows."""
+    if not rows:
+        return '<div class="src-empty">索引中还没有文件。</div>'
+    total = sum(int(r.get("chunks", 0)) for r in rows)
+    order = {code: i for i, code in enumerate(TYPE_LABELS)}
+    body = []
+    for r in sorted(rows, key=lambda r: (order.get(r.get("doc_type", ""), len(order)), str(r.get("doc", "")))):
+        label = TYPE_LABELS.get(r.get("doc_type", ""), "其他")
+        when = (r.get("ingested_at") or "")[:10]
+        info = "<br>".join(html.escape(x.strip()) for x in str(r.get("info") or "").split(" / ") if x.strip()) or "—"
+        body.append(
+            "<tr>"
+            f'<td class="c-doc">{html.escape(str(r.get("doc", "")))}</td>'
+            f'<td class="c-nowrap">{html.escape(label)}</td>'
+            f'<td class="c-num c-nowrap">{int(r.get("chunks", 0))}</td>'
+            f'<td class="c-info">{info}</td>'
+            f'<td class="c-nowrap">{html.escape(when)}</td>'
+            "</tr>"
+        )
+    return (
+        f'<p class="corpus-sum">共 {len(rows)} 个文件，{total} 个段落。</p>'
+        '<table class="corpus"><thead><tr><th>文件</th><th class="c-nowrap">类型</th><th class="c-nowrap">段落数</th>'
+        '<th>日期与沿革</th><th class="c-nowrap">导入日期</th></tr></thead>'
+        f'<tbody>{"".join(body)}</tbody></table>'
+    )
+
+
+def type_code(label: str | None) -> str | None:
+    """"法律" / "law" → "law"; "全部" / "" / None → None (no filter). Unknown labels raise ValueError."""
+    if not label or label in (ALL, "all"):
+        return None
+    if label in TYPE_CODES:
+        return TYPE_CODES[label]
+    if label in TYPE_LABELS:
+        return label
+    raise ValueError(f"未知的文件类型：{label}")
+
+
+def context_title(answer: Answer, previous: str | None) -> str | None:
+    """The document a bare "第N条" follow-up refers to: the first article citation's title, else the previous one."""
+    for c in answer.citations:
+        if c.chunk.article:
+            return c.chunk.doc
+    return previous
+
+
+def message_text(message: dict[str, Any]) -> str:
+    """Text of a chat message in either form Gradio uses (str content or a list of content blocks)."""
+    content = message.get("content")
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(b.get("text", "") for b in content if isinstance(b, dict) and b.get("type") == "text")
+    return ""
+
+
+# ---------------------------------------------------------------------------------------------
+# Runtime: the engine, built (and the index with it) in the background so the page is up at once.
+# ---------------------------------------------------------------------------------------------
+
+
+class AppState:
+    """Owns the Engine. ``start()`` loads it and builds a missing index in a thread; ``ready`` tells when done."""
+
+    def __init__(self, settings: Settings, engine=None) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.ready = threading.Event()
+        self.lock = threading.RLock()  # one question or one ingest at a time touches the engine
+        self.progress = 0.0
+        self.message = "正在加载模型…"
+        self.error: str | None = None
+        if engine is not None:
+            self._mark_ready()
+
+    def start(self) -> None:
+        if not self.ready.is_set():
+            threading.Thread(target=self._load, name="index-builder", daemon=True).start()
+
+    def _load(self) -> None:
+        try:
+            if self.engine is None:
+                from assistant.engine import Engine
+
+                self.engine = Engine(self.settings)
+            if self.engine.store.count() == 0:
+                self.message = "首次启动：正在从文件夹建立索引…"
+                with self.lock:
+                    self.engine.ensure_index(progress=True, on_progress=self._on_progress)
+            self._mark_ready()
+        except Exception as e:  # shown in the page; the console gets the traceback
+            log.exception("loading the engine failed")
+            self.error = f"{type(e).__name__}: {e}"
+            self.message = f"索引加载失败：{self.error}"
+
+    def _on_progress(self, fraction: float, name: str) -> None:
+        self.progress = fraction
+        self.message = f"首次启动：正在建立索引 {fraction * 100:.0f}%（{name}）"
+
+    def _mark_ready(self) -> None:
+        self.progress = 1.0
+        self.refresh_message()
+        self.ready.set()
+
+    def refresh_message(self) -> None:
+        r = self.engine.retriever
+        self.message = f"索引就绪：{len(r.titles)} 个文件，{len(r.chunks)} 个段落。"
+
+    # ---- what the page and the API ask of the engine ----------------------------------------
+    def status(self) -> dict[str, Any]:
+        return {"ready": self.ready.is_set(), "progress": round(self.progress, 3), "message": self.message,
+                "error": self.error}
+
+    def titles(self) -> list[str]:
+        return sorted(self.engine.retriever.titles) if self.ready.is_set() else []
+
+    def documents(self) -> list[dict[str, Any]]:
+        return self.engine.store.documents() if self.ready.is_set() else []
+
+    def ask(self, question: str, doc: str | None = None, doc_type: str | None = None,
+            context_title: str | None = None) -> Answer:
+        if not self.ready.is_set():
+            text = self.message if self.error else BUILDING.format(pct=self.progress * 100)
+            return Answer(question=question, found=False, answer=text)
+        with self.lock:
+            return self.engine.ask(question, doc=doc, doc_type=doc_type, context_title=context_title)
+
+    def context(self, answer: Answer) -> dict[str, tuple[Chunk | None, Chunk | None]]:
+        """Previous and next passage of each cited one (for the expander)."""
+        with self.lock:
+            r = self.engine.retriever
+            return {c.chunk.id: neighbours(r.chunks, r.by_id, c.chunk) for c in answer.citations}
+
+    def ingest_uploads(self, files: Sequence[str | Path], on_progress: Callable[[float, str], None]) -> str:
+        """Check, copy into ``index_dir/uploads`` and ingest; returns a Markdown report.
+
+        A file that is rejected or fails to load leaves the uploads folder and the index as they were.
+        """
+        limit = self.settings.upload_max_mb
+        lines: list[str] = []
+        accepted: list[Path] = []
+        for f in files:
+            p = Path(f)
+            name = p.name
+            if p.suffix.lower() not in UPLOAD_SUFFIXES:
+                lines.append(f"- ✗ {md_escape(name)}：不支持的文件类型（支持 {'、'.join(UPLOAD_SUFFIXES)}）")
+            elif not p.is_file():
+                lines.append(f"- ✗ {md_escape(name)}：文件没有上传成功")
+            elif p.stat().st_size > limit * 2**20:
+                lines.append(f"- ✗ {md_escape(name)}：文件过大（{p.stat().st_size / 2**20:.1f} MB，上限 {limit:g} MB）")
+            else:
+                accepted.append(p)
+        if not accepted:
+            return "\n".join(["**没有导入任何文件。**", *lines])
+        folder = Path(self.settings.index_dir) / "uploads"
+        folder.mkdir(parents=True, exist_ok=True)
+        with self.lock, tempfile.TemporaryDirectory(prefix="uploads-backup-") as backup:
+            copies: dict[str, tuple[Path, Path | None]] = {}  # target → (copy, backup of the file it replaced)
+
+            def undo(key: str) -> None:
+                target, saved = copies.pop(key)
+                if saved is not None:
+                    shutil.copy2(saved, target)
+                else:
+                    target.unlink(missing_ok=True)
+
+            try:
+                for p in accepted:
+                    target = folder / _safe_name(p.name)
+                    key = str(target.resolve())
+                    if key in copies:
+                        lines.append(f"- ✗ {md_escape(p.name)}：本次已上传同名文件")
+                        continue
+                    saved = None
+                    if target.exists():
+                        saved = Path(backup) / target.name
+                        shutil.copy2(target, saved)
+                    copies[key] = (target, saved)
+                    shutil.copyfile(p, target)
+                report = self.engine.ingest([t for t, _ in copies.values()], progress=True,
+                                            on_progress=on_progress)
+            except BaseException:
+                for key in list(copies):
+                    undo(key)
+                raise
+            for path, reason in report.skipped:  # undo the copy of every file that did not make it in
+                key = str(Path(path).resolve())
+                if key in copies:
+                    undo(key)
+                lines.append(f"- ✗ {md_escape(Path(path).name)}：{md_escape(reason)}")
+            ok = [t for t, _ in copies.values()]
+        head = [f"**导入完成：{len(ok)} 个文件已加入索引。**" if ok else "**没有导入任何文件。**"]
+        head += [f"- ✓ {md_escape(t.name)}" for t in ok]
+        summary = report.summary().splitlines()[0]
+        return "\n".join([*head, *lines, "", md_escape(summary)])
+
+
+def _safe_name(name: str) -> str:
+    name = Path(name).name.replace("\x00", "")
+    name = re.sub(r'[\\/:*?"<>|\r\n\t]', "_", name).strip(" .")
+    return name or "upload.txt"
+
+
+# ---------------------------------------------------------------------------------------------
+# The Blocks app
+# ---------------------------------------------------------------------------------------------
+
+CSS = """
+.gradio-container { max-width: 1400px !important; }
+#status { font-size: 0.9em; color: var(--body-text-color-subdued); }
+#sources { max-height: 640px; overflow-y: auto; padding-right: 4px; }
+.src-empty, .src-none { padding: 12px; border-radius: 8px; background: var(--background-fill-secondary);
+  color: var(--body-text-color-subdued); }
+.src-none { border-left: 4px solid #d97706; color: var(--body-text-color); }
+.src-card { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 10px 12px;
+  margin-bottom: 10px; background: var(--background-fill-primary); scroll-margin-top: 8px; }
+.src-card:target { outline: 2px solid #2563eb; }
+.src-head { font-weight: 600; }
+.src-n { color: #2563eb; }
+.src-type { font-size: 0.8em; font-weight: 500; padding: 1px 6px; border-radius: 4px; margin-left: 4px;
+  background: #e0e7ff; color: #3730a3; }
+.src-type-report { background: #dcfce7; color: #166534; }
+.src-type-regulation { background: #fef3c7; color: #92400e; }
+.src-where { font-size: 0.85em; color: var(--body-text-color-subdued); margin: 2px 0 6px; }
+.src-text, .ctx { white-space: pre-wrap; line-height: 1.6; }
+.src-text mark { background: #fde68a; color: inherit; padding: 0 1px; }
+.src-meta { font-size: 0.8em; color: var(--body-text-color-subdued); margin-top: 4px; }
+.src-context summary { cursor: pointer; font-size: 0.85em; color: #2563eb; margin-top: 4px; }
+.ctx { font-size: 0.9em; padding: 6px 8px; margin-top: 6px; border-radius: 6px;
+  background: var(--background-fill-secondary); }
+.ctx-cur { border-left: 3px solid #2563eb; }
+.ctx-label { font-size: 0.8em; color: var(--body-text-color-subdued); }
+.example-row { align-items: center; gap: 6px; flex-wrap: wrap !important; }
+.example-row .example-group { flex: 0 0 100px !important; font-weight: 600; }
+.example-row button.example { flex: 0 0 auto !important; white-space: nowrap; width: auto !important; }
+#corpus table.corpus { border-collapse: collapse; width: 100%; font-size: 0.9em; border: none; }
+#corpus table.corpus th, #corpus table.corpus td { border: none; border-bottom: 1px solid var(--border-color-primary);
+  padding: 6px 8px; text-align: left; vertical-align: top; }
+#corpus table.corpus .c-num { text-align: right; }
+#corpus table.corpus .c-nowrap { white-space: nowrap; }
+#corpus table.corpus .c-doc { font-weight: 600; min-width: 12em; }
+"""
+
+THEME_FONTS = ["Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC", "Microsoft YaHei", "ui-sans-serif",
+               "system-ui", "sans-serif"]
+
+
+def build_app(state: AppState) -> gr.Blocks:
+    settings = state.settings
+    upload_on = bool(settings.admin_password)
+
+    with gr.Blocks(title="柳州教育政策问答") as demo:
+        gr.Markdown("## 柳州教育政策文件问答\n回答只摘录文件原文，每句后的 [n] 指向右侧的引用来源。")
+        status = gr.Markdown("正在读取索引状态…", elem_id="status")
+        ctx = gr.State(None)  # doc title a bare 第N条 follow-up refers to
+        pending = gr.State("")  # the question being answered
+
+        with gr.Tabs():
+            with gr.Tab("问答", id="chat"):
+                with gr.Row():
+                    with gr.Column(scale=3):
+                        chatbot = gr.Chatbot(elem_id="chat", show_label=False, height=460, latex_delimiters=[],
+                                             buttons=["copy"], feedback_options=None,
+                                             placeholder="请在下面输入问题，或点击示例问题。")
+                        with gr.Row(equal_height=True):
+                            question = gr.Textbox(elem_id="question", show_label=False, scale=6,
+                                                  placeholder="输入问题，按回车发送，例如：未成年人保护法第三十九条",
+                                                  max_length=settings.max_question_chars * 2)
+                            send = gr.Button("发送", variant="primary", scale=1, min_width=80, elem_id="send")
+                            clear = gr.Button("清空", scale=1, min_width=80, elem_id="clear")
+                        with gr.Column(elem_id="examples") as examples:
+                            gr.Markdown("**示例问题**（点击即问）")
+                            example_buttons: list[tuple[gr.Button, str]] = []
+                            for group, questions in EXAMPLES.items():
+                                with gr.Row(equal_height=True, elem_classes=["example-row"]):
+                                    gr.Markdown(f"**{group}**", elem_classes=["example-group"], min_width=110)
+                                    for q in questions:
+                                        b = gr.Button(q, size="sm", variant="secondary", elem_classes=["example"],
+                                                      scale=0, min_width=0)
+                                        example_buttons.append((b, q))
+                    with gr.Column(scale=2):
+                        with gr.Row():
+                            doc_filter = gr.Dropdown([ALL], value=ALL, label="按文件筛选", elem_id="doc-filter",
+                                                     scale=3)
+                            type_filter = gr.Dropdown([ALL, *TYPE_LABELS.values()], value=ALL, label="按类型筛选",
+                                                      elem_id="type-filter", scale=1, min_width=100)
+                        gr.Markdown("### 引用来源")
+                        sources = gr.HTML(sources_html(None), elem_id="sources")
+
+            with gr.Tab("关于语料", id="corpus"):
+                gr.Markdown("索引中的文件（法律法规的日期与沿革取自文件开头的说明）。")
+                corpus = gr.HTML(corpus_html([]), elem_id="corpus")
+
+            with gr.Tab("引用核查", id="check"):
+                build_check_tab(lambda: state.engine if state.ready.is_set() else None)
+
+            with gr.Tab("上传文件", id="upload"):
+                if upload_on:
+                    gr.Markdown(
+                        f"上传 .txt / .md / .docx / .pdf / .html 文件加入索引（每个不超过 {settings.upload_max_mb:g} MB）。"
+                        "文件保存在索引目录的 uploads 文件夹中；同名文件会被替换。"
+                    )
+                    password = gr.Textbox(label="管理员密码", type="password", elem_id="upload-password")
+                    files = gr.File(label="选择文件", file_count="multiple", file_types=list(UPLOAD_SUFFIXES),
+                                    elem_id="upload-files")
+                    upload_btn = gr.Button("导入", variant="primary", elem_id="upload-button")
+                    upload_result = gr.Markdown(elem_id="upload-result")
+                else:
+                    gr.Markdown("上传功能未启用：管理员设置环境变量 `ASSISTANT_ADMIN_PASSWORD` 后重启即可在此上传文件。",
+                                elem_id="upload-disabled")
+
+        timer = gr.Timer(1.0)
+
+        # ---- handlers ---------------------------------------------------------------------------
+        def refresh():
+            """Status line, document choices and the corpus table; the timer stops once the index is ready."""
+            if state.ready.is_set():
+                return (state.message, gr.update(choices=[ALL, *state.titles()]), corpus_html(state.documents()),
+                        gr.Timer(active=False))
+            return state.message, gr.update(), gr.update(), gr.Timer(active=True)
+
+        def take_question(text: str, history: list[dict]):
+            q = (text or "").strip()
+            if not q:
+                return gr.update(), history, "", gr.update()
+            history = [
+                {**m, "content": unlink_markers(message_text(m))} if m.get("role") == "assistant" else m
+                for m in (history or [])
+            ]
+            history.append({"role": "user", "content": md_escape(q)})
+            return "", history, q, gr.update(visible=False)
+
+        def respond(q: str, history: list[dict], doc: str, dtype: str, title: str | None) -> Iterator:
+            history = list(history or [])
+            if not q:
+                yield history, gr.update(), title
+                return
+            history.append({"role": "assistant", "content": "正在查找相关条文…"})
+            yield history, gr.update(), title
+            try:
+                answer = state.ask(q, doc=None if doc in (None, "", ALL) else doc, doc_type=type_code(dtype),
+                                   context_title=title)
+            except Exception as e:  # show the failure in the chat, keep the page usable
+                log.exception("ask failed")
+                history[-1] = {"role": "assistant", "content": md_escape(f"出错了：{type(e).__name__}: {e}")}
+                yield history, sources_html(None), title
+                return
+            numbers = [c.n for c in answer.citations] if answer.found else []
+            panel = sources_html(answer, state.context(answer) if answer.found else None)
+            title = context_title(answer, title)
+            for piece in stream_pieces(answer.answer):
+                history[-1] = {"role": "assistant", "content": answer_markdown(piece, numbers)}
+                yield history, panel, title
+                time.sleep(0.02)
+
+        def reset():
+            return [], sources_html(None), None, "", gr.update(visible=True)
+
+        def upload(file_list, pw: str, progress=gr.Progress()):
+            unchanged = (gr.update(),) * 4
+            if not settings.admin_password:
+                return ("上传功能未启用。", *unchanged)
+            if not hmac.compare_digest((pw or "").encode(), settings.admin_password.encode()):
+                return ("**密码错误**，没有导入任何文件。", *unchanged)
+            if not file_list:
+                return ("请先选择要上传的文件。", *unchanged)
+            if not state.ready.is_set():
+                return ("索引尚未就绪，请稍后再上传。", *unchanged)
+            paths = [f if isinstance(f, str) else getattr(f, "name", str(f)) for f in file_list]
+            progress(0.0, desc="开始导入")
+            report = state.ingest_uploads(paths, lambda frac, name: progress(frac, desc=f"正在导入 {name}"))
+            state.refresh_message()
+            return (report, gr.update(choices=[ALL, *state.titles()]), corpus_html(state.documents()),
+                    gr.update(value=None), state.message)
+
+        # ---- wiring -----------------------------------------------------------------------------
+        private = {"api_visibility": "private"}
+        ask_outputs = [chatbot, sources, ctx]
+        answering = []  # the streaming events, cancelled by 清空
+        starts = [(trigger, take_question, [question, chatbot]) for trigger in (question.submit, send.click)]
+        starts += [(button.click, lambda h, q=q: take_question(q, h), [chatbot]) for button, q in example_buttons]
+        for trigger, fn, inputs in starts:
+            answering.append(
+                trigger(fn, inputs, [question, chatbot, pending, examples], queue=False, **private)
+                .then(respond, [pending, chatbot, doc_filter, type_filter, ctx], ask_outputs, show_progress="hidden",
+                      concurrency_limit=8, **private)
+            )
+        clear.click(reset, None, [chatbot, sources, ctx, question, examples], cancels=answering, queue=False,
+                    **private)
+        refresh_outputs = [status, doc_filter, corpus, timer]
+        timer.tick(refresh, None, refresh_outputs, show_progress="hidden", **private)
+        demo.load(refresh, None, refresh_outputs, show_progress="hidden", **private)
+        if upload_on:
+            upload_btn.click(upload, [files, password], [upload_result, doc_filter, corpus, files, status],
+                             concurrency_limit=1, **private)
+
+        # ---- the public API ---------------------------------------------------------------------
+        def ask(question: str, doc: str = ALL, doc_type: str = ALL) -> dict:
+            """回答一个问题，返回与 `assistant ask --json` 相同的 JSON（id, question, found, answer, citations, retrieved, ms）。
+
+            Args:
+                question: 问题
+                doc: 只在这个文件中查找（文件标题），"全部" 表示不限
+                doc_type: 文件类型：全部 / 报告 / 法律 / 法规 / 其他（或 report / law / regulation / other）
+            """
+            try:
+                code = type_code(doc_type)
+            except ValueError as e:
+                raise gr.Error(str(e)) from None
+            if doc and doc != ALL and state.ready.is_set() and doc not in state.engine.retriever.titles:
+                raise gr.Error(f"索引中没有这个文件：{doc}")
+            return state.ask(question, doc=None if doc in (None, "", ALL) else doc, doc_type=code).to_json()
+
+        def status_api() -> dict:
+            """索引状态：{ready, progress, message, error}。"""
+            return state.status()
+
+        gr.api(ask, api_name="ask", concurrency_limit=8)
+        gr.api(status_api, api_name="status")
+
+    return demo
+
+
+def create_app(settings: Settings | None = None, engine=None) -> tuple[gr.Blocks, AppState]:
+    """The Blocks app and its state; the engine (and a missing index) load in the background."""
+    state = AppState(settings or get_settings(), engine)
+    state.start()
+    return build_app(state), state
+
+
+def serve(settings: Settings | None = None, block: bool = True) -> gr.Blocks:
+    """Start the web app on ``settings.host``:``settings.ui_port`` (default 127.0.0.1:7860)."""
+    settings = settings or get_settings()
+    demo, _ = create_app(settings)
+    demo.queue(default_concurrency_limit=1)
+    print(f"启动网页界面：http://{settings.host}:{settings.ui_port}", flush=True)
+    demo.launch(
+        server_name=settings.host,
+        server_port=settings.ui_port,
+        show_error=True,
+        ssr_mode=False,
+        theme=gr.themes.Soft(font=THEME_FONTS, font_mono=["ui-monospace", "Consolas", "monospace"]),
+        css=CSS,
+        max_file_size=f"{settings.upload_max_mb:g}mb",
+        prevent_thread_lock=not block,
+        quiet=False,
+    )
+    return demo

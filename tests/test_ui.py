@@ -1,0 +1,706 @@
+"""The Gradio app: pure HTML builders, the example questions, the ``/ask`` API, and the page in Chromium.
+
+The app runs as ``python app.py`` in a subprocess on a free port, on a *copy* of the session index built by
+``conftest.engine`` (so the upload test can change it), with ASSISTANT_ADMIN_PASSWORD set. A second, small
+app starts on an empty index to check that the index is built on first start.
+
+Browser tests need Chromium at /usr/bin/chromium (Debian package ``chromium``; Chinese glyphs need
+``fonts-noto-cjk``). They are skipped without it, unless CI is set. ``UPDATE_SCREENSHOTS=1`` also writes the
+three user groups' screenshots to docs/screenshots/.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from assistant import ui
+from assistant.answer import NOT_FOUND
+from assistant.schema import Answer, Chunk, Citation, Hit
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+PASSWORD = "test-admin-密码"
+REPORT = "柳州市教育局2022年法治政府建设情况报告"
+MINORS = "中华人民共和国未成年人保护法"
+SCREENSHOT_NAMES = {"机关工作人员": "staff.png", "学生和家长": "students.png", "法律顾问": "advisors.png"}
+NOTICE_NAME = "青蛙合唱节通知.txt"
+NOTICE = ("柳州市教育局关于举办首届青蛙合唱节的通知\n\n各县区教育局、各中小学校：\n"
+          "为丰富校园文化生活，市教育局定于2023年5月20日在柳州市第六十六中学举办首届“青蛙合唱节”。"
+          "每所学校选派一支合唱队参赛，参赛曲目须为原创歌曲《紫色长颈鹿》。报名截止日期为2023年4月30日。\n\n"
+          "柳州市教育局\n2023年3月1日\n")
+
+# =============================================================================================
+# Pure builders (no engine, no browser)
+# =============================================================================================
+
+
+def _chunk(text: str, n: int = 0, **kw) -> Chunk:
+    base = dict(text=text, doc="测试法", source="/x/测试法.md", doc_type="law", section="第一章 总则",
+                article="第一条", start=n * 100, end=n * 100 + len(text), id=f"c{n}")
+    base.update(kw)
+    return Chunk(**base)
+
+
+def _answer(found: bool = True, text: str = "<b>x</b>") -> Answer:
+    c = _chunk(text)
+    return Answer(question="q", found=found, answer=f"{text}[1]" if found else NOT_FOUND,
+                  citations=[Citation(n=1, chunk=c, quoted=[(0, 3)])] if found else [],
+                  retrieved=[Hit(chunk=c, score=0.8765)])
+
+
+def test_highlight_escapes_and_marks():
+    assert ui.highlight("a<b>c&d", [(1, 4)]) == "a<mark>&lt;b&gt;</mark>c&amp;d"
+    # overlapping and touching spans merge; out-of-range spans are clipped; empty spans vanish
+    assert ui.highlight("abcdef", [(3, 5), (0, 2), (1, 3), (4, 99), (2, 2)]) == "<mark>abcdef</mark>"
+    assert ui.highlight("abcdef", [(0, 1), (4, 5)]) == "<mark>a</mark>bcd<mark>e</mark>f"
+    assert ui.highlight("abc", []) == "abc"
+
+
+def test_sources_html_card():
+    c1 = _chunk("第一条 <script>alert(1)</script>为了保护", n=1, id="c1")
+    prev, nxt = _chunk("上一段&", n=0, id="c0", article=None), _chunk("下一段\"", n=2, id="c2", article="第二条")
+    ans = Answer(question="q", found=True, answer="x[1]", citations=[Citation(n=1, chunk=c1, quoted=[(4, 12)])],
+                 retrieved=[Hit(chunk=c1, score=0.5)])
+    out = ui.sources_html(ans, {"c1": (prev, nxt)})
+    assert 'id="src-1"' in out and out.count('class="src-card"') == 1
+    assert "<script>" not in out and "&lt;script&gt;" in out
+    assert "<mark>&lt;script&gt;</mark>" in out  # span (4, 12) is exactly "<script>"
+    assert "《测试法》" in out and ">法律<" in out and "第一章 总则 › 第一条" in out
+    assert "相关度 0.50" in out
+    assert "<details" in out and "上一段&amp;" in out and "下一段&quot;" in out
+    assert "ctx-prev" in out and "ctx-next" in out
+
+
+def test_sources_html_types_and_no_context():
+    for code, label in ui.TYPE_LABELS.items():
+        ans = _answer()
+        ans.citations[0].chunk.doc_type = code
+        out = ui.sources_html(ans)
+        assert f">{label}<" in out and "<details" not in out  # no context given → no expander
+
+
+def test_sources_html_not_found_has_no_cards():
+    out = ui.sources_html(_answer(found=False))
+    assert "src-card" not in out and "src-" in out and ui.NO_ANSWER_NOTE in out
+    # found=False wins even if citations were (wrongly) present
+    ans = _answer()
+    ans.found = False
+    assert "src-card" not in ui.sources_html(ans)
+    assert ui.SOURCES_PLACEHOLDER in ui.sources_html(None)
+
+
+def test_answer_markdown_links_and_escapes():
+    md = ui.answer_markdown("第一条 *不得* <b>体罚</b>[1]\n1. 学生[2][9]", numbers=[1, 2])
+    assert "[\\[1\\]](#src-1)" in md and "[\\[2\\]](#src-2)" in md
+    assert "#src-9" not in md and "\\[9\\]" in md  # not a citation → plain, escaped
+    assert "\\*不得\\*" in md and "\\<b\\>" in md and "1\\. 学生" in md
+    assert ui.unlink_markers(md).count("#src-") == 0
+    assert "\\[1\\]" in ui.unlink_markers(md)
+
+
+def test_md_escape_round_trip_of_plain_chinese():
+    assert ui.md_escape("第三十九条 学校应当建立学生欺凌防控工作制度。") == "第三十九条 学校应当建立学生欺凌防控工作制度。"
+    assert ui.md_escape("a_b#c") == "a\\_b\\#c"
+
+
+def test_stream_pieces_never_split_markers():
+    text = "甲乙丙丁[12]戊己庚辛壬癸[3]" * 20
+    pieces = ui.stream_pieces(text, max_steps=15)
+    assert pieces[-1] == text and len(pieces) <= 20
+    assert all(len(a) < len(b) for a, b in zip(pieces, pieces[1:]))
+    for p in pieces:
+        assert not re.search(r"\[\d*$", p), p
+    assert ui.stream_pieces("") == [""]
+
+
+def test_neighbours_stay_within_source():
+    a0, a1, b0 = _chunk("a0", 0, id="a0", source="a"), _chunk("a1", 1, id="a1", source="a"), _chunk("b0", 0, id="b0", source="b")
+    chunks = [a0, a1, b0]
+    index = {c.id: i for i, c in enumerate(chunks)}
+    assert ui.neighbours(chunks, index, a0) == (None, a1)
+    assert ui.neighbours(chunks, index, a1) == (a0, None)
+    assert ui.neighbours(chunks, index, b0) == (None, None)
+    assert ui.neighbours(chunks, index, _chunk("zz", id="zz")) == (None, None)
+
+
+def test_corpus_html_escapes():
+    rows = [{"doc": "<i>法</i>", "doc_type": "regulation", "chunks": 3, "info": "2019年通过 / 2020年<修正>",
+             "ingested_at": "2024-01-02T03:04:05+00:00"}]
+    out = ui.corpus_html(rows)
+    assert "&lt;i&gt;法&lt;/i&gt;" in out and "2019年通过<br>2020年&lt;修正&gt;" in out
+    assert ">法规<" in out and ">3<" in out and "2024-01-02" in out and "共 1 个文件，3 个段落" in out
+    assert "还没有文件" in ui.corpus_html([])
+
+
+def test_type_code_and_context_title():
+    assert ui.type_code("全部") is None and ui.type_code("") is None and ui.type_code(None) is None
+    assert ui.type_code("法律") == "law" and ui.type_code("报告") == "report" and ui.type_code("regulation") == "regulation"
+    with pytest.raises(ValueError):
+        ui.type_code("小说")
+    assert ui.context_title(_answer(), "旧法") == "测试法"
+    assert ui.context_title(_answer(found=False), "旧法") == "旧法"
+    report_answer = _answer()
+    report_answer.citations[0].chunk.article = None
+    assert ui.context_title(report_answer, None) is None
+
+
+def test_message_text_both_forms():
+    assert ui.message_text({"role": "user", "content": "abc"}) == "abc"
+    assert ui.message_text({"role": "user", "content": [{"type": "text", "text": "a"}, {"type": "file"}]}) == "a"
+
+
+# =============================================================================================
+# The example questions answer correctly on the real index
+# =============================================================================================
+
+#: question → (found, documents one of the citations must come from, text the answer must contain)
+EXPECTED = {
+    "2022年审查了多少份重大行政决策？": (True, {REPORT}, "重大行政决策9份"),
+    "教育局2022年在未成年人保护方面做了哪些工作？": (True, {REPORT}, "未成年人保护宣传月"),
+    "禁毒知识竞赛的参与率和平均分是多少？": (True, {REPORT}, "平均分高达97分"),
+    "学校对学生欺凌应该怎么处理？": (True, {MINORS}, "学生欺凌"),
+    "学生在学校受到人身损害，学校承担什么责任？": (True, {"中华人民共和国民法典"}, "应当承担侵权责任"),
+    "学校可以体罚学生吗？": (True, {"中华人民共和国义务教育法", MINORS, "中华人民共和国教师法"}, "体罚"),
+    "《中华人民共和国未成年人保护法》第三十九条": (True, {MINORS}, "学校应当建立学生欺凌防控工作制度"),
+    "民法典第一千二百条": (True, {"中华人民共和国民法典"}, "限制民事行为能力人在学校"),
+    "禁毒法第九十九条": (False, set(), "没有第九十九条"),
+}
+
+
+def test_every_example_is_checked():
+    shown = [q for qs in ui.EXAMPLES.values() for q in qs]
+    assert set(shown) == set(EXPECTED)
+    assert set(ui.EXAMPLES) == set(SCREENSHOT_NAMES)
+
+
+@pytest.mark.parametrize("question", list(EXPECTED))
+def test_example_answers(engine, question):
+    found, docs, phrase = EXPECTED[question]
+    ans = engine.ask(question)
+    assert ans.found is found, ans.answer
+    assert phrase in ans.answer
+    if found:
+        assert ans.citations and ans.citations[0].chunk.doc in docs, [c.chunk.doc for c in ans.citations]
+    else:
+        assert ans.citations == []
+    if question.endswith("第三十九条"):
+        assert ans.citations[0].chunk.article == "第三十九条"
+    if question == "民法典第一千二百条":
+        assert ans.citations[0].chunk.article == "第一千二百条"
+
+
+# =============================================================================================
+# AppState without a browser: not-ready answers, upload bookkeeping
+# =============================================================================================
+
+
+def test_questions_before_the_index_is_ready(tmp_path):
+    from assistant.settings import Settings
+
+    state = ui.AppState(Settings(_env_file=None, index_dir=tmp_path / "index"))  # not started: never ready
+    ans = state.ask("禁毒法第十三条")
+    assert ans.found is False and "索引正在建立" in ans.answer and ans.citations == []
+    assert state.status()["ready"] is False and state.titles() == [] and state.documents() == []
+
+
+def test_ingest_uploads_keeps_bad_files_out(small_engine, tmp_path):
+    eng = small_engine(upload_max_mb=0.01)  # 10 KB
+    state = ui.AppState(eng.settings, eng)
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / NOTICE_NAME).write_text(NOTICE, encoding="utf-8")
+    (src / "坏.pdf").write_bytes(b"not a pdf")
+    (src / "程序.exe").write_bytes(b"MZ")
+    (src / "大.txt").write_text("很长的文字。" * 4000, encoding="utf-8")
+    seen = []
+    msg = state.ingest_uploads([src / NOTICE_NAME, src / "坏.pdf", src / "程序.exe", src / "大.txt"],
+                               lambda frac, name: seen.append(frac)).replace("\\", "")  # drop Markdown escapes
+    uploads = eng.settings.index_dir / "uploads"
+    assert sorted(p.name for p in uploads.iterdir()) == [NOTICE_NAME]
+    assert f"✓ {NOTICE_NAME}" in msg and "✗ 坏.pdf" in msg and "不是 PDF 文件" in msg
+    assert "✗ 程序.exe：不支持的文件类型" in msg and "✗ 大.txt：文件过大" in msg
+    assert seen and seen[-1] == 1.0
+    assert "青蛙合唱节通知" in state.titles()
+    count = eng.store.count()
+    assert state.ask("青蛙合唱节在哪里举办？").found
+
+    # a broken file with the same name does not replace the good one, and the index is unchanged
+    again = tmp_path / "again"
+    again.mkdir()
+    (again / NOTICE_NAME).write_bytes(b"")
+    msg = state.ingest_uploads([again / NOTICE_NAME, again / NOTICE_NAME], lambda frac, name: None).replace("\\", "")
+    assert f"✗ {NOTICE_NAME}：文件为空" in msg and "本次已上传同名文件" in msg and "没有导入任何文件" in msg
+    assert (uploads / NOTICE_NAME).read_text(encoding="utf-8") == NOTICE
+    assert eng.store.count() == count
+
+
+# =============================================================================================
+# The running app
+# =============================================================================================
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    def __init__(self, proc: subprocess.Popen, url: str, index_dir: Path, log: Path):
+        self.proc, self.url, self.index_dir, self.log = proc, url, index_dir, log
+        self.status_seen: list[dict] = []
+
+    def log_tail(self, n: int = 4000) -> str:
+        return self.log.read_text(encoding="utf-8", errors="replace")[-n:] if self.log.exists() else ""
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+
+
+def start_app(workdir: Path, index_dir: Path, docs_dirs: list[Path], password: str | None,
+              timeout: float = 900.0) -> Server:
+    """``python app.py`` on a free port; returns once ``/status`` reports the index ready (bounded wait)."""
+    import httpx
+    from gradio_client import Client
+
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ASSISTANT_", "GRADIO_"))}
+    env.update(ASSISTANT_INDEX_DIR=str(index_dir), ASSISTANT_PORT=str(port), ASSISTANT_HOST="127.0.0.1",
+               ASSISTANT_DOCS_DIRS=",".join(map(str, docs_dirs)), GRADIO_ANALYTICS_ENABLED="False",
+               PYTHONUNBUFFERED="1", NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost")
+    if password:
+        env["ASSISTANT_ADMIN_PASSWORD"] = password
+    log = workdir / f"app-{port}.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, str(ROOT / "app.py")], cwd=workdir, env=env, stdout=out,
+                                stderr=subprocess.STDOUT)
+    server = Server(proc, f"http://127.0.0.1:{port}/", index_dir, log)
+    deadline = time.monotonic() + timeout
+    try:
+        while True:  # the page is served before the engine has loaded
+            if proc.poll() is not None:
+                raise RuntimeError(f"app exited with {proc.returncode}:\n{server.log_tail()}")
+            try:
+                if httpx.get(server.url, timeout=5).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"app did not answer on {server.url}:\n{server.log_tail()}")
+            time.sleep(0.5)
+        client = Client(server.url, verbose=False)
+        while True:
+            status = client.predict(api_name="/status")
+            if not server.status_seen or status != server.status_seen[-1]:
+                server.status_seen.append(status)
+            if status["ready"]:
+                break
+            if status["error"]:
+                raise RuntimeError(f"app failed to load: {status}\n{server.log_tail()}")
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise TimeoutError(f"index not ready: {status}\n{server.log_tail()}")
+            time.sleep(1.0)
+    except BaseException:
+        server.stop()
+        raise
+    return server
+
+
+@pytest.fixture(scope="module")
+def app_server(request, tmp_path_factory):
+    """The full app on a copy of the session index (or, without conftest's engine, a freshly built one)."""
+    work = tmp_path_factory.mktemp("ui-app")
+    index_dir = work / "index"
+    try:
+        engine = request.getfixturevalue("engine")
+    except pytest.FixtureLookupError:
+        engine = None
+    if engine is not None:
+        shutil.copytree(engine.settings.index_dir, index_dir)
+    server = start_app(work, index_dir, [CORPUS / "reports", CORPUS / "regulations"], PASSWORD)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def client(app_server):
+    from gradio_client import Client
+
+    return Client(app_server.url, verbose=False)
+
+
+# ---- the /ask API ---------------------------------------------------------------------------
+
+
+def test_status_reports_the_full_index(client, engine):
+    status = client.predict(api_name="/status")
+    assert status["ready"] and status["error"] is None
+    assert f"{len(engine.retriever.titles)} 个文件" in status["message"]
+    assert f"{engine.store.count()} 个段落" in status["message"]
+
+
+def test_api_lists_only_ask_and_status(client):
+    api = client.view_api(return_format="dict", print_info=False)
+    assert set(api["named_endpoints"]) == {"/ask", "/status"}
+    assert not api["unnamed_endpoints"]
+    params = [p["parameter_name"] for p in api["named_endpoints"]["/ask"]["parameters"]]
+    assert params == ["question", "doc", "doc_type"]
+
+
+@pytest.mark.parametrize("question", ["《中华人民共和国未成年人保护法》第三十九条", "2022年审查了多少份重大行政决策？",
+                                      "今天柳州天气怎么样"])
+def test_api_ask_is_the_json_contract(client, engine, question):
+    got = client.predict(question, "全部", "全部", api_name="/ask")
+    assert set(got) == {"id", "question", "found", "answer", "citations", "retrieved", "ms"}
+    want = engine.ask(question).to_json()
+    for key in ("id", "question", "found", "answer", "citations"):
+        assert got[key] == want[key], key
+    assert [h["doc"] for h in got["retrieved"]] == [h["doc"] for h in want["retrieved"]]
+    assert isinstance(got["ms"], (int, float))
+
+
+def test_api_filters(client):
+    got = client.predict("未成年人保护工作", "全部", "报告", api_name="/ask")
+    assert got["found"] and {h["doc"] for h in got["retrieved"]} == {REPORT}
+    got = client.predict("学校应当怎样开展禁毒教育？", "中华人民共和国禁毒法", "全部", api_name="/ask")
+    assert got["found"] and {h["doc"] for h in got["retrieved"]} == {"中华人民共和国禁毒法"}
+    got = client.predict("学校应当怎样开展禁毒教育？", "全部", "law", api_name="/ask")  # English codes work too
+    assert got["retrieved"] and all(h["doc"].startswith("中华人民共和国") for h in got["retrieved"])
+
+
+def test_api_rejects_bad_filters(client):
+    with pytest.raises(Exception, match="未知的文件类型"):
+        client.predict("问题", "全部", "小说", api_name="/ask")
+    with pytest.raises(Exception, match="没有这个文件"):
+        client.predict("问题", "不存在的法", "全部", api_name="/ask")
+
+
+# ---- the page in Chromium -----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{CHROMIUM} missing and CI is set: install the Debian package 'chromium'", pytrace=False)
+        pytest.skip(f"{CHROMIUM} not found (apt-get install -y chromium); browser tests skipped")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("screenshots")
+
+
+@pytest.fixture
+def page(browser, app_server):
+    context = browser.new_context(viewport={"width": 1360, "height": 940}, locale="zh-CN")
+    pg = context.new_page()
+    pg.set_default_timeout(30_000)
+    outside = []
+    pg.on("request", lambda r: outside.append(r.url) if not r.url.startswith((app_server.url, "data:", "blob:")) else None)
+    pg.goto(app_server.url)
+    pg.wait_for_selector("#status :text('索引就绪')")
+    yield pg
+    context.close()
+    assert outside == [], f"the page fetched from outside the app: {outside}"
+
+
+def save(page, path: Path, small: bool = False) -> None:
+    """Screenshot; ``small`` re-encodes it with a 256-colour palette (for committed docs images)."""
+    page.screenshot(path=str(path))
+    if small:
+        from PIL import Image
+
+        with Image.open(path) as im:
+            im.convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(path, optimize=True)
+
+
+def ask(page, question: str) -> None:
+    bots = page.locator('#chat [data-testid="bot"]')
+    before = bots.count()
+    page.fill("#question textarea", question)
+    page.keyboard.press("Enter")
+    bots.nth(before).wait_for()
+
+
+def last_bot(page):
+    return page.locator('#chat [data-testid="bot"]').last
+
+
+def wait_answer(page, phrase: str) -> None:
+    """Wait until the last answer contains ``phrase`` and has stopped growing (it is streamed)."""
+    from playwright.sync_api import expect
+
+    expect(last_bot(page)).to_contain_text(phrase, timeout=30_000)
+    deadline, previous, same = time.monotonic() + 30, None, 0
+    while same < 3:
+        text = last_bot(page).inner_text()
+        same = same + 1 if text == previous else 0
+        previous = text
+        assert time.monotonic() < deadline, "the answer kept changing"
+        page.wait_for_timeout(150)
+
+
+def choose(page, elem_id: str, option: str) -> None:
+    page.click(f"#{elem_id} input")
+    page.get_by_role("option", name=option, exact=True).click()
+    from playwright.sync_api import expect
+
+    expect(page.locator(f"#{elem_id} input")).to_have_value(option)
+
+
+@pytest.mark.browser
+def test_report_question(page, shots):
+    from playwright.sync_api import expect
+
+    ask(page, "2022年审查了多少份重大行政决策？")
+    wait_answer(page, "今年共审查重大行政决策9份，行政规范性文件5份，党内规范性文件1份。")
+    cards = page.locator("#sources .src-card")
+    expect(cards).to_have_count(1)
+    card = page.locator("#src-1")
+    expect(card.locator(".src-title")).to_have_text(f"《{REPORT}》")
+    expect(card.locator(".src-type")).to_have_text("报告")
+    expect(card.locator(".src-where")).to_contain_text("1．严格法治审查工作")
+    expect(card.locator("mark")).to_have_text("今年共审查重大行政决策9份，行政规范性文件5份，党内规范性文件1份。")
+    expect(card.locator(".src-score")).to_contain_text("相关度")
+    expect(page.locator("#examples")).to_be_hidden()
+    # [1] links to the card
+    link = last_bot(page).locator('a[href="#src-1"]')
+    expect(link).to_have_text("[1]")
+    page.mouse.wheel(0, 2000)
+    link.click()
+    expect(page).to_have_url(re.compile(r"#src-1$"))
+    expect(card).to_be_in_viewport()
+    save(page, shots / "report.png")
+
+
+@pytest.mark.browser
+def test_article_question_context_and_follow_up(page, shots):
+    from playwright.sync_api import expect
+
+    ask(page, "《中华人民共和国未成年人保护法》第三十九条")
+    wait_answer(page, "并配合相关部门依法处理。")
+    expect(last_bot(page)).to_contain_text("第三十九条 学校应当建立学生欺凌防控工作制度")
+    card = page.locator("#src-1")
+    expect(card.locator(".src-title")).to_have_text(f"《{MINORS}》")
+    expect(card.locator(".src-type")).to_have_text("法律")
+    expect(card.locator(".src-where")).to_have_text("第三章 学校保护 › 第三十九条")
+    expect(card.locator("mark").first).to_contain_text("学校应当建立学生欺凌防控工作制度")
+    # the expander shows the neighbouring articles
+    expect(card.locator(".ctx-prev")).to_be_hidden()
+    card.locator("details summary").click()
+    expect(card.locator(".ctx-prev")).to_contain_text("第三十八条")
+    expect(card.locator(".ctx-next")).to_contain_text("第四十条")
+    save(page, shots / "article.png")
+
+    ask(page, "那第四十条呢？")
+    wait_answer(page, "第四十条")
+    expect(last_bot(page)).to_contain_text(f"《{MINORS}》第四十条规定")
+    expect(page.locator("#src-1 .src-title")).to_have_text(f"《{MINORS}》")
+    expect(page.locator("#src-1 .src-where")).to_contain_text("第四十条")
+    expect(page.locator("#src-1 mark").first).to_contain_text("第四十条 学校、幼儿园应当建立预防性侵害、性骚扰未成年人工作制度")
+    # the earlier answer's [1] no longer links (the cards belong to the new answer)
+    first = page.locator('#chat [data-testid="bot"]').first
+    expect(first.locator('a[href^="#src-"]')).to_have_count(0)
+    expect(first).to_contain_text("[1]")
+    save(page, shots / "follow_up.png")
+
+
+@pytest.mark.browser
+def test_out_of_scope_question_shows_no_cards(page, shots):
+    from playwright.sync_api import expect
+
+    ask(page, "今天柳州天气怎么样")
+    wait_answer(page, NOT_FOUND)
+    expect(page.locator("#sources .src-none")).to_have_text(ui.NO_ANSWER_NOTE)
+    expect(page.locator("#sources .src-card")).to_have_count(0)
+    expect(page.locator("#sources mark")).to_have_count(0)
+    expect(last_bot(page).locator("a")).to_have_count(0)
+    save(page, shots / "not_found.png")
+
+
+@pytest.mark.browser
+def test_no_such_article(page):
+    from playwright.sync_api import expect
+
+    ask(page, "禁毒法第九十九条")
+    wait_answer(page, "《中华人民共和国禁毒法》中没有第九十九条")
+    expect(page.locator("#sources .src-card")).to_have_count(0)
+    expect(page.locator("#sources .src-none")).to_be_visible()
+
+
+@pytest.mark.browser
+def test_filters(page, shots):
+    from playwright.sync_api import expect
+
+    choose(page, "type-filter", "报告")
+    ask(page, "未成年人保护工作")
+    wait_answer(page, "未成年人保护宣传月")
+    types = page.locator("#sources .src-type")
+    expect(types.first).to_be_visible()
+    assert set(types.all_inner_texts()) == {"报告"}
+
+    choose(page, "type-filter", "全部")
+    choose(page, "doc-filter", "中华人民共和国禁毒法")
+    ask(page, "学校应当怎样开展禁毒教育？")
+    wait_answer(page, "禁毒")
+    titles = page.locator("#sources .src-title")
+    expect(titles.first).to_be_visible()
+    assert set(titles.all_inner_texts()) == {"《中华人民共和国禁毒法》"}
+    save(page, shots / "filters.png")
+
+
+@pytest.mark.browser
+def test_examples_per_user_group(page, shots):
+    """Click each group's first example; screenshots go to docs/screenshots/ with UPDATE_SCREENSHOTS=1."""
+    from playwright.sync_api import expect
+
+    docs_dir = ROOT / "docs" / "screenshots"
+    update_docs = os.environ.get("UPDATE_SCREENSHOTS") == "1"
+    for group, questions in ui.EXAMPLES.items():
+        expect(page.locator("#examples")).to_be_visible()
+        expect(page.locator("#examples")).to_contain_text(group)
+        for q in questions:
+            expect(page.locator("#examples").get_by_role("button", name=q, exact=True)).to_be_visible()
+        found, docs, phrase = EXPECTED[questions[0]]
+        page.locator("#examples").get_by_role("button", name=questions[0], exact=True).click()
+        wait_answer(page, phrase)
+        expect(page.locator('#chat [data-testid="user"]').last).to_contain_text(questions[0])
+        expect(page.locator("#src-1 .src-title")).to_have_text(re.compile("|".join(f"《{d}》" for d in docs)))
+        expect(page.locator("#src-1 mark").first).to_be_visible()
+        name = SCREENSHOT_NAMES[group]
+        save(page, shots / name)
+        if update_docs:
+            docs_dir.mkdir(parents=True, exist_ok=True)
+            save(page, docs_dir / name, small=True)
+        page.click("#clear")
+        expect(page.locator('#chat [data-testid="bot"]')).to_have_count(0)
+        expect(page.locator("#sources .src-empty")).to_have_text(ui.SOURCES_PLACEHOLDER)
+
+
+@pytest.mark.browser
+def test_corpus_tab(page, engine, shots):
+    from playwright.sync_api import expect
+
+    page.get_by_role("tab", name="关于语料").click()
+    rows = page.locator("#corpus table.corpus tbody tr")
+    expect(rows).to_have_count(len(engine.store.documents()))
+    expect(page.locator("#corpus")).to_contain_text(f"共 17 个文件，{engine.store.count()} 个段落")
+    minors = rows.filter(has_text=MINORS)
+    counts = {r["doc"]: r["chunks"] for r in engine.store.documents()}
+    expect(minors.locator("td.c-num")).to_have_text(str(counts[MINORS]))
+    expect(minors.locator("td.c-info")).to_contain_text("1991年9月4日")
+    expect(rows.filter(has_text=REPORT).locator("td").nth(1)).to_have_text("报告")
+    save(page, shots / "corpus.png")
+
+
+@pytest.mark.browser
+def test_citation_check_tab(page, shots):
+    from playwright.sync_api import expect
+
+    page.get_by_role("tab", name="引用核查").click()
+    page.locator("#check-text textarea").fill(
+        "依照《中华人民共和国未成年人保护法》第三十九条，学校应当建立学生欺凌防控工作制度。"
+        "禁毒法第九十九条另有规定。学校应落实《青少年法治教育大纲》。"
+    )
+    page.click("#check-button")
+    rows = page.locator("#check-result tr.cite-row")
+    expect(rows).to_have_count(3)
+    expect(rows.nth(0)).to_have_attribute("data-status", "ok")
+    expect(rows.nth(1)).to_have_attribute("data-status", "no_such_article")
+    expect(rows.nth(2)).to_have_attribute("data-status", "document_not_in_corpus")
+    expect(rows.nth(0)).to_contain_text("学校应当建立学生欺凌防控工作制度")
+    save(page, shots / "check.png")
+
+
+@pytest.mark.browser
+def test_upload_then_ask(page, app_server, tmp_path, shots):
+    """Runs last: it adds a document to the app's index copy."""
+    from playwright.sync_api import expect
+
+    notice = tmp_path / NOTICE_NAME
+    notice.write_text(NOTICE, encoding="utf-8")
+    bad = tmp_path / "损坏的文件.pdf"
+    bad.write_bytes(b"this is not a pdf")
+    uploads = app_server.index_dir / "uploads"
+
+    page.get_by_role("tab", name="上传文件").click()
+    result = page.locator("#upload-result")
+    page.set_input_files("#upload-files input[type=file]", [str(notice), str(bad)])
+    expect(page.locator("#upload-files tbody tr")).to_have_count(2)
+    page.fill("#upload-password input", "wrong password")
+    page.click("#upload-button")
+    expect(result).to_contain_text("密码错误")
+    assert not uploads.exists() or not any(uploads.iterdir())
+
+    page.fill("#upload-password input", PASSWORD)  # the chosen files stay selected
+    page.click("#upload-button")
+    expect(result).to_contain_text("导入完成：1 个文件已加入索引", timeout=120_000)
+    expect(result).to_contain_text(f"✓ {NOTICE_NAME}")
+    expect(result).to_contain_text(f"✗ {bad.name}")
+    expect(result).to_contain_text("不是 PDF 文件")
+    save(page, shots / "upload.png")
+    assert (uploads / NOTICE_NAME).read_text(encoding="utf-8") == NOTICE
+    assert sorted(p.name for p in uploads.iterdir()) == [NOTICE_NAME]  # the bad file left nothing behind
+    expect(page.locator("#status")).to_contain_text("索引就绪：18 个文件")
+
+    page.get_by_role("tab", name="问答").click()
+    ask(page, "青蛙合唱节在哪里举办？")
+    wait_answer(page, "在柳州市第六十六中学举办首届“青蛙合唱节”")
+    expect(page.locator("#src-1 .src-title")).to_have_text("《青蛙合唱节通知》")
+    expect(page.locator("#src-1 mark").first).to_be_visible()
+    save(page, shots / "upload_answer.png")
+
+
+# ---- first start on an empty index ------------------------------------------------------
+
+
+@pytest.mark.browser
+def test_first_start_builds_the_index(browser, tmp_path):
+    """No index yet: the app comes up, builds it (progress on the console and in the page), then answers."""
+    from playwright.sync_api import expect
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    shutil.copy(CORPUS / "reports" / f"{REPORT}.txt", docs)
+    server = start_app(tmp_path, tmp_path / "index", [docs], password=None, timeout=600)
+    try:
+        assert server.status_seen[-1]["message"].startswith("索引就绪：1 个文件，")
+        assert "ingest" in server.log_tail(20000)  # tqdm progress on the console
+        context = browser.new_context(viewport={"width": 1200, "height": 800})
+        pg = context.new_page()
+        pg.goto(server.url)
+        expect(pg.locator("#status")).to_contain_text("索引就绪：1 个文件")
+        ask(pg, "2022年审查了多少份重大行政决策？")
+        wait_answer(pg, "重大行政决策9份")
+        # no admin password → upload is explained, not offered
+        pg.get_by_role("tab", name="上传文件").click()
+        expect(pg.locator("#upload-disabled")).to_contain_text("上传功能未启用")
+        expect(pg.locator("#upload-files")).to_have_count(0)
+        context.close()
+    finally:
+        server.stop()
