@@ -10,6 +10,7 @@ import re
 import time
 from dataclasses import dataclass
 
+from assistant.citations import int_to_cn
 from assistant.retrieval import ArticleLookup, Retriever
 from assistant.schema import Answer, Citation, Hit
 from assistant.synonyms import expansions
@@ -106,15 +107,28 @@ class Answerer:
             total = self.retriever.article_counts.get(lookup.title, 0)
             text = f"《{lookup.title}》中没有{'、'.join(lookup.missing)}（该文件共 {total} 条）。"
             return Answer(q, False, text, retrieved=hits, reasons={"article": lookup.reason})
-        citations, parts = [], []
-        for chunk in lookup.chunks:
-            n = len(citations) + 1
-            citations.append(Citation(n=n, chunk=chunk, quoted=[(0, len(chunk.text))]))
-            parts.append(f"{chunk.text}[{n}]")
-        head = f"《{lookup.title}》{'、'.join(lookup.citation.articles)}规定：\n"
+        paragraph = lookup.citation.paragraph
+        if paragraph and len(lookup.chunks) == 1:  # 第三条第三款: quote that paragraph of the article
+            chunk = lookup.chunks[0]
+            spans = paragraph_spans(chunk.text)
+            label = f"{lookup.citation.articles[0]}第{int_to_cn(paragraph)}款"
+            if paragraph > len(spans):
+                text = f"《{lookup.title}》{lookup.citation.articles[0]}只有 {len(spans)} 款，没有{label[len(lookup.citation.articles[0]):]}。"
+                return Answer(q, False, text, retrieved=hits, reasons={"article": "no_such_paragraph"})
+            s, e = spans[paragraph - 1]
+            head = f"《{lookup.title}》{label}规定：\n"
+            answer = f"{head}{chunk.text[s:e]}[1]"
+            citations = [Citation(n=1, chunk=chunk, quoted=[(s, e)])]
+        else:
+            citations, parts = [], []
+            for chunk in lookup.chunks:
+                n = len(citations) + 1
+                citations.append(Citation(n=n, chunk=chunk, quoted=[(0, len(chunk.text))]))
+                parts.append(f"{chunk.text}[{n}]")
+            answer = f"《{lookup.title}》{'、'.join(lookup.citation.articles)}规定：\n" + "\n".join(parts)
         retrieved = [Hit(chunk=c, score=1.0) for c in lookup.chunks]
         retrieved += [h for h in hits if h.chunk.id not in {c.id for c in lookup.chunks}]
-        return Answer(q, True, head + "\n".join(parts), citations, retrieved[: max(len(hits), len(lookup.chunks))],
+        return Answer(q, True, answer, citations, retrieved[: max(len(hits), len(lookup.chunks))],
                       reasons={"article": "ok"})
 
     # ---- extractive ----------------------------------------------------------------------------
@@ -177,6 +191,24 @@ class Answerer:
         chosen = [x for x in scored if x[0] >= 0.5 * best][:max_sentences]
         chosen.sort(key=lambda x: (x[1], x[2]))  # passage order, then reading order
         return [(x[4], (x[2], x[3])) for x in chosen]
+
+
+def paragraph_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each paragraph (款) of an article's text; paragraphs are separated by blank lines.
+
+    Items （一）（二）… are part of the paragraph that introduces them, as in the official numbering of 款.
+    """
+    spans: list[tuple[int, int]] = []
+    pos = 0
+    for m in re.finditer(r"\n\s*\n", text + "\n\n"):
+        if text[pos : m.start()].strip():
+            is_item = re.match(r"\s*[（(][一二三四五六七八九十]+[）)]", text[pos:])
+            if is_item and spans:
+                spans[-1] = (spans[-1][0], m.start())
+            else:
+                spans.append((pos, m.start()))
+        pos = m.end()
+    return spans
 
 
 def _lead(citation: Citation) -> str:

@@ -39,7 +39,6 @@ def assert_well_cited(answer) -> None:
         ("未成年人保护法第四十条", "未成年人保护法", "第四十条"),
         ("未成年人保护法第四十条规定了什么？", "未成年人保护法", "第四十条"),
         ("民法典第1200条", "民法典", "第一千二百条"),
-        ("行政诉讼法第三条第三款", "行政诉讼法", "第三条"),
         ("预防未成年人犯罪法第6条的内容", "预防未成年人犯罪法", "第六条"),
         ("宪法第五条", "宪法", "第五条"),
     ],
@@ -58,11 +57,24 @@ def test_explicit_article_cites_exactly_that_article(engine, articles_of, law_pa
     assert_well_cited(answer)
 
 
-def test_third_paragraph_question_quotes_the_whole_article(engine):
+def test_paragraph_question_cites_the_article_and_quotes_that_paragraph(engine, articles_of):
     answer = engine.ask("行政诉讼法第三条第三款")
-    text = answer.citations[0].chunk.text
-    assert text.startswith("第三条 人民法院应当保障公民、法人和其他组织的起诉权利")
-    assert text.endswith("被诉行政机关负责人应当出庭应诉。不能出庭的，应当委托行政机关相应的工作人员出庭。")
+    assert answer.found
+    citation = answer.citations[0]
+    text = citation.chunk.text
+    assert citation.chunk.article == "第三条"
+    assert text == articles_of("行政诉讼法")["第三条"]
+    third = "被诉行政机关负责人应当出庭应诉。不能出庭的，应当委托行政机关相应的工作人员出庭。"
+    assert [text[s:e] for s, e in citation.quoted] == [third]
+    assert f"{third}[1]" in answer.answer and "第三条第三款" in answer.answer
+    assert "人民法院应当保障" not in answer.answer  # the first paragraph is not quoted
+    assert_well_cited(answer)
+
+
+def test_paragraph_that_does_not_exist_is_refused(engine):
+    answer = engine.ask("行政诉讼法第三条第九款")
+    assert not answer.found and answer.citations == []
+    assert "没有第九款" in answer.answer
 
 
 def test_long_article_is_cited_in_all_its_passages(engine, articles_of):
