@@ -64,6 +64,7 @@ def evaluate(engine, path: str | Path, k: int = 5, mode: str = "hybrid") -> dict
             rows.append({
                 "id": q.get("id"), "kind": q.get("kind"), "answerable": bool(q.get("answerable", True)),
                 "found": ans.found, "rank": rank, "ms": ans.ms,
+                "quoted": any(normalize_ws(e["text"]) in normalize_ws(ans.answer) for e in q.get("expected") or []),
                 "verbatim": [citation_is_verbatim(c.chunk) for c in ans.citations],
                 "answer": ans.answer, "reasons": ans.reasons,
             })
@@ -79,6 +80,8 @@ def evaluate(engine, path: str | Path, k: int = 5, mode: str = "hybrid") -> dict
         "hit@1": sum(1 for r in answerable if r["rank"] == 1) / n,
         f"hit@{k}": sum(1 for r in answerable if r["rank"]) / n,
         "mrr": sum(1 / r["rank"] for r in answerable if r["rank"]) / n,
+        # the answer text itself quotes the expected passage's words (not just retrieves the passage)
+        "answer_quotes_expected": sum(1 for r in answerable if r["quoted"]) / n,
         "refusal_accuracy": (sum(1 for r in unanswerable if not r["found"]) / len(unanswerable)) if unanswerable else None,
         "false_refusals": sum(1 for r in answerable if not r["found"]),
         "citations_verbatim": (sum(cited) / len(cited)) if cited else None,
@@ -95,7 +98,8 @@ def format_report(result: dict) -> str:
     k = result["k"]
     lines = [
         f"{result['file']} ({result['questions']} questions, mode {result['mode']})",
-        f"hit@1 {result['hit@1']:.3f}   hit@{k} {result[f'hit@{k}']:.3f}   MRR {result['mrr']:.3f}",
+        f"hit@1 {result['hit@1']:.3f}   hit@{k} {result[f'hit@{k}']:.3f}   MRR {result['mrr']:.3f}"
+        f"   answer quotes expected {result['answer_quotes_expected']:.3f}",
         f"refusal accuracy {result['refusal_accuracy'] if result['refusal_accuracy'] is None else format(result['refusal_accuracy'], '.3f')}"
         f"   false refusals {result['false_refusals']}",
         f"citations verbatim {result['citations_verbatim'] if result['citations_verbatim'] is None else format(result['citations_verbatim'], '.3f')}",
