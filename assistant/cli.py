@@ -183,4 +183,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except (ValueError, ConnectionError) as e:  # configuration problems: a message, not a traceback
+        print(f"错误 / error: {e}", file=sys.stderr)
+        return 2

@@ -49,7 +49,14 @@ def get_embeddings(model: str = USE_MODEL) -> Embeddings:
     """One loaded model per name for the whole process (the UI, CLI batch and tests share it)."""
     if model == USE_MODEL:
         return USEEmbeddings()
-    return _sentence_transformers(model)
+    try:
+        return _sentence_transformers(model)
+    except OSError as e:  # nothing on disk under that name: say what to do, not "check your internet"
+        raise ValueError(
+            f"embedding model {model!r} is not available on this machine (no such folder, not in the local "
+            f"Hugging Face cache). Download it beforehand and set ASSISTANT_EMBEDDING_MODEL to its folder, "
+            f"or use {USE_MODEL!r}."
+        ) from e
 
 
 def model_slug(model: str) -> str:

@@ -8,6 +8,7 @@ Read-only commands (ask, eval, docs) point ``--index`` at the session index buil
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -173,3 +174,17 @@ def test_ingest_with_a_corrupt_file(run, tmp_path, corpus):
 
     data = json.loads(run("ask", "法规规章备案条例第三条", "--json", "--index", index).stdout)
     assert data["found"] and data["citations"][0]["article"] == "第三条"
+
+
+def test_missing_embedding_model_is_a_message_not_a_traceback(tmp_path):
+    env = {**os.environ, "ASSISTANT_EMBEDDING_MODEL": str(tmp_path / "no-model")}
+    proc = subprocess.run([assistant_exe(), "ask", "问题", "--index", str(tmp_path / "idx")], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, encoding="utf-8", timeout=300)
+    assert proc.returncode == 2
+    assert "not available on this machine" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_ask_without_a_question_is_a_usage_error(run):
+    proc = run("ask", check=False)
+    assert proc.returncode == 2 and "请给出问题" in proc.stderr
