@@ -1,8 +1,8 @@
 """Finding passages: explicit article lookup first, else dense (Chroma) + BM25 (jieba + bigrams) fused.
 
 Why not langchain's EnsembleRetriever: it returns documents without scores, and deciding whether to
-answer needs both rankers' scores (the dense cosine in particular). The fusion here is the same weighted
-reciprocal-rank fusion, over the ranked lists that Chroma and the BM25 index return, with the scores kept.
+answer needs both rankers' scores (the dense cosine in particular), and a weighted sum of the scores beat
+reciprocal-rank fusion here. Chroma and the BM25 index each return their ranked candidates; ``fuse`` merges them.
 """
 
 from __future__ import annotations
@@ -36,11 +36,10 @@ class ArticleLookup:
 class Retriever:
     """Holds the in-memory views of the index (chunks, BM25, article table); cheap to query, built once."""
 
-    def __init__(self, store: Store, rrf_k: int = 20, candidates: int = 50, mode: str = "hybrid") -> None:
+    def __init__(self, store: Store, candidates: int = 50, mode: str = "hybrid") -> None:
         self.store = store
-        self.keyword_weight = 4.0
+        self.keyword_weight = 0.8
         self.mode = mode  # hybrid / dense / bm25: the benchmarks compare them
-        self.rrf_k = rrf_k
         self.candidates = candidates
         self.reload()
 
@@ -173,13 +172,22 @@ class Retriever:
 
     def fuse(self, dense: list[tuple[int, float]], keyword: list[tuple[int, float]], k: int,
              boost: set[str] = frozenset()) -> list[Hit]:
-        scores: dict[int, float] = defaultdict(float)
-        dense_score = dict(dense)
-        bm25_score = dict(keyword)
-        for rank, (i, _) in enumerate(dense):
-            scores[i] += 1.0 / (self.rrf_k + rank + 1)
-        for rank, (i, _) in enumerate(keyword):  # keyword evidence weighs 4x: see docs/benchmarks.md
-            scores[i] += self.keyword_weight / (self.rrf_k + rank + 1)
+        """Weighted sum of the two rankers' scores, each scaled to [0, 1] over its own candidates.
+
+        BM25 is divided by its best score; the cosines are min-max scaled over the dense candidates (USE's
+        cosines sit in a narrow band, so raw values would barely move the sum). Keyword evidence weighs
+        ``keyword_weight`` (0.8): on this corpus BM25 is far stronger than the USE model, which mostly breaks
+        ties and rescues paraphrases. Reciprocal-rank fusion was measured too (docs/benchmarks.md).
+        """
+        dense_score, bm25_score = dict(dense), dict(keyword)
+        top_bm25 = max(bm25_score.values(), default=1.0) or 1.0
+        lo, hi = min(dense_score.values(), default=0.0), max(dense_score.values(), default=1.0)
+        w = self.keyword_weight
+        scores = {
+            i: w * bm25_score.get(i, 0.0) / top_bm25 + (1 - w) * (dense_score[i] - lo) / ((hi - lo) or 1.0)
+            if i in dense_score else w * bm25_score.get(i, 0.0) / top_bm25
+            for i in dense_score.keys() | bm25_score.keys()
+        }
         if boost:  # the question names this document
             for i in scores:
                 if self.chunks[i].doc in boost:
