@@ -1,7 +1,8 @@
 """Answers without an LLM: the sentences that answer, quoted verbatim from the passages, each with [n].
 
-Whether to answer at all is decided from several signals (see ``answerability``), because one similarity
-threshold cannot separate answerable from out-of-scope questions on this corpus.
+Whether to answer at all is decided from two signals (``Signals``) and from the kind of fact the question asks
+for (``unanswered_type``), because one similarity threshold cannot separate answerable from out-of-scope
+questions on this corpus.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ class Signals:
     def score(self) -> float:
         """One number; below the setting ``min_score`` the assistant says the documents do not answer.
 
-        The weights were fitted on data/eval/dev.jsonl (bench/refusal.py prints the trade-off): the dense
+        The weights were fitted on data/eval/dev.jsonl (bench/quality.py prints the trade-off): the dense
         similarity separates answerable from out-of-scope questions better than term coverage, which
         paraphrased law questions lack, but coverage still breaks ties for report questions.
         """
@@ -67,7 +68,7 @@ class Signals:
 
 
 class Answerer:
-    def __init__(self, retriever: Retriever, min_score: float = 0.5, max_chars: int = 500, k: int = 5) -> None:
+    def __init__(self, retriever: Retriever, min_score: float = 0.4, max_chars: int = 500, k: int = 5) -> None:
         self.retriever = retriever
         self.min_score = min_score
         self.max_chars = max_chars

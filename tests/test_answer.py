@@ -254,3 +254,33 @@ def test_answer_json_contract(engine):
     assert set(data["citations"][0]) == {"n", "doc", "source", "section", "article", "text"}
     assert set(data["retrieved"][0]) == {"doc", "source", "section", "article", "text", "score"}
     assert data["citations"][0]["section"] == "第三章 学校保护"
+
+
+# ---------------------------------------------------------------- kind of fact asked for
+
+
+@pytest.mark.parametrize(
+    "question, kind",
+    [
+        ("2022年审查了多少份重大行政决策？", None),  # the passage says 9份
+        ("行政规范性文件审查了多少件？", None),  # 件 is answered by 份
+        ("专门学校教育矫治了多少个学生？", None),  # 135人
+        ("被起诉了几次？", None),  # 1起
+        ("教育局法治建设经费花了多少钱？", "amount"),
+        ("教育局局长是谁？", "person"),
+        ("有多少所中小学配备了法治副校长？", "count:所"),  # 第二所 is an ordinal, not a count
+        ("查处了多少家校外培训机构？", "count:家"),
+    ],
+)
+def test_unanswered_type_on_the_report(report_path, question, kind):
+    from assistant.answer import unanswered_type
+
+    # the whole report as the passages: a count, amount or name the report never states stays unanswered
+    assert unanswered_type(question, [report_path.read_text(encoding="utf-8")]) == kind
+
+
+def test_plausible_but_absent_counts_are_refused(engine):
+    for question in ("柳州市教育局2022年法治建设经费总共花了多少钱？", "2022年教育局查处了多少家违规校外培训机构？",
+                     "柳州市第六十六中学的校长叫什么名字？"):
+        answer = engine.ask(question)
+        assert not answer.found and answer.citations == [], question
