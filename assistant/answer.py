@@ -110,14 +110,14 @@ class Answerer:
             return Answer(q, False, text, retrieved=hits, reasons={"article": lookup.reason})
         paragraph = lookup.citation.paragraph
         if paragraph and len(lookup.chunks) == 1:  # 第三条第三款: quote that paragraph of the article
-            chunk = lookup.chunks[0]
+            chunk, article = lookup.chunks[0], lookup.citation.articles[0]
             spans = paragraph_spans(chunk.text)
-            label = f"{lookup.citation.articles[0]}第{int_to_cn(paragraph)}款"
+            kuan = f"第{int_to_cn(paragraph)}款"
             if paragraph > len(spans):
-                text = f"《{lookup.title}》{lookup.citation.articles[0]}只有 {len(spans)} 款，没有{label[len(lookup.citation.articles[0]):]}。"
+                text = f"《{lookup.title}》{article}只有 {len(spans)} 款，没有{kuan}。"
                 return Answer(q, False, text, retrieved=hits, reasons={"article": "no_such_paragraph"})
             s, e = spans[paragraph - 1]
-            head = f"《{lookup.title}》{label}规定：\n"
+            head = f"《{lookup.title}》{article}{kuan}规定：\n"
             answer = f"{head}{chunk.text[s:e]}[1]"
             citations = [Citation(n=1, chunk=chunk, quoted=[(s, e)])]
         else:

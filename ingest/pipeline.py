@@ -20,7 +20,7 @@ from typing import Callable, Iterable
 from tqdm import tqdm
 
 from assistant.schema import Chunk
-from assistant.store import Store, chunk_to_metadata
+from assistant.store import FileRecord, Store, chunk_to_metadata
 from assistant.textutil import bm25_tokens
 from ingest.chunkers import chunk_document, classify
 from ingest.loaders import LoadError, iter_files, load
@@ -98,31 +98,7 @@ def ingest(
         if on_progress:
             on_progress(i / max(len(files), 1), path.name)
         bar.set_postfix_str(path.name[:30])
-        try:
-            digest = file_hash(path)
-        except OSError as e:
-            report.skipped.append((str(path), f"无法读取 / cannot read: {e.strerror or e}"))
-            bar.update()
-            continue
-        owner = owner_of_hash.setdefault(digest, source)
-        if owner != source:
-            report.skipped.append((str(path), f"与 {owner} 内容相同 / duplicate of that file"))
-            bar.update()
-            continue
-        rec = known.get(source)
-        if rec and rec.file_hash == digest and rec.complete:
-            report.unchanged.append(str(path))
-            bar.update()
-            continue
-        try:
-            report.embedded += _ingest_file(path, source, digest, store, progress)
-        except LoadError as e:
-            report.skipped.append((str(path), e.reason))
-        except Exception as e:  # a bug or a library failure on one file must not stop the run
-            log.exception("failed to ingest %s", path)
-            report.skipped.append((str(path), f"处理失败 / failed: {type(e).__name__}: {e}"))
-        else:
-            (report.updated if rec else report.added).append(str(path))
+        _ingest_one(path, source, known.get(source), owner_of_hash, store, report, progress)
         bar.update()
     bar.close()
     report.removed = _remove_vanished(given, seen_sources, known, store)
@@ -130,6 +106,32 @@ def ingest(
     if on_progress:
         on_progress(1.0, "done")
     return report
+
+
+def _ingest_one(path: Path, source: str, rec: FileRecord | None, owner_of_hash: dict[str, str], store: Store,
+                report: IngestReport, progress: bool) -> None:
+    """Skip, add or update one file, recording the outcome in ``report``."""
+    try:
+        digest = file_hash(path)
+    except OSError as e:
+        report.skipped.append((str(path), f"无法读取 / cannot read: {e.strerror or e}"))
+        return
+    owner = owner_of_hash.setdefault(digest, source)
+    if owner != source:
+        report.skipped.append((str(path), f"与 {owner} 内容相同 / duplicate of that file"))
+        return
+    if rec and rec.file_hash == digest and rec.complete:
+        report.unchanged.append(str(path))
+        return
+    try:
+        report.embedded += _ingest_file(path, source, digest, store, progress)
+    except LoadError as e:
+        report.skipped.append((str(path), e.reason))
+    except Exception as e:  # a bug or a library failure on one file must not stop the run
+        log.exception("failed to ingest %s", path)
+        report.skipped.append((str(path), f"处理失败 / failed: {type(e).__name__}: {e}"))
+    else:
+        (report.updated if rec else report.added).append(str(path))
 
 
 def _ingest_file(path: Path, source: str, digest: str, store: Store, progress: bool) -> int:
