@@ -117,6 +117,28 @@ def run_check(engine, text: str | None, doc: str | None) -> str:
     return citations_html(None, "请粘贴要核查的文字，或选择一份报告。")
 
 
+def map_html(cmap: dict[str, Any] | None) -> str:
+    """The cross-reference map (``assistant check --map --json``) as a table: each document, what it cites, and
+    which passages of other documents cite it."""
+    if not cmap:
+        return ""
+    rows = []
+    for d in cmap["documents"]:
+        if not d["cites"] and not d["cited_by"]:
+            continue
+        cites = "<br>".join(
+            f"《{_e(c['resolved_title'] or c['title'])}》" + ("" if c["in_corpus"] else "<span style='color:#777'>（语料中无此文件）</span>")
+            + f" ×{c['count']}<div style='color:#666;font-size:12px'>{_e('；'.join(c['sections'][:5]))}"
+            + ("…" if len(c["sections"]) > 5 else "") + "</div>"
+            for c in d["cites"]) or "—"
+        cited_by = "<br>".join(f"《{_e(p['doc'])}》 {_e(p['section'])}" for p in d["cited_by"]) or "—"
+        rows.append(f"<tr class='map-row'><td style='{_CELL}'>《{_e(d['doc'])}》</td>"
+                    f"<td style='{_CELL}'>{cites}</td><td style='{_CELL}'>{cited_by}</td></tr>")
+    head = "".join(f"<th style='{_CELL}'>{h}</th>" for h in ("文件", "它引用的文件（位置）", "引用它的段落"))
+    return (f"<table class='map-table' style='border-collapse:collapse;width:100%;font-size:14px'>"
+            f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>")
+
+
 def build_check_tab(engine) -> dict[str, Any]:
     """Create the tab's components inside the current ``gr.Blocks``/``gr.Tab`` context; returns them by name.
 
@@ -132,8 +154,14 @@ def build_check_tab(engine) -> dict[str, Any]:
     button = gr.Button("核查引用", variant="primary", elem_id="check-button")
     result = gr.HTML(citations_html(None), elem_id="check-result")
 
+    with gr.Accordion("引用关系：各文件引用了哪些文件、被哪些段落引用", open=False):
+        map_button = gr.Button("生成引用关系表", elem_id="map-button")
+        map_result = gr.HTML("", elem_id="map-result")
+
     private = {"api_visibility": "private"}
     button.click(lambda t, d: run_check(get(), t, d), [text, doc], result, concurrency_limit=4, **private)
+    map_button.click(lambda: map_html(checker.citation_map(get())) if get() else "索引尚未就绪。", None, map_result,
+                     concurrency_limit=1, **private)
     doc.focus(lambda: gr.update(choices=report_choices(get())), None, doc, queue=False, show_progress="hidden",
               **private)
-    return {"text": text, "doc": doc, "button": button, "result": result}
+    return {"text": text, "doc": doc, "button": button, "result": result, "map": map_result}

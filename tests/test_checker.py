@@ -255,6 +255,18 @@ def test_citation_map(engine):
     assert checker.format_map(citation_map(engine)).count("《") > 10
 
 
+def test_map_html_lists_citing_documents_escaped(engine):
+    from assistant.ui_check import map_html
+
+    page = map_html(citation_map(engine))
+    assert page.count("<tr class='map-row'>") >= 3
+    assert "青少年法治教育大纲" in page and "语料中无此文件" in page
+    assert map_html(None) == ""
+    fake = {"documents": [{"doc": "<x>", "cites": [{"title": "<y>", "resolved_title": None, "in_corpus": False,
+                                                     "sections": ["<s>"], "count": 1}], "cited_by": []}]}
+    assert "<x>" not in map_html(fake) and "&lt;x&gt;" in map_html(fake)
+
+
 # --- the command line ---------------------------------------------------------------------------
 
 
@@ -338,5 +350,5 @@ def test_check_tab(engine):
     assert page.count("<tr class='cite-row'") == 1 and "第一千二百条 限制民事行为能力人" in page  # text wins
     with gr.Blocks(), gr.Tab("引用核查"):
         parts = build_check_tab(lambda: engine)
-    assert set(parts) == {"text", "doc", "button", "result"}
+    assert set(parts) == {"text", "doc", "button", "result", "map"}
     assert [c[0] for c in parts["doc"].choices] == [REPORT]

@@ -636,6 +636,13 @@ def test_citation_check_tab(page, shots):
     expect(rows.nth(0)).to_contain_text("学校应当建立学生欺凌防控工作制度")
     save(page, shots / "check.png")
 
+    page.get_by_text("引用关系：各文件引用了哪些文件").click()
+    page.click("#map-button")
+    report_row = page.locator("#map-result tr.map-row").filter(
+        has=page.locator("td:first-child", has_text=f"《{REPORT}》"))
+    expect(report_row).to_contain_text("青少年法治教育大纲")
+    expect(report_row).to_contain_text("语料中无此文件")
+
 
 @pytest.mark.browser
 def test_upload_then_ask(page, app_server, tmp_path, shots):
