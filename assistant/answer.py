@@ -56,6 +56,8 @@ def unanswered_type(question: str, passages: list[str]) -> str | None:
 class Signals:
     dense: float  # best cosine between the question and the passages
     coverage: float  # IDF-weighted share of the question's terms found in the top three passages
+    margin: float = 0.0  # fused score of the top passage minus the second's (scores are scaled to top = 1)
+    bm25: float = 0.0  # raw BM25 score of the top passage
 
     def score(self) -> float:
         """One number; below the setting ``min_score`` the assistant says the documents do not answer.
@@ -65,6 +67,16 @@ class Signals:
         paraphrased law questions lack, but coverage still breaks ties for report questions.
         """
         return self.dense + self.coverage / 6
+
+    def answerable(self, min_score: float) -> bool:
+        """Score above the threshold, or one passage that the keyword evidence singles out.
+
+        USE gives short questions low cosines even when the words match one article squarely
+        (学校门口能开网吧吗 → 未成年人保护法第五十八条, cosine 0.27); a decisive keyword match (the top passage far
+        ahead of the next, with a high BM25 score) is then answer enough. Out-of-scope questions rarely have
+        both: their BM25 scores are low, or several passages tie.
+        """
+        return self.score() >= min_score or (self.margin >= 0.4 and self.bm25 >= 40)
 
 
 class Answerer:
@@ -146,12 +158,14 @@ class Answerer:
         alternatives = {t: [s for phrase, syns in expansions(q).items() if t in phrase for s in syns] for t in terms}
         covered = sum(w for t, w in weights.items() if t in bag or any(s in bag for s in alternatives[t]))
         dense = max((h.dense for h in hits if h.dense is not None), default=0.0)
-        return Signals(dense=dense, coverage=covered / total)
+        margin = hits[0].score - hits[1].score if len(hits) > 1 else 0.0
+        bm25 = (hits[0].bm25 or 0.0) if hits else 0.0
+        return Signals(dense=dense, coverage=covered / total, margin=margin, bm25=bm25)
 
     def _extractive(self, q: str, hits: list[Hit]) -> Answer:
         sig = self.signals(q, hits)
         reasons = {"signals": sig.__dict__ | {"score": round(sig.score(), 3)}}
-        if not hits or sig.score() < self.min_score:
+        if not hits or not sig.answerable(self.min_score):
             return Answer(q, False, NOT_FOUND, retrieved=hits, reasons=reasons)
         missing = unanswered_type(q, [h.chunk.text for h in hits[:3]])
         if missing:

@@ -284,3 +284,13 @@ def test_plausible_but_absent_counts_are_refused(engine):
                      "柳州市第六十六中学的校长叫什么名字？"):
         answer = engine.ask(question)
         assert not answer.found and answer.citations == [], question
+
+
+def test_a_decisive_keyword_match_answers_despite_a_low_cosine(engine):
+    """A short question whose words single out one article: USE's cosine is low, the keyword evidence is not."""
+    answer = engine.ask("学校门口能开网吧吗？")
+    signals = answer.reasons["signals"]
+    assert signals["score"] < engine.settings.min_score  # the similarity score alone would refuse
+    assert answer.found
+    assert answer.citations[0].chunk.article == "第五十八条"
+    assert "周边不得设置" in answer.answer
