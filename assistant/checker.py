@@ -119,19 +119,14 @@ def check_text(engine, text: str, self_title: str | None = None, with_support: b
             name = named.get(sent)
             if name is None:
                 continue
-        found = cit.resolve_title(name, r.titles)
-        item = CheckedCitation(c.raw, c.start, c.end, name, None, list(c.articles), "document_not_in_corpus",
-                               text[sent[0] : sent[1]])
-        if len(found) > 1:
-            item.status = "ambiguous"
-        elif found:
-            title = item.resolved_title = found[0]
+        lookup = r.resolve(c, name)
+        item = CheckedCitation(c.raw, c.start, c.end, name, lookup.title, list(c.articles),
+                               lookup.reason or "ok", text[sent[0] : sent[1]])
+        if lookup.title:
+            title = lookup.title
             item.doc_info = infos.get(title, "")
             item.note = doc_note(title, item.doc_info, r.titles)
-            missing = [a for a in c.articles if not r.articles.get((title, a))]
-            item.status = "no_such_article" if missing else "ok"
-            item.article_texts = [ArticleText(a, ch.text, ch.section)
-                                  for a in c.articles for ch in r.articles.get((title, a), [])]
+            item.article_texts = [ArticleText(ch.article, ch.text, ch.section) for ch in lookup.chunks]
             if with_support and item.status == "ok" and item.article_texts:
                 claim = _residual(text, sent, in_sentence[sent])
                 if len(set(tokens(claim)) - _CITING_WORDS) >= _MIN_CONTENT_WORDS:

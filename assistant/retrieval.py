@@ -103,21 +103,28 @@ class Retriever:
                 if default_title is None:
                     continue
                 name = default_title
-            titles = cit.resolve_title(name, self.titles)
-            if not titles:
-                return ArticleLookup(c, None, False, reason="document_not_in_corpus")
-            if len(titles) > 1:
-                return ArticleLookup(c, None, False, reason="ambiguous")
-            title = titles[0]
-            chunks, missing = [], []
-            for label in c.articles:
-                found = self.articles.get((title, label))
-                if found:
-                    chunks.extend(found)
-                else:
-                    missing.append(label)
-            return ArticleLookup(c, title, not missing, chunks, missing, "" if not missing else "no_such_article")
+            return self.resolve(c, name)
         return None
+
+    def resolve(self, citation: cit.Citation, name: str) -> ArticleLookup:
+        """``citation``'s document (called ``name``) and articles, looked up in the corpus.
+
+        The one resolution step behind both chat questions that name an article and the citation checker.
+        """
+        titles = cit.resolve_title(name, self.titles)
+        if not titles:
+            return ArticleLookup(citation, None, False, reason="document_not_in_corpus")
+        if len(titles) > 1:
+            return ArticleLookup(citation, None, False, reason="ambiguous")
+        title = titles[0]
+        chunks, missing = [], []
+        for label in citation.articles:
+            found = self.articles.get((title, label))
+            if found:
+                chunks.extend(found)
+            else:
+                missing.append(label)
+        return ArticleLookup(citation, title, not missing, chunks, missing, "no_such_article" if missing else "")
 
     def mentioned_titles(self, question: str) -> list[str]:
         """Corpus documents the question names (with or without 《》), for a soft boost."""
