@@ -115,6 +115,15 @@ def articles_of(law_path) -> Callable[[str], dict[str, str]]:
     return lambda name: article_texts(law_path(name).read_text(encoding="utf-8"))
 
 
+def assistant_exe() -> str:
+    """The installed ``assistant`` console script (beside this Python, or on PATH)."""
+    import shutil
+    import sys
+
+    exe = Path(sys.executable).with_name("assistant")
+    return str(exe) if exe.exists() else shutil.which("assistant") or pytest.fail("console script 'assistant' not found")
+
+
 # ---------------------------------------------------------------- indexes
 
 

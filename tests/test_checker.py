@@ -9,9 +9,7 @@ article it cites (or deliberately cites a wrong article, a missing document or a
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -31,6 +29,7 @@ from assistant.ui_check import (
     report_choices,
     run_check,
 )
+from conftest import assistant_exe
 
 ROOT = Path(__file__).resolve().parents[1]
 TEST_TEXT = ROOT / "data" / "eval" / "citations_test.txt"
@@ -270,17 +269,12 @@ def test_map_html_lists_citing_documents_escaped(engine):
 # --- the command line ---------------------------------------------------------------------------
 
 
-def _assistant() -> str:
-    exe = Path(sys.executable).with_name("assistant")
-    return str(exe) if exe.exists() else shutil.which("assistant") or pytest.fail("console script 'assistant' not found")
-
-
 @pytest.fixture(scope="module")
 def run(engine, tmp_path_factory):
     cwd = tmp_path_factory.mktemp("check-cwd")  # no developer .env
 
     def run(*args: str, code: int = 0) -> str:
-        proc = subprocess.run([_assistant(), "check", "--index", str(engine.settings.index_dir), *args], cwd=cwd,
+        proc = subprocess.run([assistant_exe(), "check", "--index", str(engine.settings.index_dir), *args], cwd=cwd,
                               capture_output=True, text=True, encoding="utf-8", timeout=300, check=False)
         assert proc.returncode == code, proc.stderr[-2000:]
         return proc.stdout if code == 0 else proc.stderr

@@ -11,21 +11,17 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from conftest import assistant_exe
 
 ROOT = Path(__file__).resolve().parents[1]
 DEV_SET = ROOT / "data" / "eval" / "dev.jsonl"
 ANSWER_KEYS = {"id", "question", "found", "answer", "citations", "retrieved", "ms"}
 CITATION_KEYS = {"n", "doc", "source", "section", "article", "text"}
 HIT_KEYS = {"doc", "source", "section", "article", "text", "score"}
-
-
-def assistant_exe() -> str:
-    exe = Path(sys.executable).with_name("assistant")
-    return str(exe) if exe.exists() else shutil.which("assistant") or pytest.fail("console script 'assistant' not found")
 
 
 @pytest.fixture(scope="module")
