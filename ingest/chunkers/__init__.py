@@ -37,9 +37,7 @@ def chunk_document(doc: Document, doc_type: str | None = None) -> list[Chunk]:
     doc_type = doc_type or classify(doc)
     body = doc.text[doc.body_start :]
     if law.looks_like_law(body):
-        chunks = law.chunk(doc, doc_type)
-    elif report.looks_like_report(body):
-        chunks = report.chunk(doc, doc_type)
-    else:
-        chunks = generic.chunk(doc, doc_type)
-    return chunks
+        return law.chunk(doc, doc_type)
+    if report.looks_like_report(body):
+        return report.chunk(doc, doc_type)
+    return generic.chunk(doc, doc_type)

@@ -2,11 +2,30 @@
 
 from __future__ import annotations
 
+import re
+
 from assistant.schema import Chunk, Document
 from assistant.textutil import sentence_spans
 
+#: A Markdown heading line: ``#`` … ``######``, then its text.
+MD_HEADING = re.compile(r"^(#{1,6})\s+(.*\S)\s*$", re.M)
+
 #: Passages longer than this are split at sentence ends. Articles and report items are almost all shorter.
 MAX_CHARS = 600
+
+
+class HeadingPath:
+    """The headings above the current position, by level: entering a heading drops those at its level and below."""
+
+    def __init__(self) -> None:
+        self._titles: dict[int, str] = {}
+
+    def enter(self, level: int, title: str) -> None:
+        self._titles = {lv: t for lv, t in self._titles.items() if lv < level}
+        self._titles[level] = title
+
+    def __str__(self) -> str:
+        return " > ".join(self._titles[lv] for lv in sorted(self._titles))
 
 
 def make_chunk(doc: Document, doc_type: str, start: int, end: int, section: str, article: str | None) -> Chunk:

@@ -8,9 +8,8 @@ from __future__ import annotations
 import re
 
 from assistant.schema import Chunk, Document
-from ingest.chunkers.base import MAX_CHARS, split_span
+from ingest.chunkers.base import MAX_CHARS, MD_HEADING, HeadingPath, split_span
 
-_MD_HEADING = re.compile(r"^(#{1,6})\s+(.*\S)\s*$", re.M)
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 
 
@@ -18,12 +17,10 @@ def chunk(doc: Document, doc_type: str, max_chars: int = MAX_CHARS) -> list[Chun
     text = doc.text
     # Sections: [start, end) between markdown headings, with their heading path.
     bounds: list[tuple[int, str]] = [(doc.body_start, "")]
-    path: dict[int, str] = {}
-    for m in _MD_HEADING.finditer(text, doc.body_start):
-        level = len(m.group(1))
-        path = {lv: t for lv, t in path.items() if lv < level}
-        path[level] = m.group(2)
-        bounds.append((m.start(), " > ".join(path[lv] for lv in sorted(path))))
+    path = HeadingPath()
+    for m in MD_HEADING.finditer(text, doc.body_start):
+        path.enter(len(m.group(1)), m.group(2))
+        bounds.append((m.start(), str(path)))
     chunks: list[Chunk] = []
     for i, (start, section) in enumerate(bounds):
         end = bounds[i + 1][0] if i + 1 < len(bounds) else len(text)

@@ -11,10 +11,9 @@ from __future__ import annotations
 import re
 
 from assistant.schema import Chunk, Document
-from ingest.chunkers.base import split_span
+from ingest.chunkers.base import MD_HEADING, HeadingPath, split_span
 
 ARTICLE = re.compile(r"^(第[零〇一二三四五六七八九十百千]+条(?:之[一二三四五六七八九十]+)?)[ \u3000]")
-_MD_HEADING = re.compile(r"^(#{1,6})\s+(.*\S)\s*$")
 _BARE_HEADING = re.compile(r"^(第[一二三四五六七八九十百]+(?:分编|[编章节]))\s*(.*)$")
 
 
@@ -34,7 +33,7 @@ def _clean_heading(title: str) -> str:
 def chunk(doc: Document, doc_type: str) -> list[Chunk]:
     text = doc.text
     chunks: list[Chunk] = []
-    path: dict[int, str] = {}
+    path = HeadingPath()
     open_start: int | None = None  # start of the article (or loose text) being collected
     open_article: str | None = None
     open_section = ""
@@ -48,22 +47,20 @@ def chunk(doc: Document, doc_type: str) -> list[Chunk]:
     pos = doc.body_start
     for line in text[doc.body_start :].splitlines(keepends=True):
         stripped = line.strip().replace("\u200b", "")
-        heading = _MD_HEADING.match(stripped)
+        heading = MD_HEADING.match(stripped)
         article = ARTICLE.match(line)
         if stripped.startswith("<!--"):  # source markers such as <!-- FORCE BREAK --> end a passage
             close(pos)
         elif heading:
             close(pos)
-            level = len(heading.group(1))
-            path = {lv: t for lv, t in path.items() if lv < level}
-            path[level] = _clean_heading(heading.group(2))
+            path.enter(len(heading.group(1)), _clean_heading(heading.group(2)))
         elif article:
             close(pos)
             open_start, open_article = pos, article.group(1)
-            open_section = " > ".join(path[lv] for lv in sorted(path))
+            open_section = str(path)
         elif stripped and open_start is None:  # loose text under a heading (序言, notes)
             open_start, open_article = pos, None
-            open_section = " > ".join(path[lv] for lv in sorted(path))
+            open_section = str(path)
         pos += len(line)
     close(len(text))
     return chunks

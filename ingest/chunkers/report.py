@@ -10,7 +10,7 @@ import re
 
 from assistant.schema import Chunk, Document
 from assistant.textutil import normalize_ws
-from ingest.chunkers.base import split_span
+from ingest.chunkers.base import HeadingPath, split_span
 
 _NUM = "一二三四五六七八九十"
 HEADINGS = (  # level, pattern at the start of a line
@@ -50,12 +50,11 @@ def chunk(doc: Document, doc_type: str) -> list[Chunk]:
     chunks: list[Chunk] = []
     first = marks[0][0] if marks else len(text)
     chunks += _preamble(doc, doc_type, doc.body_start, first)
-    path: dict[int, str] = {}
+    path = HeadingPath()
     for i, (start, level, title) in enumerate(marks):
         end = marks[i + 1][0] if i + 1 < len(marks) else len(text)
-        path = {lv: t for lv, t in path.items() if lv < level}
-        path[level] = title
-        section = " > ".join(path[lv] for lv in sorted(path))
+        path.enter(level, title)
+        section = str(path)
         body = text[start:end]
         if normalize_ws(body) == normalize_ws(title):  # a heading with nothing under it before the next one
             continue
