@@ -38,9 +38,9 @@ def cmd_ask(args) -> int:
         print("请给出问题，或用 --batch FILE.jsonl", file=sys.stderr)
         return 2
     engine = _engine(args)
-    if engine.store.count() == 0:
-        print("索引为空，正在从默认文件夹建立索引…", file=sys.stderr)
-        print(engine.ingest(progress=True).summary(), file=sys.stderr)
+    built = engine.ensure_index(progress=True)
+    if built:
+        print(f"索引为空，已从默认文件夹建立索引：\n{built.summary()}", file=sys.stderr)
     filters = {"doc": args.doc, "doc_type": args.type, "k": args.k}
     if args.batch:
         with open(args.batch, encoding="utf-8") as f:

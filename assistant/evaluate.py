@@ -56,7 +56,6 @@ def evaluate(engine, path: str | Path, k: int = 5, mode: str = "hybrid") -> dict
     questions = load_questions(path)
     engine.retriever.mode = mode
     try:
-        engine.ask("预热")  # first call loads lazily-initialised pieces; not a user question
         rows = []
         for q in questions:
             ans = engine.ask(q["question"], k=k, qid=q.get("id"))

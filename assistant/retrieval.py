@@ -156,8 +156,6 @@ class Retriever:
         if self.bm25 is None:
             return []
         q = bm25_tokens(" ".join([question, *self.expand(question)]))
-        if not q:
-            return []
         cols = [self.vocab[t] for t in q if t in self.vocab]
         if not cols:
             return []
@@ -189,12 +187,10 @@ class Retriever:
         dense_score, bm25_score = dict(dense), dict(keyword)
         top_bm25 = max(bm25_score.values(), default=1.0) or 1.0
         lo, hi = min(dense_score.values(), default=0.0), max(dense_score.values(), default=1.0)
+        dense_scaled = {i: (s - lo) / ((hi - lo) or 1.0) for i, s in dense_score.items()}
         w = self.keyword_weight
-        scores = {
-            i: w * bm25_score.get(i, 0.0) / top_bm25 + (1 - w) * (dense_score[i] - lo) / ((hi - lo) or 1.0)
-            if i in dense_score else w * bm25_score.get(i, 0.0) / top_bm25
-            for i in dense_score.keys() | bm25_score.keys()
-        }
+        scores = {i: w * bm25_score.get(i, 0.0) / top_bm25 + (1 - w) * dense_scaled.get(i, 0.0)
+                  for i in dense_score.keys() | bm25_score.keys()}
         if boost:  # the question names this document
             for i in scores:
                 if self.chunks[i].doc in boost:

@@ -121,11 +121,8 @@ class Store:
         return [metadata_to_chunk(i, t, m) for i, t, m in zip(got["ids"], got["documents"], got["metadatas"])]
 
     def dense_search(self, vector: list[float], k: int, where: dict | None = None) -> list[tuple[str, float]]:
-        """(chunk id, cosine similarity), best first."""
-        n = min(k, self.count())
-        if n == 0:
-            return []
-        res = self._collection.query(query_embeddings=[vector], n_results=n, where=where or None, include=["distances"])
+        """(chunk id, cosine similarity), best first. Chroma returns fewer than ``k`` when it holds fewer."""
+        res = self._collection.query(query_embeddings=[vector], n_results=k, where=where or None, include=["distances"])
         return [(i, 1.0 - d) for i, d in zip(res["ids"][0], res["distances"][0])]
 
     # ---- writing -------------------------------------------------------------------------------

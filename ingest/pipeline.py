@@ -173,7 +173,7 @@ def _remove_vanished(paths: list[Path], seen: set[str], known: dict, store: Stor
     """Sources under the given folders (or given as files) that are no longer there."""
     roots = [p.resolve() for p in paths]
     removed = []
-    for source, rec in known.items():
+    for source in known:
         if source in seen:
             continue
         src = Path(source)
