@@ -155,7 +155,8 @@ class Answerer:
         weights = {t: r.idf(t) for t in terms}
         total = sum(weights.values()) or 1.0
         # a question word also counts as found when a phrase containing it has its document term there
-        alternatives = {t: [s for phrase, syns in expansions(q).items() if t in phrase for s in syns] for t in terms}
+        phrases = expansions(q)
+        alternatives = {t: [s for phrase, syns in phrases.items() if t in phrase for s in syns] for t in terms}
         covered = sum(w for t, w in weights.items() if t in bag or any(s in bag for s in alternatives[t]))
         dense = max((h.dense for h in hits if h.dense is not None), default=0.0)
         margin = hits[0].score - hits[1].score if len(hits) > 1 else 0.0
