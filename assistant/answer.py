@@ -12,16 +12,16 @@ import time
 from dataclasses import dataclass
 
 from assistant.citations import int_to_cn
+from assistant.compose import compose
+from assistant.intent import classify
 from assistant.retrieval import ArticleLookup, Retriever
 from assistant.schema import Answer, Citation, Hit
 from assistant.synonyms import expansions
-from assistant.textutil import sentence_spans, tokens
+from assistant.textutil import tokens
 
 NOT_FOUND = "抱歉，现有文件中没有找到能回答这个问题的内容。您可以换个问法，或指明相关文件名称。"
 EMPTY = "请输入问题。"
 TOO_LONG = "问题太长了（超过 {limit} 字），请精简后再问。"
-_NUMBER_QUESTION = re.compile(r"多少|几|数量|比例|占比|人数|次数|参与率|平均分|多少人|多少份|多少项")
-_DIGIT = re.compile(r"[0-9０-９%％]|[一二三四五六七八九十百千万]+[项份个名人起次条所期]")
 
 
 _CN_NUM = "[0-9０-９一二三四五六七八九十百千万两]+"
@@ -101,7 +101,7 @@ class Answerer:
             ans = Answer(question=question, found=False, answer="索引为空：请先导入文件（assistant ingest）。")
         else:
             lookup = self.retriever.lookup_articles(q, default_title=context_title)
-            hits = self.retriever.search(q, k=k, doc=doc, doc_type=doc_type)
+            hits = self.retriever.search(q, k=k, doc=doc, doc_type=doc_type, kind=classify(q))
             ans = self._from_lookup(q, lookup, hits) if lookup else self._extractive(q, hits)
         ans.id = qid
         ans.ms = (time.perf_counter() - t0) * 1000
@@ -165,48 +165,26 @@ class Answerer:
 
     def _extractive(self, q: str, hits: list[Hit]) -> Answer:
         sig = self.signals(q, hits)
-        reasons = {"signals": sig.__dict__ | {"score": round(sig.score(), 3)}}
+        kind = classify(q)
+        reasons = {"signals": sig.__dict__ | {"score": round(sig.score(), 3)}, "kind": kind}
         if not hits or not sig.answerable(self.min_score):
             return Answer(q, False, NOT_FOUND, retrieved=hits, reasons=reasons)
         missing = unanswered_type(q, [h.chunk.text for h in hits[:3]])
         if missing:
             return Answer(q, False, NOT_FOUND, retrieved=hits, reasons=reasons | {"answer_type": missing})
-        picked = self._pick_sentences(q, hits)
         citations: dict[str, Citation] = {}
-        parts = []
-        for hit, (s, e) in picked:
-            c = citations.get(hit.chunk.id)
+        lines = []
+        for part in compose(q, kind, hits, self.retriever):
+            chunk = part.hit.chunk
+            c = citations.get(chunk.id)
             if c is None:
-                c = citations[hit.chunk.id] = Citation(n=len(citations) + 1, chunk=hit.chunk)
-            c.quoted.append((s, e))
-            parts.append(f"{hit.chunk.text[s:e]}[{c.n}]")
-        lead = _lead(list(citations.values())[0])
-        return Answer(q, True, lead + "\n".join(parts), list(citations.values()), hits, reasons=reasons)
-
-    def _pick_sentences(self, q: str, hits: list[Hit], max_sentences: int = 3) -> list[tuple[Hit, tuple[int, int]]]:
-        """Best sentences of the top passages by IDF-weighted term overlap with the question."""
-        r = self.retriever
-        q_terms = set(tokens(q)) | {t for term in r.expand(q) for t in tokens(term)}
-        wants_number = bool(_NUMBER_QUESTION.search(q))
-        scored = []
-        for rank, hit in enumerate(hits[:3]):
-            text = hit.chunk.text
-            for s, e in sentence_spans(text):
-                sent = text[s:e]
-                overlap = sum(r.idf(t) for t in set(tokens(sent)) & q_terms)
-                if wants_number and _DIGIT.search(sent):
-                    overlap *= 1.3
-                overlap *= hit.score  # prefer the better passages
-                scored.append((overlap, rank, s, e, hit))
-        scored.sort(key=lambda x: -x[0])
-        if not scored or scored[0][0] <= 0:  # nothing overlaps: quote the top passage's opening sentence
-            hit = hits[0]
-            spans = sentence_spans(hit.chunk.text)
-            return [(hit, spans[0])] if spans else []
-        best = scored[0][0]
-        chosen = [x for x in scored if x[0] >= 0.5 * best][:max_sentences]
-        chosen.sort(key=lambda x: (x[1], x[2]))  # passage order, then reading order
-        return [(x[4], (x[2], x[3])) for x in chosen]
+                c = citations[chunk.id] = Citation(n=len(citations) + 1, chunk=chunk)
+            c.quoted.extend(part.spans)
+            body = "".join(chunk.text[s:e] for s, e in part.spans)
+            label = f"{part.label}：" if part.label and not body.startswith(part.label) else ""
+            lines.append(f"{'- ' if part.bullet else ''}{label}{body}[{c.n}]")
+        cited = list(citations.values())
+        return Answer(q, True, lead_line(cited) + "\n".join(lines), cited, hits, reasons=reasons)
 
 
 def paragraph_spans(text: str) -> list[tuple[int, int]]:
@@ -227,7 +205,29 @@ def paragraph_spans(text: str) -> list[tuple[int, int]]:
     return spans
 
 
-def _lead(citation: Citation) -> str:
-    c = citation.chunk
-    where = c.article or (c.section.split(" > ")[-1] if c.section else "")
-    return f"根据《{c.doc}》{where}：\n" if where else f"根据《{c.doc}》：\n"
+def lead_line(citations: list[Citation]) -> str:
+    """根据《A》第X条、第Y条，《B》“section”： — every cited document and article, in citation order."""
+    where: dict[str, list[str]] = {}
+    for c in citations:
+        where.setdefault(c.chunk.doc, [])
+    for doc in where:
+        chunks = [c.chunk for c in citations if c.chunk.doc == doc]
+        articles = list(dict.fromkeys(ch.article for ch in chunks if ch.article))
+        if articles:
+            where[doc] = articles
+        elif label := _common_section(chunks):
+            where[doc] = [label]
+    return "根据" + "，".join(f"《{doc}》{'、'.join(labels)}" for doc, labels in where.items()) + "：\n"
+
+
+def _common_section(chunks) -> str:
+    """The deepest heading all the chunks sit under ("三、2023年工作计划"), or "" when they share none."""
+    paths = [c.section.split(" > ") for c in chunks if c.section and c.section != "前言"]
+    if not paths:
+        return ""
+    common = []
+    for level in zip(*paths):
+        if len(set(level)) > 1:
+            break
+        common.append(level[0])
+    return common[-1] if common else ""

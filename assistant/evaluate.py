@@ -1,6 +1,8 @@
 """Scores a question set: retrieval (hit@1, hit@k, MRR), refusals, verbatim citations, latency.
 
-A question set is JSONL: ``{"id", "question", "answerable", "expected": [{"doc", "text", "article"}]}``.
+A question set is JSONL: ``{"id", "question", "answerable", "expected": [{"doc", "text", "article"}]}``, and
+optionally ``"type"`` (what the question asks for, see assistant/intent.py) and ``"quote"``: the snippets the
+answer itself must contain — all of them (one per item for a list question).
 A hit is a retrieved passage from the expected document that contains the expected text, whitespace ignored.
 """
 
@@ -11,6 +13,7 @@ import statistics
 from functools import lru_cache
 from pathlib import Path
 
+from assistant.intent import classify
 from assistant.schema import Answer
 from assistant.textutil import normalize_ws
 
@@ -28,6 +31,24 @@ def first_hit_rank(answer: Answer, expected: list[dict]) -> int | None:
             if hit.chunk.doc == exp["doc"] and normalize_ws(exp["text"]) in text:
                 return rank
     return None
+
+
+def answer_quotes(answer: Answer, question: dict) -> bool:
+    """The answer text quotes what it must: every ``quote`` snippet, else one of the expected texts."""
+    text = normalize_ws(answer.answer)
+    if question.get("quote"):
+        return all(normalize_ws(q) in text for q in question["quote"])
+    return any(normalize_ws(e["text"]) in text for e in question.get("expected") or [])
+
+
+def expected_passage(chunk, question: dict) -> bool:
+    """A cited passage is an expected one: it holds an expected text, or a quote snippet of an expected document."""
+    text = normalize_ws(chunk.text)
+    expected = question.get("expected") or []
+    if any(chunk.doc == e["doc"] and normalize_ws(e["text"]) in text for e in expected):
+        return True
+    docs = {e["doc"] for e in expected}
+    return chunk.doc in docs and any(normalize_ws(q) in text for q in question.get("quote") or [])
 
 
 @lru_cache(maxsize=256)
@@ -62,8 +83,10 @@ def evaluate(engine, path: str | Path, k: int = 5, mode: str = "hybrid") -> dict
             rank = first_hit_rank(ans, q.get("expected") or [])
             rows.append({
                 "id": q.get("id"), "kind": q.get("kind"), "answerable": bool(q.get("answerable", True)),
+                "type": q.get("type") or classify(q["question"]),
                 "found": ans.found, "rank": rank, "ms": ans.ms,
-                "quoted": any(normalize_ws(e["text"]) in normalize_ws(ans.answer) for e in q.get("expected") or []),
+                "quoted": answer_quotes(ans, q),
+                "on_point": [expected_passage(c.chunk, q) for c in ans.citations],
                 "verbatim": [citation_is_verbatim(c.chunk) for c in ans.citations],
                 "answer": ans.answer, "reasons": ans.reasons,
             })
@@ -72,6 +95,14 @@ def evaluate(engine, path: str | Path, k: int = 5, mode: str = "hybrid") -> dict
     answerable = [r for r in rows if r["answerable"]]
     unanswerable = [r for r in rows if not r["answerable"]]
     cited = [v for r in rows for v in r["verbatim"]]
+    by_type = {}
+    for t in sorted({r["type"] for r in answerable}):
+        group = [r for r in answerable if r["type"] == t]
+        on_point = [v for r in group for v in r["on_point"]]
+        by_type[t] = {"questions": len(group), "answer_quotes_expected": sum(r["quoted"] for r in group) / len(group),
+                      "citation_precision": sum(on_point) / len(on_point) if on_point else None,
+                      "hit@1": sum(1 for r in group if r["rank"] == 1) / len(group)}
+    on_point = [v for r in answerable for v in r["on_point"]]
     ms = [r["ms"] for r in rows]
     n = max(len(answerable), 1)
     return {
@@ -81,6 +112,9 @@ def evaluate(engine, path: str | Path, k: int = 5, mode: str = "hybrid") -> dict
         "mrr": sum(1 / r["rank"] for r in answerable if r["rank"]) / n,
         # the answer text itself quotes the expected passage's words (not just retrieves the passage)
         "answer_quotes_expected": sum(1 for r in answerable if r["quoted"]) / n,
+        # cited passages (of answerable questions) that are expected passages
+        "citation_precision": sum(on_point) / len(on_point) if on_point else None,
+        "by_type": by_type,
         "refusal_accuracy": (sum(1 for r in unanswerable if not r["found"]) / len(unanswerable)) if unanswerable else None,
         "false_refusals": sum(1 for r in answerable if not r["found"]),
         "citations_verbatim": (sum(cited) / len(cited)) if cited else None,
@@ -89,6 +123,7 @@ def evaluate(engine, path: str | Path, k: int = 5, mode: str = "hybrid") -> dict
         "misses": [r["id"] for r in answerable if not r["rank"]],
         "wrong_answers": [r["id"] for r in unanswerable if r["found"]],
         "wrong_refusals": [r["id"] for r in answerable if not r["found"]],
+        "not_quoted": [r["id"] for r in answerable if r["found"] and not r["quoted"]],
         "rows": rows,
     }
 
@@ -98,13 +133,21 @@ def format_report(result: dict) -> str:
     lines = [
         f"{result['file']} ({result['questions']} questions, mode {result['mode']})",
         f"hit@1 {result['hit@1']:.3f}   hit@{k} {result[f'hit@{k}']:.3f}   MRR {result['mrr']:.3f}"
-        f"   answer quotes expected {result['answer_quotes_expected']:.3f}",
-        f"refusal accuracy {result['refusal_accuracy'] if result['refusal_accuracy'] is None else format(result['refusal_accuracy'], '.3f')}"
+        f"   answer quotes expected {result['answer_quotes_expected']:.3f}"
+        f"   citation precision {_fmt(result['citation_precision'])}",
+        f"refusal accuracy {_fmt(result['refusal_accuracy'])}"
         f"   false refusals {result['false_refusals']}",
-        f"citations verbatim {result['citations_verbatim'] if result['citations_verbatim'] is None else format(result['citations_verbatim'], '.3f')}",
+        f"citations verbatim {_fmt(result['citations_verbatim'])}",
         f"p50 {result['p50_ms']:.1f} ms   p95 {result['p95_ms']:.1f} ms",
     ]
-    for key in ("misses", "wrong_answers", "wrong_refusals"):
+    for t, g in result["by_type"].items():
+        lines.append(f"  {t:<11} {g['questions']:>3} q   quotes expected {g['answer_quotes_expected']:.3f}"
+                     f"   citation precision {_fmt(g['citation_precision'])}   hit@1 {g['hit@1']:.3f}")
+    for key in ("misses", "wrong_answers", "wrong_refusals", "not_quoted"):
         if result[key]:
             lines.append(f"{key}: {', '.join(map(str, result[key]))}")
     return "\n".join(lines)
+
+
+def _fmt(value: float | None) -> str:
+    return "—" if value is None else f"{value:.3f}"

@@ -16,6 +16,7 @@ from scipy import sparse
 from rank_bm25 import BM25Okapi
 
 from assistant import citations as cit
+from assistant.intent import intent_terms, kind_weight
 from assistant.schema import Chunk, Hit
 from assistant.store import Store
 from assistant.synonyms import expansions
@@ -152,10 +153,11 @@ class Retriever:
         hits = self.store.dense_search(vector, n, where or None)
         return [(self.by_id[i], s) for i, s in hits if i in self.by_id]
 
-    def keyword(self, question: str, n: int, doc: str | None = None, doc_type: str | None = None) -> list[tuple[int, float]]:
+    def keyword(self, question: str, n: int, doc: str | None = None, doc_type: str | None = None,
+                kind: str = "fact") -> list[tuple[int, float]]:
         if self.bm25 is None:
             return []
-        q = bm25_tokens(" ".join([question, *self.expand(question)]))
+        q = bm25_tokens(" ".join([question, *self.expand(question), *intent_terms(question, kind)]))
         cols = [self.vocab[t] for t in q if t in self.vocab]
         if not cols:
             return []
@@ -167,22 +169,24 @@ class Retriever:
         return [(int(i), float(scores[i])) for i in top if scores[i] > 0]
 
     def search(self, question: str, k: int = 5, doc: str | None = None, doc_type: str | None = None,
-               mode: str | None = None) -> list[Hit]:
+               mode: str | None = None, kind: str = "fact") -> list[Hit]:
+        """The top ``k`` passages; ``kind`` (assistant.intent) favours the passages that answer that kind of question."""
         mode = mode or self.mode
         n = max(self.candidates, k)
         dense = self.dense(question, n, doc, doc_type) if mode in ("hybrid", "dense") else []
-        keyword = self.keyword(question, n, doc, doc_type) if mode in ("hybrid", "bm25") else []
+        keyword = self.keyword(question, n, doc, doc_type, kind) if mode in ("hybrid", "bm25") else []
         boost = set(self.mentioned_titles(question)) if not doc else set()
-        return self.fuse(dense, keyword, k, boost)
+        return self.fuse(dense, keyword, k, boost, kind)
 
     def fuse(self, dense: list[tuple[int, float]], keyword: list[tuple[int, float]], k: int,
-             boost: set[str] = frozenset()) -> list[Hit]:
+             boost: set[str] = frozenset(), kind: str = "fact") -> list[Hit]:
         """Weighted sum of the two rankers' scores, each scaled to [0, 1] over its own candidates.
 
         BM25 is divided by its best score; the cosines are min-max scaled over the dense candidates (USE's
         cosines sit in a narrow band, so raw values would barely move the sum). Keyword evidence weighs
         ``keyword_weight`` (0.8): on this corpus BM25 is far stronger than the USE model, which mostly breaks
         ties and rescues paraphrases. Reciprocal-rank fusion was measured too (docs/benchmarks.md).
+        Then the question's kind weighs in (``kind_weight``): a plan question prefers a report's plan section.
         """
         dense_score, bm25_score = dict(dense), dict(keyword)
         top_bm25 = max(bm25_score.values(), default=1.0) or 1.0
@@ -191,10 +195,11 @@ class Retriever:
         w = self.keyword_weight
         scores = {i: w * bm25_score.get(i, 0.0) / top_bm25 + (1 - w) * dense_scaled.get(i, 0.0)
                   for i in dense_score.keys() | bm25_score.keys()}
-        if boost:  # the question names this document
-            for i in scores:
-                if self.chunks[i].doc in boost:
-                    scores[i] *= 1.2
+        for i in scores:
+            chunk = self.chunks[i]
+            if chunk.doc in boost:  # the question names this document
+                scores[i] *= 1.2
+            scores[i] *= kind_weight(kind, chunk)
         scale = max(scores.values(), default=1.0) or 1.0
         hits = [Hit(chunk=self.chunks[i], score=s / scale, dense=dense_score.get(i), bm25=bm25_score.get(i))
                 for i, s in scores.items()]

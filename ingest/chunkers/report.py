@@ -1,4 +1,4 @@
-"""Work reports: headings 一、 / （一） / 1． make a tree; each lowest heading with its text is one passage.
+"""Work reports: headings 第一部分 / 一、 / （一） / 1． make a tree; each lowest heading with its text is one passage.
 
 A passage starts at its heading line (so the heading words are searchable and quoted in place) and ends
 before the next heading of any level; the section path names every heading above it.
@@ -14,6 +14,7 @@ from ingest.chunkers.base import HeadingPath, split_span
 
 _NUM = "一二三四五六七八九十"
 HEADINGS = (  # level, pattern at the start of a line
+    (0, re.compile(rf"^第[{_NUM}]+部分")),
     (1, re.compile(rf"^[{_NUM}]+、")),
     (2, re.compile(rf"^[（(][{_NUM}]+[）)]")),
     (3, re.compile(r"^[0-9０-９]+[．.、]")),
@@ -33,7 +34,7 @@ def _heading(line: str) -> tuple[int, str] | None:
 
 def looks_like_report(body: str) -> bool:
     levels = [h[0] for line in body.splitlines() if (h := _heading(line.strip()))]
-    return levels.count(1) >= 2 or levels.count(2) >= 2
+    return levels.count(0) >= 2 or levels.count(1) >= 2 or levels.count(2) >= 2
 
 
 def chunk(doc: Document, doc_type: str) -> list[Chunk]:

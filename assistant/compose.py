@@ -1,0 +1,269 @@
+"""Which sentences answer the question, and in what shape: plain lines, or a list of items.
+
+Pure functions over retrieved passages (no Chroma, no model): ``compose`` returns ``Part``s — spans of passage
+text, each shown as one line of the answer with its [n] marker. Three rules keep the answer on point:
+
+- a sentence of a lower-ranked passage joins only when it carries the question's own content words, not only
+  words every passage has (学校, 未成年人, 应当);
+- the sentence that decides the question's kind (a time for 多久/几点, 不得/可以 for 能不能, 责任 for 谁负责) is
+  preferred, and for yes/no and liability questions it comes first;
+- plan / problems questions are answered from the report section whose heading says so, every item of it
+  (or the items on the question's topic), and list questions over a report from every section on the topic.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from assistant.intent import INTENTS, deciding_pattern, intent_terms, section_pattern
+from assistant.schema import Chunk, Hit
+from assistant.textutil import normalize_ws, sentence_spans, tokens
+
+#: Words too general to tie a sentence to a question on their own.
+GENERIC = frozenset("""学校 未成年人 未成年 成年人 成年 应当 学生 教育 国家 法律 规定 单位 部门 人民政府 政府 机关 工作 依法 有关
+    孩子 小孩 家长 父母 监护人 其他 或者 以及 行为 情况 组织 负责 管理 相关 人员 社会 活动 措施 建设 加强 开展 推进""".split())
+#: A term found in more than this share of all passages is generic too.
+GENERIC_DF = 0.05
+_ITEM = re.compile(r"[（(][一二三四五六七八九十]+[）)]")
+_ENUMERATED = re.compile(r"(?:[一二三四五六七八九十]+是|[（(][一二三四五六七八九十]+[）)]|[0-9０-９]+[．.、]|首先|其次|再次|最后)")
+_END = re.compile(r"[。！？；：!?;:][”’」』）)]*$")
+_NUMBER = re.compile(r"[0-9０-９%％]|[一二三四五六七八九十百千万]+[项份个名人起次条所期]")
+_NUMBER_QUESTION = re.compile(r"多少|几|数量|比例|占比|人数|次数|参与率|平均分")
+
+
+@dataclass
+class Part:
+    """One line of the answer: sentences of one passage, shown as a plain line or a list item."""
+
+    hit: Hit
+    spans: list[tuple[int, int]]
+    label: str = ""  # a report item's heading, shown before its sentences
+    bullet: bool = False
+
+
+@dataclass
+class Terms:
+    """The question's words, weighted by rarity; ``specific`` are those that tie a sentence to this question."""
+
+    weights: dict[str, float]
+    specific: set[str] = field(default_factory=set)
+
+
+def question_terms(question: str, kind: str, retriever) -> Terms:
+    r = retriever
+    words = set(tokens(question))
+    words |= {t for term in [*r.expand(question), *intent_terms(question, kind)] for t in tokens(term)}
+    n = max(len(r.chunks), 1)
+    cues = [i.cues for i in INTENTS.values() if i.name != "fact"]
+    specific = {t for t in words if t not in GENERIC and 0 < r.df.get(t, 0) <= GENERIC_DF * n
+                and not any(c.search(t) for c in cues)}
+    return Terms({t: r.idf(t) for t in words}, specific)
+
+
+def content_spans(chunk: Chunk) -> list[tuple[int, int]]:
+    """The passage's sentences without heading lines, inline headings (1．严格法治审查工作。) or signatures/dates."""
+    text = chunk.text
+    heading = _bare(chunk.section.split(" > ")[-1]) if chunk.section else ""
+    out = []
+    for s, e in sentence_spans(text):
+        sent = text[s:e]
+        if not _END.search(sent) and len(sent) < 40:
+            continue  # a heading, a signature or a date line, not a sentence
+        if heading and _bare(sent) == heading:
+            continue
+        out.append((s, e))
+    return out
+
+
+def _bare(text: str) -> str:
+    return normalize_ws(text).rstrip("。：:")
+
+
+def heading_label(chunk: Chunk) -> str:
+    return chunk.section.split(" > ")[-1].strip() if chunk.section else ""
+
+
+# ---- report sections: plan, problems, lists of what was done ---------------------------------------------
+
+def _title_words(doc: str) -> set[str]:
+    return set(tokens(doc))
+
+
+def _topic_score(chunk: Chunk, terms: Terms) -> float:
+    words = set(tokens(chunk.section + " " + chunk.text))
+    topical = terms.specific - _title_words(chunk.doc)
+    return sum(terms.weights[t] for t in topical & words)
+
+
+def _leaves(chunks: list[Chunk]) -> list[Chunk]:
+    """Chunks with no sub-heading below them: a section's introduction is not one of its items."""
+    leaves = [c for c in chunks if not any(o.section.startswith(c.section + " > ") for o in chunks)]
+    return leaves or chunks
+
+
+def _on_topic(chunks: list[Chunk], terms: Terms, keep: float = 0.5) -> list[Chunk]:
+    """The chunks about the question's topic, or all of them when the question names no topic of its own."""
+    scores = [_topic_score(c, terms) for c in chunks]
+    best = max(scores, default=0.0)
+    if best <= 0:
+        return chunks
+    return [c for c, s in zip(chunks, scores) if s >= keep * best]
+
+
+def _item_parts(hit: Hit, terms: Terms, whole: bool) -> list[Part]:
+    """A report passage as list items: one item with its heading, or, for a passage that enumerates inline
+    (一是……；二是……), one item per enumerated sentence."""
+    chunk = hit.chunk
+    spans = content_spans(chunk)
+    enumerated = [(s, e) for s, e in spans if _ENUMERATED.match(chunk.text, s)]
+    if len(enumerated) >= 2:
+        return [Part(hit, [sp], bullet=True) for sp in enumerated]
+    if not whole and len(spans) > 2:
+        spans = [sp for sp in spans if set(tokens(chunk.text[sp[0]:sp[1]])) & terms.specific] or spans[:1]
+    return [Part(hit, spans, label=heading_label(chunk), bullet=True)] if spans else []
+
+
+def section_parts(kind: str, hits: list[Hit], all_chunks: list[Chunk], terms: Terms) -> list[Part] | None:
+    """Plan / problems questions: the items of the report section whose heading has the kind's words."""
+    pattern = section_pattern(kind)
+    if pattern is None:
+        return None
+    reports = list(dict.fromkeys(h.chunk.doc for h in hits if h.chunk.doc_type == "report"))
+    for doc in reports:
+        chunks = [c for c in all_chunks if c.doc == doc and pattern.search(c.section)]
+        if chunks:
+            chosen = _on_topic(_leaves(chunks), terms)
+            parts = [p for c in chosen for p in _item_parts(Hit(c, 1.0), terms, whole=True)]
+            return _on_topic_items(parts, terms) if len(chosen) == 1 else parts
+    return None
+
+
+def _on_topic_items(parts: list[Part], terms: Terms) -> list[Part]:
+    """Inline-enumerated items of one passage, narrowed to the question's topic like whole sections are."""
+    if len(parts) < 2:
+        return parts
+    text = [p.hit.chunk.text[p.spans[0][0]:p.spans[-1][1]] for p in parts]
+    topical = terms.specific - _title_words(parts[0].hit.chunk.doc)
+    scores = [sum(terms.weights[t] for t in topical & set(tokens(t_))) for t_ in text]
+    best = max(scores)
+    return parts if best <= 0 else [p for p, s in zip(parts, scores) if s >= 0.5 * best]
+
+
+def report_list_parts(hits: list[Hit], all_chunks: list[Chunk], terms: Terms, max_items: int = 5) -> list[Part] | None:
+    """"What was done on X": every section of the top report on the topic, not only the top passages.
+
+    Plan and problems sections are left out: what was done is not what is planned or lacking.
+    """
+    if not hits or hits[0].chunk.doc_type != "report":
+        return None
+    top = hits[0].chunk
+    skip = [section_pattern("plan"), section_pattern("problems")]
+    pool = [c for c in all_chunks if c.doc == top.doc and c.section != "前言"
+            and not any(p.search(c.section) for p in skip)]
+    chosen = [c for c in _on_topic(_leaves(pool), terms, keep=0.6) if _topic_score(c, terms) > 0]
+    if top not in chosen:
+        chosen.insert(0, top)
+    chosen = [top] + sorted((c for c in chosen if c is not top), key=lambda c: -_topic_score(c, terms))
+    chosen = sorted(chosen[:max_items], key=lambda c: c.start)
+    if len(chosen) == 1:
+        parts = _item_parts(Hit(top, hits[0].score), terms, whole=True)
+        if len(parts) == 1 and len(parts[0].spans) > 1:  # one passage: its sentences are the items
+            return [Part(parts[0].hit, [sp], bullet=True) for sp in parts[0].spans]
+        return parts
+    return [p for c in chosen for p in _item_parts(Hit(c, 1.0), terms, whole=c is top)]
+
+
+# ---- sentences of laws and other passages ----------------------------------------------------------------
+
+def _groups(chunk: Chunk, spans: list[tuple[int, int]]) -> dict[tuple[int, int], list[tuple[int, int]]]:
+    """Lead-in sentence (…下列情形之一的：) → the items （一）（二）… that follow it."""
+    groups: dict[tuple[int, int], list[tuple[int, int]]] = {}
+    lead = None
+    for sp in spans:
+        sent = chunk.text[sp[0]:sp[1]]
+        if _ITEM.match(sent) and lead is not None:
+            groups[lead].append(sp)
+        elif sent.rstrip().endswith(("：", ":")):
+            lead = sp
+            groups[lead] = []
+        else:
+            lead = None
+    return {k: v for k, v in groups.items() if v}
+
+
+def sentence_parts(question: str, kind: str, hits: list[Hit], terms: Terms, retriever,
+                   max_sentences: int = 3, max_passages: int = 2) -> list[Part]:
+    """The best sentences of the top passages by rare-word overlap with the question, shaped by its kind."""
+    deciding = deciding_pattern(kind)
+    wants_number = kind == "fact" and bool(_NUMBER_QUESTION.search(question))
+    scored = []  # (score, rank, span, hit, deciding)
+    for rank, hit in enumerate(hits[:3]):
+        text = hit.chunk.text
+        for s, e in content_spans(hit.chunk):
+            words = set(tokens(text[s:e]))
+            if rank > 0 and not words & terms.specific:
+                continue  # a weaker passage joins only with the question's own words
+            score = sum(w for t, w in terms.weights.items() if t in words)
+            decides = bool(deciding and deciding.search(text[s:e]))
+            if decides:
+                score *= 1.5
+            if wants_number and _NUMBER.search(text[s:e]):
+                score *= 1.3
+            scored.append((score * hit.score, rank, (s, e), hit, decides))
+    scored.sort(key=lambda x: -x[0])
+    if not scored or scored[0][0] <= 0:  # nothing overlaps: the top passage's opening sentence
+        spans = content_spans(hits[0].chunk) if hits else []
+        return [Part(hits[0], [spans[0]])] if spans else []
+    best = scored[0][0]
+    chosen, passages = [], []
+    for x in scored:
+        if x[0] < 0.5 * best or len(chosen) >= max_sentences:
+            break
+        if x[1] not in passages:
+            if len(passages) >= max_passages:
+                continue
+            passages.append(x[1])
+        chosen.append(x)
+    first = next((x for x in chosen if x[4]), None) if kind in ("permission", "liability") else None
+    chosen.sort(key=lambda x: (x is not first, x[1], x[2]))
+    return _with_items(chosen, kind, retriever)
+
+
+def _with_items(chosen: list, kind: str, retriever) -> list[Part]:
+    """Keep enumerations whole: a lead-in brings its items, an item brings its lead-in (and, for a list
+    question, its sibling items)."""
+    parts: list[Part] = []
+    seen: set[tuple[str, tuple[int, int]]] = set()
+
+    def add(hit: Hit, sp: tuple[int, int], bullet: bool = False) -> None:
+        if (hit.chunk.id, sp) not in seen:
+            seen.add((hit.chunk.id, sp))
+            parts.append(Part(hit, [sp], bullet=bullet))
+
+    for _, _, sp, hit, _ in chosen:
+        groups = _groups(hit.chunk, content_spans(hit.chunk))
+        lead = sp if sp in groups else next((k for k, v in groups.items() if sp in v), None)
+        if lead is None:
+            add(hit, sp)
+            continue
+        add(hit, lead)
+        items = groups[lead] if (lead == sp or kind in ("list", "definition")) else [sp]
+        for item in items:
+            add(hit, item, bullet=True)
+    return parts
+
+
+def compose(question: str, kind: str, hits: list[Hit], retriever) -> list[Part]:
+    """The answer's parts for a question of this kind (see the module docstring)."""
+    terms = question_terms(question, kind, retriever)
+    if kind in ("plan", "problems"):
+        parts = section_parts(kind, hits, retriever.chunks, terms)
+        if parts:
+            return parts
+    if kind == "list":
+        parts = report_list_parts(hits, retriever.chunks, terms)
+        if parts:
+            return parts
+    return sentence_parts(question, kind, hits, terms, retriever,
+                          max_sentences=8 if kind == "list" else 3, max_passages=3 if kind == "list" else 2)

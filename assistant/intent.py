@@ -1,0 +1,127 @@
+"""What a question asks for: one table of question types and their cue words.
+
+Retrieval and answering both read the type: a plan question is answered from a report's plan section, a
+liability question from the articles that assign 责任, a time question with the sentence that states the time.
+Keeping the cues in one table means one place to extend them, and one place that tests pin down.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+TYPES = ("plan", "problems", "liability", "time", "definition", "permission", "procedure", "list", "fact")
+
+
+@dataclass(frozen=True)
+class Intent:
+    name: str
+    #: Cue words in the question. The first type (in TYPES order) whose cue matches wins: plan and problems
+    #: are the narrowest, fact is what is left.
+    cues: re.Pattern
+    #: A report section whose heading matches this is where the answer lives (plan → 工作计划 / 下一步打算).
+    section: re.Pattern | None = None
+    #: A sentence that matches this is the one that answers (time → the one that states the time).
+    deciding: re.Pattern | None = None
+
+
+_TIME_EXPR = (r"[0-9０-９一二三四五六七八九十百两]+\s*(?:个)?(?:日|天|个?月|年|周岁|岁|小时|时|点|分钟|周|个工作日)"
+              r"|日内|之日起|期限|时效|期间|以前|之前|前|以内|届满|夜间|凌晨|每日|每周")
+
+INTENTS: dict[str, Intent] = {i.name: i for i in (
+    Intent("plan",
+           re.compile(r"明年|下一年|下一步|下步|今后|接下来|未来|往后|以后(?:要|将|准备|打算)|计划|打算|准备做|工作安排|工作思路"
+                      r"|(?:20\d\d|来)年(?:要|将|准备|打算|重点)|工作重点|目标是什么"),
+           section=re.compile(r"计划|打算|思路|下一步|今后|展望|工作安排|工作要点|努力方向|工作重点|工作目标")),
+    Intent("problems",
+           re.compile(r"不足|短板|薄弱|差距|欠缺|缺点|困难|弱项|不够好|哪里不好|不到位|有待(?:加强|提高|改进)"
+                      r"|(?:存在|有|还有)(?:哪些|什么|的|些)?问题|问题(?:有哪些|是什么|在哪)|哪些问题|什么问题"),
+           section=re.compile(r"问题|不足|短板|薄弱|困难|差距|欠缺|弱项")),
+    Intent("liability",
+           re.compile(r"负责|谁的责任|责任(?:吗|呢|在谁|归谁)|有责任|担责|承担.{0,8}责任|要赔|赔偿|赔钱|谁赔|该赔|赔吗|赔不赔"
+                      r"|追责|追究|算谁的|怪谁|谁来管|谁管"),
+           deciding=re.compile(r"承担.{0,12}责任|责任|赔偿|追究|处分|处罚")),
+    Intent("time",
+           re.compile(r"多久|多长时间|多少天|几天|几个月|几年|多少年|期限|时限|时效|几点|什么时候|何时|几岁|多大(?:的|年龄|才)"
+                      r"|年龄|最晚|最迟|截止|哪个月|哪一年|几号|时间段|时段"),
+           deciding=re.compile(_TIME_EXPR)),
+    Intent("definition",
+           re.compile(r"是什么意思|什么意思|什么是|什么叫|叫什么|指什么|指的是|是指|定义|含义|怎么理解|如何理解|怎样才算|算不算|属于什么"),
+           deciding=re.compile(r"是指|所称|包括|指")),
+    Intent("permission",
+           re.compile(r"可以.{0,16}吗|可不可以|能不能|能否|不能|能.{0,12}吗|是否(?:允许|可以|能|应当|必须|需要)|允许|准许|禁止|不得"
+                      r"|让不让|许不许|行不行|合法吗|违法吗|违不违法|有权|必须.{0,12}吗|要不要|需不需要|该不该"),
+           deciding=re.compile(r"不得|禁止|严禁|可以|应当|必须|有权|不准|准许|允许")),
+    Intent("procedure",
+           re.compile(r"怎么办|怎么处理|如何处理|怎么做|怎样做|如何做|怎么解决|程序|流程|步骤|手续|怎么申请|如何申请|怎么投诉"
+                      r"|怎么举报|怎么维权|找谁|向谁|去哪|哪里(?:申请|投诉|反映|告)|怎么告|如何应对|怎么管"),
+           deciding=re.compile(r"应当|可以|依法|申请|报告|通知|处理|提起")),
+    Intent("list",
+           re.compile(r"哪些|哪几|做了什么|做了些什么|干了什么|有什么(?:措施|活动|工作|举措|办法|做法|要求|权利|义务|职责)"
+                      r"|采取了|开展了|都有什么|都做了|什么活动|几个方面|主要(?:工作|做法|措施)|有什么成效|成效")),
+    Intent("fact", re.compile(r"")),
+)}
+
+
+def classify(question: str) -> str:
+    """The question's type: the first of TYPES whose cue words occur in it ('fact' when none do)."""
+    for name in TYPES:
+        if INTENTS[name].cues.search(question):
+            return name
+    return "fact"
+
+
+def section_pattern(kind: str) -> re.Pattern | None:
+    """Heading words of the report section that answers questions of this type (plan, problems), else None."""
+    return INTENTS[kind].section
+
+
+def deciding_pattern(kind: str) -> re.Pattern | None:
+    """What the answering sentence of this type of question contains (a time, 不得/可以, 责任…), else None."""
+    return INTENTS[kind].deciding
+
+
+#: Text of a passage that assigns liability (who bears 责任 / pays 赔偿).
+LIABILITY_TEXT = re.compile(r"承担.{0,12}责任|侵权责任|赔偿责任|补充责任|赔偿损失|依法赔偿|责令赔偿")
+#: Age in a question, and the terms of civil capacity the law uses for it (民法典 第十九条、第二十条).
+_AGE = re.compile(r"([0-9]{1,2}|[一二三四五六七八九十]{1,3})\s*(?:周)?岁")
+_SCHOOL_AGE = (("幼儿园", 5), ("托儿所", 3), ("小学", 10), ("初一", 13), ("初二", 14), ("初三", 15), ("初中", 14),
+               ("高一", 16), ("高二", 17), ("高中", 17))
+
+
+def _age(question: str) -> int | None:
+    if m := _AGE.search(question):
+        try:
+            from assistant.citations import cn_to_int
+
+            return cn_to_int(m.group(1))
+        except ValueError:
+            return None
+    return next((age for word, age in _SCHOOL_AGE if word in question), None)
+
+
+def intent_terms(question: str, kind: str) -> list[str]:
+    """Document terms a question of this kind implies without saying them (keyword side only).
+
+    A liability question about a child hurt at school is decided by the child's civil capacity: under eight
+    无民事行为能力人 (民法典第一千一百九十九条), eight to seventeen 限制民事行为能力人 (第一千二百条).
+    """
+    if kind != "liability" or (age := _age(question)) is None:
+        return []
+    if age < 8:
+        return ["无民事行为能力人"]
+    return ["限制民事行为能力人"] if age < 18 else []
+
+
+def kind_weight(kind: str, chunk) -> float:
+    """How much a passage's fused score is multiplied by for a question of this kind.
+
+    Plan and problems questions are answered by a report's section with those heading words (any report: the
+    words, not one report's numbering); liability questions by passages that assign 责任.
+    """
+    section = INTENTS[kind].section
+    if section is not None:
+        return 1.5 if chunk.doc_type == "report" and section.search(chunk.section) else 1.0
+    if kind == "liability" and LIABILITY_TEXT.search(chunk.text):
+        return 1.3
+    return 1.0
