@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from assistant.citations import int_to_cn
 from assistant.compose import compose
-from assistant.intent import classify
+from assistant.intent import classify, section_pattern
 from assistant.retrieval import ArticleLookup, Retriever
 from assistant.schema import Answer, Citation, Hit
 from assistant.synonyms import expansions
@@ -156,8 +156,13 @@ class Answerer:
         total = sum(weights.values()) or 1.0
         # a question word also counts as found when a phrase containing it has its document term there
         phrases = expansions(q)
-        alternatives = {t: [s for phrase, syns in phrases.items() if t in phrase for s in syns] for t in terms}
-        covered = sum(w for t, w in weights.items() if t in bag or any(s in bag for s in alternatives[t]))
+        alternatives = {t: [s for phrase, syns in phrases.items() if t in phrase or phrase in t for s in syns]
+                        for t in terms}
+
+        def found(term: str) -> bool:
+            return term in bag or any(all(x in bag for x in tokens(s)) for s in alternatives[term])
+
+        covered = sum(w for t, w in weights.items() if found(t))
         dense = max((h.dense for h in hits if h.dense is not None), default=0.0)
         margin = hits[0].score - hits[1].score if len(hits) > 1 else 0.0
         bm25 = (hits[0].bm25 or 0.0) if hits else 0.0
@@ -167,7 +172,7 @@ class Answerer:
         sig = self.signals(q, hits)
         kind = classify(q)
         reasons = {"signals": sig.__dict__ | {"score": round(sig.score(), 3)}, "kind": kind}
-        if not hits or not sig.answerable(self.min_score):
+        if not hits or not (sig.answerable(self.min_score) or _in_kind_section(kind, hits[0])):
             return Answer(q, False, NOT_FOUND, retrieved=hits, reasons=reasons)
         missing = unanswered_type(q, [h.chunk.text for h in hits[:3]])
         if missing:
@@ -203,6 +208,13 @@ def paragraph_spans(text: str) -> list[tuple[int, int]]:
                 spans.append((pos, m.start()))
         pos = m.end()
     return spans
+
+
+def _in_kind_section(kind: str, hit: Hit) -> bool:
+    """A plan / problems question whose top passage sits in a report's plan / problems section: answer enough,
+    even when the wording is far from the report's (明年有啥新打算 vs 2023年工作计划)."""
+    section = section_pattern(kind)
+    return bool(section and hit.chunk.doc_type == "report" and section.search(hit.chunk.section))
 
 
 def lead_line(citations: list[Citation]) -> str:

@@ -25,6 +25,8 @@ GENERIC = frozenset("""学校 未成年人 未成年 成年人 成年 应当 学
     孩子 小孩 家长 父母 监护人 其他 或者 以及 行为 情况 组织 负责 管理 相关 人员 社会 活动 措施 建设 加强 开展 推进""".split())
 #: A term found in more than this share of all passages is generic too.
 GENERIC_DF = 0.05
+#: What a generic word counts for, against a question's own content word, when sentences are scored.
+GENERIC_WEIGHT = 0.3
 _ITEM = re.compile(r"[（(][一二三四五六七八九十]+[）)]")
 _ENUMERATED = re.compile(r"(?:[一二三四五六七八九十]+是|[（(][一二三四五六七八九十]+[）)]|[0-9０-９]+[．.、]|首先|其次|再次|最后)")
 _END = re.compile(r"[。！？；：!?;:][”’」』）)]*$")
@@ -61,12 +63,30 @@ def question_terms(question: str, kind: str, retriever) -> Terms:
     return Terms({t: r.idf(t) for t in words}, specific)
 
 
+#: Clauses cut at ； are joined back into their sentence up to this length: 应当承担侵权责任；但是，能够证明…
+#: loses its meaning when cut. A clause that starts with 但/但是 is always joined to the one before it.
+MAX_SENTENCE = 150
+
+
+def clause_spans(text: str) -> list[tuple[int, int]]:
+    """Sentences of ``text``; a sentence is cut at ； only when it is long, and never before 但是."""
+    out: list[tuple[int, int]] = []
+    for s, e in sentence_spans(text):
+        if out and text[out[-1][1] - 1] in "；;" and "\n" not in text[out[-1][1]:s]:
+            joined = (out[-1][0], e)
+            if text.startswith(("但", "但是"), s) or joined[1] - joined[0] <= MAX_SENTENCE:
+                out[-1] = joined
+                continue
+        out.append((s, e))
+    return out
+
+
 def content_spans(chunk: Chunk) -> list[tuple[int, int]]:
     """The passage's sentences without heading lines, inline headings (1．严格法治审查工作。) or signatures/dates."""
     text = chunk.text
     heading = _bare(chunk.section.split(" > ")[-1]) if chunk.section else ""
     out = []
-    for s, e in sentence_spans(text):
+    for s, e in clause_spans(text):
         sent = text[s:e]
         if not _END.search(sent) and len(sent) < 40:
             continue  # a heading, a signature or a date line, not a sentence
@@ -204,7 +224,7 @@ def sentence_parts(question: str, kind: str, hits: list[Hit], terms: Terms, retr
             words = set(tokens(text[s:e]))
             if rank > 0 and not words & terms.specific:
                 continue  # a weaker passage joins only with the question's own words
-            score = sum(w for t, w in terms.weights.items() if t in words)
+            score = sum(w if t in terms.specific else GENERIC_WEIGHT * w for t, w in terms.weights.items() if t in words)
             decides = bool(deciding and deciding.search(text[s:e]))
             if decides:
                 score *= 1.5

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-TYPES = ("plan", "problems", "liability", "time", "definition", "permission", "procedure", "list", "fact")
+TYPES = ("plan", "problems", "liability", "time", "definition", "procedure", "list", "permission", "fact")
 
 
 @dataclass(frozen=True)
@@ -34,11 +34,11 @@ INTENTS: dict[str, Intent] = {i.name: i for i in (
                       r"|(?:20\d\d|来)年(?:要|将|准备|打算|重点)|工作重点|目标是什么"),
            section=re.compile(r"计划|打算|思路|下一步|今后|展望|工作安排|工作要点|努力方向|工作重点|工作目标")),
     Intent("problems",
-           re.compile(r"不足|短板|薄弱|差距|欠缺|缺点|困难|弱项|不够好|哪里不好|不到位|有待(?:加强|提高|改进)"
+           re.compile(r"不足|短板|薄弱|差距|欠缺|缺点|缺陷|毛病|困难|弱项|不够好|哪里不好|不到位|不理想|效果不.{0,2}好|有待(?:加强|提高|改进)"
                       r"|(?:存在|有|还有)(?:哪些|什么|的|些)?问题|问题(?:有哪些|是什么|在哪)|哪些问题|什么问题"),
            section=re.compile(r"问题|不足|短板|薄弱|困难|差距|欠缺|弱项")),
     Intent("liability",
-           re.compile(r"负责|谁的责任|责任(?:吗|呢|在谁|归谁)|有责任|担责|承担.{0,8}责任|要赔|赔偿|赔钱|谁赔|该赔|赔吗|赔不赔"
+           re.compile(r"负责|谁的责任|责任(?:吗|呢|在谁|归谁)|有责任|担责|担.{0,5}责任|什么责任|什么后果|承担.{0,8}责任|要赔|赔偿|赔钱|谁赔|该赔|赔吗|赔不赔"
                       r"|追责|追究|算谁的|怪谁|谁来管|谁管"),
            deciding=re.compile(r"承担.{0,12}责任|责任|赔偿|追究|处分|处罚")),
     Intent("time",
@@ -46,10 +46,10 @@ INTENTS: dict[str, Intent] = {i.name: i for i in (
                       r"|年龄|最晚|最迟|截止|哪个月|哪一年|几号|时间段|时段"),
            deciding=re.compile(_TIME_EXPR)),
     Intent("definition",
-           re.compile(r"是什么意思|什么意思|什么是|什么叫|叫什么|指什么|指的是|是指|定义|含义|怎么理解|如何理解|怎样才算|算不算|属于什么"),
+           re.compile(r"是什么意思|什么意思|什么是|什么叫|叫什么|指什么|指的是|是指|定义|含义|怎么理解|如何理解|才算|算是|算不算|属于什么"),
            deciding=re.compile(r"是指|所称|包括|指")),
     Intent("permission",
-           re.compile(r"可以.{0,16}吗|可不可以|能不能|能否|不能|能.{0,12}吗|是否(?:允许|可以|能|应当|必须|需要)|允许|准许|禁止|不得"
+           re.compile(r"可以.{0,20}吗|可不可以|能不能|能否|不能|能.{0,20}吗|是否(?:允许|可以|能|应当|必须|需要)|允许|准许|禁止|不得"
                       r"|让不让|许不许|行不行|合法吗|违法吗|违不违法|有权|必须.{0,12}吗|要不要|需不需要|该不该"),
            deciding=re.compile(r"不得|禁止|严禁|可以|应当|必须|有权|不准|准许|允许")),
     Intent("procedure",
@@ -103,9 +103,11 @@ def _age(question: str) -> int | None:
 def intent_terms(question: str, kind: str) -> list[str]:
     """Document terms a question of this kind implies without saying them (keyword side only).
 
-    A liability question about a child hurt at school is decided by the child's civil capacity: under eight
+    A definition is stated as "…是指…" / "本法所称…". A liability question about a child hurt at school is decided by the child's civil capacity: under eight
     无民事行为能力人 (民法典第一千一百九十九条), eight to seventeen 限制民事行为能力人 (第一千二百条).
     """
+    if kind == "definition":
+        return ["是指", "所称"]
     if kind != "liability" or (age := _age(question)) is None:
         return []
     if age < 8:
