@@ -32,10 +32,12 @@ ANSWER_TYPES: tuple[tuple[str, re.Pattern, re.Pattern], ...] = (
     ("amount", re.compile(r"多少钱|多少元|金额|花了多少|多少.{0,3}费"), re.compile(rf"{_CN_NUM}(?:多)?(?:元|万元|亿元)")),
     ("rate", re.compile(r"(?:率|比例|占比)(?:是|有|为)?多少"), re.compile(r"[0-9０-９.]+\s*[%％]|百分之")),
     ("person", re.compile(r"是谁|叫什么名字|姓名|是哪位"), re.compile(r"(?!)")),  # no passage here names people
+    ("clock", re.compile(r"几点|几时|什么时间点"), re.compile(rf"{_CN_NUM}\s*(?:时|点)")),
+    ("month", re.compile(r"几月|哪个月|哪一个月|什么月份"), re.compile(rf"{_CN_NUM}\s*月")),
 )
 #: "多少份 / 几次 / 多少所": a count of something is stated as number + the same measure word (or a kin).
 _COUNT_QUESTION = re.compile(r"(?<!哪)(?:多少|几)(?:个)?([人名份件项条家所次起场期篇册张天日岁位批])")
-_MEASURE_KIN = {"人": "[人名]", "名": "[人名]", "次": "[次起]", "起": "[次起]", "件": "[件份]", "份": "[份件]",
+_MEASURE_KIN = {"人": "[人名]", "名": "[人名]", "条": "[条项]", "项": "[项条]", "次": "[次起]", "起": "[次起]", "件": "[件份]", "份": "[份件]",
                 "天": "(?:工作)?[天日]", "日": "(?:工作)?[天日]"}
 
 
@@ -172,13 +174,10 @@ class Answerer:
         sig = self.signals(q, hits)
         kind = classify(q)
         reasons = {"signals": sig.__dict__ | {"score": round(sig.score(), 3)}, "kind": kind}
-        if not hits or not (sig.answerable(self.min_score) or _in_kind_section(kind, hits[0])):
+        if not hits or not (sig.answerable(self.min_score) or any(_in_kind_section(kind, h) for h in hits[:3])):
             return Answer(q, False, NOT_FOUND, retrieved=hits, reasons=reasons)
-        missing = unanswered_type(q, [h.chunk.text for h in hits[:3]])
-        if missing:
-            return Answer(q, False, NOT_FOUND, retrieved=hits, reasons=reasons | {"answer_type": missing})
         citations: dict[str, Citation] = {}
-        lines = []
+        lines, quoted = [], []
         for part in compose(q, kind, hits, self.retriever):
             chunk = part.hit.chunk
             c = citations.get(chunk.id)
@@ -186,8 +185,12 @@ class Answerer:
                 c = citations[chunk.id] = Citation(n=len(citations) + 1, chunk=chunk)
             c.quoted.extend(part.spans)
             body = "".join(chunk.text[s:e] for s, e in part.spans)
+            quoted.append(body)
             label = f"{part.label}：" if part.label and not body.startswith(part.label) else ""
             lines.append(f"{'- ' if part.bullet else ''}{label}{body}[{c.n}]")
+        # the sentences we would quote must state the kind of fact asked for (a count, an amount, a time…)
+        if missing := unanswered_type(q, quoted):
+            return Answer(q, False, NOT_FOUND, retrieved=hits, reasons=reasons | {"answer_type": missing})
         cited = list(citations.values())
         return Answer(q, True, lead_line(cited) + "\n".join(lines), cited, hits, reasons=reasons)
 
@@ -211,7 +214,7 @@ def paragraph_spans(text: str) -> list[tuple[int, int]]:
 
 
 def _in_kind_section(kind: str, hit: Hit) -> bool:
-    """A plan / problems question whose top passage sits in a report's plan / problems section: answer enough,
+    """A plan / problems question with a top passage in a report's plan / problems section: answer enough,
     even when the wording is far from the report's (明年有啥新打算 vs 2023年工作计划)."""
     section = section_pattern(kind)
     return bool(section and hit.chunk.doc_type == "report" and section.search(hit.chunk.section))

@@ -23,12 +23,15 @@ from assistant.textutil import normalize_ws, sentence_spans, tokens
 #: Words too general to tie a sentence to a question on their own.
 GENERIC = frozenset("""学校 未成年人 未成年 成年人 成年 应当 学生 教育 国家 法律 规定 单位 部门 人民政府 政府 机关 工作 依法 有关
     孩子 小孩 家长 父母 监护人 其他 或者 以及 行为 情况 组织 负责 管理 相关 人员 社会 活动 措施 建设 加强 开展 推进""".split())
-#: A term found in more than this share of all passages is generic too.
+#: A term found in more than this share of all passages (and in more than GENERIC_MIN of them) is generic too.
 GENERIC_DF = 0.05
+GENERIC_MIN = 10
 #: What a generic word counts for, against a question's own content word, when sentences are scored.
 GENERIC_WEIGHT = 0.3
 _ITEM = re.compile(r"[（(][一二三四五六七八九十]+[）)]")
 _ENUMERATED = re.compile(r"(?:[一二三四五六七八九十]+是|[（(][一二三四五六七八九十]+[）)]|[0-9０-９]+[．.、]|首先|其次|再次|最后)")
+#: After an enumeration, a sentence starting so adds one more item (……三是…。此外，全区建成…).
+_ONE_MORE = re.compile(r"此外|另外|同时|还")
 _END = re.compile(r"[。！？；：!?;:][”’」』）)]*$")
 _NUMBER = re.compile(r"[0-9０-９%％]|[一二三四五六七八九十百千万]+[项份个名人起次条所期]")
 _NUMBER_QUESTION = re.compile(r"多少|几|数量|比例|占比|人数|次数|参与率|平均分")
@@ -54,12 +57,15 @@ class Terms:
 
 def question_terms(question: str, kind: str, retriever) -> Terms:
     r = retriever
-    words = set(tokens(question))
-    words |= {t for term in [*r.expand(question), *intent_terms(question, kind)] for t in tokens(term)}
+    extra = {t for term in [*r.expand(question), *intent_terms(question, kind)] for t in tokens(term)}
+    words = set(tokens(question)) | extra
+    topic = question
+    for intent in INTENTS.values():  # the words that say what kind of question it is are not its topic
+        if intent.name != "fact":
+            topic = intent.cues.sub(" ", topic)
     n = max(len(r.chunks), 1)
-    cues = [i.cues for i in INTENTS.values() if i.name != "fact"]
-    specific = {t for t in words if t not in GENERIC and 0 < r.df.get(t, 0) <= GENERIC_DF * n
-                and not any(c.search(t) for c in cues)}
+    specific = {t for t in set(tokens(topic)) | extra
+                if t not in GENERIC and 0 < r.df.get(t, 0) <= max(GENERIC_DF * n, GENERIC_MIN)}
     return Terms({t: r.idf(t) for t in words}, specific)
 
 
@@ -69,12 +75,13 @@ MAX_SENTENCE = 150
 
 
 def clause_spans(text: str) -> list[tuple[int, int]]:
-    """Sentences of ``text``; a sentence is cut at ； only when it is long, and never before 但是."""
+    """Sentences of ``text``; a sentence is cut at ； only when it is long or enumerates (一是…；二是…), and never
+    before 但是."""
     out: list[tuple[int, int]] = []
     for s, e in sentence_spans(text):
         if out and text[out[-1][1] - 1] in "；;" and "\n" not in text[out[-1][1]:s]:
             joined = (out[-1][0], e)
-            if text.startswith(("但", "但是"), s) or joined[1] - joined[0] <= MAX_SENTENCE:
+            if text.startswith("但", s) or (joined[1] - joined[0] <= MAX_SENTENCE and not _ENUMERATED.match(text, s)):
                 out[-1] = joined
                 continue
         out.append((s, e))
@@ -138,6 +145,7 @@ def _item_parts(hit: Hit, terms: Terms, whole: bool) -> list[Part]:
     spans = content_spans(chunk)
     enumerated = [(s, e) for s, e in spans if _ENUMERATED.match(chunk.text, s)]
     if len(enumerated) >= 2:
+        enumerated += [(s, e) for s, e in spans if s > enumerated[-1][0] and _ONE_MORE.match(chunk.text, s)]
         return [Part(hit, [sp], bullet=True) for sp in enumerated]
     if not whole and len(spans) > 2:
         spans = [sp for sp in spans if set(tokens(chunk.text[sp[0]:sp[1]])) & terms.specific] or spans[:1]
@@ -177,17 +185,19 @@ def report_list_parts(hits: list[Hit], all_chunks: list[Chunk], terms: Terms, ma
     """
     if not hits or hits[0].chunk.doc_type != "report":
         return None
-    top = hits[0].chunk
     skip = [section_pattern("plan"), section_pattern("problems")]
-    pool = [c for c in all_chunks if c.doc == top.doc and c.section != "前言"
+    pool = [c for c in all_chunks if c.doc == hits[0].chunk.doc and c.section != "前言"
             and not any(p.search(c.section) for p in skip)]
+    top = next((h.chunk for h in hits[:3] if h.chunk in pool), None)
+    if top is None:
+        return None
     chosen = [c for c in _on_topic(_leaves(pool), terms, keep=0.6) if _topic_score(c, terms) > 0]
     if top not in chosen:
         chosen.insert(0, top)
     chosen = [top] + sorted((c for c in chosen if c is not top), key=lambda c: -_topic_score(c, terms))
     chosen = sorted(chosen[:max_items], key=lambda c: c.start)
     if len(chosen) == 1:
-        parts = _item_parts(Hit(top, hits[0].score), terms, whole=True)
+        parts = _item_parts(Hit(top, 1.0), terms, whole=True)
         if len(parts) == 1 and len(parts[0].spans) > 1:  # one passage: its sentences are the items
             return [Part(parts[0].hit, [sp], bullet=True) for sp in parts[0].spans]
         return parts

@@ -42,7 +42,7 @@ INTENTS: dict[str, Intent] = {i.name: i for i in (
                       r"|追责|追究|算谁的|怪谁|谁来管|谁管"),
            deciding=re.compile(r"承担.{0,12}责任|责任|赔偿|追究|处分|处罚")),
     Intent("time",
-           re.compile(r"多久|多长时间|多少天|几天|几个月|几年|多少年|期限|时限|时效|几点|什么时候|何时|几岁|多大(?:的|年龄|才)"
+           re.compile(r"多久|多长时间|多少天|几天|几个月|几月|几年|多少年|期限|时限|时效|几点|什么时候|何时|几岁|多大(?:的|年龄|才)"
                       r"|年龄|最晚|最迟|截止|哪个月|哪一年|几号|时间段|时段"),
            deciding=re.compile(_TIME_EXPR)),
     Intent("definition",
