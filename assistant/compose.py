@@ -228,7 +228,7 @@ def sentence_parts(question: str, kind: str, hits: list[Hit], terms: Terms, retr
     deciding = deciding_pattern(kind)
     wants_number = kind == "fact" and bool(_NUMBER_QUESTION.search(question))
     scored = []  # (score, rank, span, hit, deciding)
-    for rank, hit in enumerate(hits[:3]):
+    for rank, hit in enumerate(hits[: 5 if kind == "list" else 3]):
         text = hit.chunk.text
         for s, e in content_spans(hit.chunk):
             words = set(tokens(text[s:e]))
@@ -255,7 +255,7 @@ def sentence_parts(question: str, kind: str, hits: list[Hit], terms: Terms, retr
                 continue
             passages.append(x[1])
         chosen.append(x)
-    first = next((x for x in chosen if x[4]), None) if kind in ("permission", "liability") else None
+    first = next((x for x in chosen if x[4]), None) if kind in ("permission", "liability", "list") else None
     chosen.sort(key=lambda x: (x is not first, x[1], x[2]))
     return _with_items(chosen, kind, retriever)
 

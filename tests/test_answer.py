@@ -288,9 +288,15 @@ def test_plausible_but_absent_counts_are_refused(engine):
 
 def test_a_decisive_keyword_match_answers_despite_a_low_cosine(engine):
     """A short question whose words single out one article: USE's cosine is low, the keyword evidence is not."""
+    from assistant.answer import Signals
+
     answer = engine.ask("学校门口能开网吧吗？")
     signals = answer.reasons["signals"]
-    assert signals["score"] < engine.settings.min_score  # the similarity score alone would refuse
+    assert signals["dense"] < 0.3 and signals["margin"] >= 0.4 and signals["bm25"] >= 40
+    low = Signals(dense=signals["dense"], coverage=0.0, margin=signals["margin"], bm25=signals["bm25"])
+    assert low.score() < engine.settings.min_score and low.answerable(engine.settings.min_score)
+    assert not Signals(dense=signals["dense"], coverage=0.0, margin=0.1, bm25=signals["bm25"]).answerable(
+        engine.settings.min_score)
     assert answer.found
     assert answer.citations[0].chunk.article == "第五十八条"
     assert "周边不得设置" in answer.answer
