@@ -1,0 +1,81 @@
+"""The question-type table: users' own phrasings of each type, and the report headings each type is steered to."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from assistant.intent import TYPES, classify, intent_terms, kind_weight, section_pattern
+from assistant.schema import Chunk
+
+SECOND_REPORT = Path(__file__).parent / "fixtures" / "reports" / "河池市金城江区司法局2023年法治政府建设年度报告.txt"
+
+PHRASINGS = {
+    "liability": ["小孩在学校摔伤了，学校有责任吗？", "三岁孩子在幼儿园被磕伤，谁来负责？", "学生在学校打架受伤，学校要担责吗？",
+                  "孩子把同学弄伤了，家长要赔钱吗？", "学校乱收费要承担什么法律责任？"],
+    "permission": ["学校可以体罚学生吗？", "孩子能不能带手机进教室？", "学校是否允许占用寒暑假补课？", "网吧能让未成年人进吗？",
+                   "未成年人可以买烟吗？"],
+    "time": ["申请行政复议的期限是多久？", "晚上几点以后不能玩网络游戏？", "孩子几岁要上小学？", "教师申诉多长时间内要处理？",
+             "公开征求意见一般几天？", "专门学校成立于哪一年？"],
+    "procedure": ["孩子被欺负了怎么办？", "学校遇到欺凌应该怎么处理？", "重大行政决策要走什么程序？", "想申请复议要找谁？"],
+    "definition": ["什么是专门教育？", "什么叫学生欺凌？", "毒品是指什么？", "重大行政决策事项是什么意思？"],
+    "list": ["教育局2022年在未成年人保护方面做了哪些工作？", "教师有哪些权利？", "禁毒教育开展了什么活动？",
+             "法律顾问制度有什么措施？"],
+    "plan": ["教育局明年有什么打算？", "下一步工作计划是什么？", "今后准备怎么推进依法治校？", "2024年的工作重点是什么？"],
+    "problems": ["报告里说存在哪些不足？", "法治工作还有什么短板？", "执法人员有什么问题？", "普法效果不好的原因是什么？"],
+    "fact": ["2022年审查了多少份重大行政决策？", "专门学校一共矫治了多少学生？", "教育局的法律顾问是哪家律师事务所？"],
+}
+
+
+@pytest.mark.parametrize("kind, question", [(k, q) for k, qs in PHRASINGS.items() for q in qs])
+def test_users_phrasings_get_their_type(kind, question):
+    assert classify(question) == kind
+
+
+def test_every_type_has_phrasings():
+    assert set(PHRASINGS) == set(TYPES)
+
+
+def _sections(path: Path) -> set[str]:
+    from ingest.chunkers import chunk_document
+    from ingest.loaders import load
+
+    return {c.section for c in chunk_document(load(path))}
+
+
+def test_plan_and_problem_sections_are_found_by_heading_words_in_both_reports(report_path):
+    """Two reports with different numbering (一、/（一） and 第一部分/一、/1.) and different heading words."""
+    for path in (report_path, SECOND_REPORT):
+        sections = _sections(path)
+        plan = {s for s in sections if section_pattern("plan").search(s)}
+        problems = {s for s in sections if section_pattern("problems").search(s)}
+        assert plan and problems, path.name
+        assert not plan & problems
+        # every plan / problems section sits under one top heading, and nothing else matches
+        assert len({s.split(" > ")[0] for s in plan}) == 1, plan
+        assert len({s.split(" > ")[0] for s in problems}) == 1, problems
+    assert any("2024年工作思路" in s for s in _sections(SECOND_REPORT) if section_pattern("plan").search(s))
+    assert any("不足和薄弱环节" in s for s in _sections(SECOND_REPORT) if section_pattern("problems").search(s))
+
+
+def _chunk(text: str, section: str = "", doc_type: str = "law") -> Chunk:
+    return Chunk(text=text, doc="d", source="s", doc_type=doc_type, section=section, article=None, start=0, end=len(text))
+
+
+def test_kind_weight_prefers_what_answers_the_kind():
+    plan = _chunk("贯彻…", "三、2023年工作计划 > （一）提升依法行政能力", "report")
+    done = _chunk("组织…", "一、2022年主要举措和成效 > （三）依法全面履行政府职能", "report")
+    assert kind_weight("plan", plan) > kind_weight("plan", done) == 1.0
+    assert kind_weight("fact", plan) == 1.0
+    assert kind_weight("liability", _chunk("学校未尽到教育、管理职责的，应当承担侵权责任。")) > 1.0
+    assert kind_weight("liability", _chunk("学校应当建立安全管理制度。")) == 1.0
+    assert kind_weight("list", _chunk("第七条 教师享有下列权利:\n\n（一）进行教育教学活动；")) > 1.0
+
+
+def test_liability_questions_bring_the_civil_capacity_of_the_childs_age():
+    assert intent_terms("三岁孩子在幼儿园被磕伤，谁来负责？", "liability") == ["无民事行为能力人"]
+    assert intent_terms("初二学生上体育课受伤，学校要赔吗？", "liability") == ["限制民事行为能力人"]
+    assert intent_terms("15岁学生打架受伤，谁负责？", "liability") == ["限制民事行为能力人"]
+    assert intent_terms("三岁孩子能上幼儿园吗？", "permission") == []
+    assert intent_terms("什么叫学生欺凌？", "definition") == ["是指", "所称"]
