@@ -27,6 +27,7 @@ from pathlib import Path  # noqa: E402
 from typing import Any, Callable, Iterator, Sequence  # noqa: E402
 
 import gradio as gr  # noqa: E402
+from starlette.middleware import Middleware  # noqa: E402
 
 from assistant.schema import Answer, Chunk  # noqa: E402
 from assistant.settings import Settings, get_settings  # noqa: E402
@@ -68,7 +69,7 @@ BUILDING = "索引正在建立（{pct:.0f}%），请稍候再提问。"
 
 _MD_SPECIAL = set(string.punctuation)
 _MARKER = re.compile(r"\[(\d+)\]")
-_LINKED_MARKER = re.compile(r"\[\\\[(\d+)\\\]\]\(#src-\d+\)")
+_ITEM = "- "  # an answer line that starts with this is a list item (measures, a plan, problems)
 
 
 def md_escape(text: str) -> str:
@@ -76,35 +77,44 @@ def md_escape(text: str) -> str:
     return "".join("\\" + ch if ch in _MD_SPECIAL else ch for ch in text)
 
 
-def answer_markdown(text: str, numbers: Sequence[int] | None = None) -> str:
-    """The answer as chat Markdown: text escaped, each ``[n]`` marker a link to source card ``#src-n``.
+def answer_markdown(text: str, numbers: Sequence[int] | None = None, turn: int = 1) -> str:
+    """The answer as chat Markdown: text escaped, each ``[n]`` marker a link to source card ``#src-{turn}-{n}``.
 
     Only markers whose number is in ``numbers`` (the citations) become links; ``None`` links them all.
+    A line starting with "- " becomes a bullet item (the rest escaped as usual); a blank line ends the list
+    before a following line of text, which Markdown would otherwise fold into the last item.
     """
+    out: list[str] = []
+    in_list = False
+    for line in text.split("\n"):
+        item = line.startswith(_ITEM)
+        if in_list and not item and line.strip():
+            out.append("")
+        out.append("- " + _linked(line[len(_ITEM):], numbers, turn) if item else _linked(line, numbers, turn))
+        in_list = item
+    return "\n".join(out)
+
+
+def _linked(text: str, numbers: Sequence[int] | None, turn: int) -> str:
     out, pos = [], 0
     for m in _MARKER.finditer(text):
         n = int(m.group(1))
         if numbers is not None and n not in numbers:
             continue
         out.append(md_escape(text[pos : m.start()]))
-        out.append(f"[\\[{n}\\]](#src-{n})")
+        out.append(f"[\\[{n}\\]](#src-{turn}-{n})")
         pos = m.end()
     out.append(md_escape(text[pos:]))
     return "".join(out)
 
 
-def unlink_markers(markdown: str) -> str:
-    """Turn the ``[n]`` links of an older answer back into plain markers (the cards now show a newer answer)."""
-    return _LINKED_MARKER.sub(lambda m: f"\\[{m.group(1)}\\]", markdown)
-
-
 def stream_pieces(text: str, max_steps: int = 30) -> list[str]:
-    """Growing prefixes of ``text`` for incremental display; a ``[n]`` marker is never cut in half."""
+    """Growing prefixes of ``text`` for incremental display; a ``[n]`` marker or an item's "- " is never cut."""
     if not text:
         return [""]
     step = max(8, -(-len(text) // max_steps))
     cuts, pos = [], 0
-    markers = [(m.start(), m.end()) for m in _MARKER.finditer(text)]
+    markers = [(m.start(), m.end()) for m in re.finditer(rf"{_MARKER.pattern}|^{_ITEM}", text, re.MULTILINE)]
     while pos < len(text):
         pos = min(pos + step, len(text))
         for s, e in markers:
@@ -152,30 +162,45 @@ def neighbours(chunks: Sequence[Chunk], index: dict[str, int], chunk: Chunk) -> 
 
 
 def sources_html(answer: Answer | None,
-                 context: dict[str, tuple[Chunk | None, Chunk | None]] | None = None) -> str:
-    """The sources panel for one answer: a card per citation, or the "documents do not answer" note.
+                 context: dict[str, tuple[Chunk | None, Chunk | None]] | None = None, turn: int = 1) -> str:
+    """The cards of one answer (ids ``src-{turn}-{n}``), or the "documents do not answer" note.
 
     ``context`` maps a chunk id to its (previous, next) passages for the expander; missing → no expander.
     """
     if answer is None:
         return f'<div class="src-empty">{html.escape(SOURCES_PLACEHOLDER)}</div>'
     if not answer.found or not answer.citations:
-        return f'<div class="src-none" id="src-none">{html.escape(NO_ANSWER_NOTE)}</div>'
+        return f'<div class="src-none">{html.escape(NO_ANSWER_NOTE)}</div>'
     scores = {}
     for hit in answer.retrieved:
         scores.setdefault(hit.chunk.id, hit.score)
-    cards = [_card(c.n, c.chunk, c.quoted, scores.get(c.chunk.id), (context or {}).get(c.chunk.id))
+    cards = [_card(f"{turn}-{c.n}", c.n, c.chunk, c.quoted, scores.get(c.chunk.id), (context or {}).get(c.chunk.id))
              for c in answer.citations]
     return f'<div class="src-list">{"".join(cards)}</div>'
 
 
-def _card(n: int, chunk: Chunk, quoted: Sequence[tuple[int, int]], score: float | None,
+def source_group(turn: int, question: str, answer: Answer,
+                 context: dict[str, tuple[Chunk | None, Chunk | None]] | None = None) -> str:
+    """One answer's part of the sources panel: its question, then its cards (see :func:`sources_html`)."""
+    return (f'<section class="src-turn" id="turn-{turn}" data-turn="{turn}">'
+            f'<div class="src-q"><span class="src-q-n">第 {turn} 问</span>{html.escape(question)}</div>'
+            f"{sources_html(answer, context, turn)}</section>")
+
+
+def sources_panel(groups: Sequence[str]) -> str:
+    """The sources panel: every answer's :func:`source_group`, newest first; the placeholder before any."""
+    if not groups:
+        return sources_html(None)
+    return f'<div class="src-turns">{"".join(reversed(groups))}</div>'
+
+
+def _card(key: str, n: int, chunk: Chunk, quoted: Sequence[tuple[int, int]], score: float | None,
           around: tuple[Chunk | None, Chunk | None] | None) -> str:
     type_code = chunk.doc_type if chunk.doc_type in TYPE_LABELS else "other"
     where = where_label(chunk)
     score_html = f'<span class="src-score">相关度 {score:.2f}</span>' if score is not None else ""
     parts = [
-        f'<div class="src-card" id="src-{n}" data-n="{n}">',
+        f'<div class="src-card" id="src-{key}" data-n="{n}">',
         '<div class="src-head">',
         f'<span class="src-n">[{n}]</span> ',
         f'<span class="src-title">《{html.escape(chunk.doc)}》</span> ',
@@ -245,16 +270,6 @@ def context_title(answer: Answer, previous: str | None) -> str | None:
         if c.chunk.article:
             return c.chunk.doc
     return previous
-
-
-def message_text(message: dict[str, Any]) -> str:
-    """Text of a chat message in either form Gradio uses (str content or a list of content blocks)."""
-    content = message.get("content")
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "".join(b.get("text", "") for b in content if isinstance(b, dict) and b.get("type") == "text")
-    return ""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -411,7 +426,11 @@ def _safe_name(name: str) -> str:
 CSS = """
 .gradio-container { max-width: 1400px !important; }
 #status { font-size: 0.9em; color: var(--body-text-color-subdued); }
-#sources { max-height: 640px; overflow-y: auto; padding-right: 4px; }
+/* Gradio gives the block an inline overflow: visible; without !important an open 查看上下文 spills over the footer */
+#sources { max-height: 640px; overflow-y: auto !important; padding-right: 4px; }
+.src-turn + .src-turn { margin-top: 14px; padding-top: 10px; border-top: 1px dashed var(--border-color-primary); }
+.src-q { font-size: 0.9em; margin-bottom: 6px; color: var(--body-text-color-subdued); }
+.src-q-n { font-weight: 600; margin-right: 6px; color: var(--body-text-color); }
 .src-empty, .src-none { padding: 12px; border-radius: 8px; background: var(--background-fill-secondary);
   color: var(--body-text-color-subdued); }
 .src-none { border-left: 4px solid #d97706; color: var(--body-text-color); }
@@ -457,6 +476,7 @@ def build_app(state: AppState) -> gr.Blocks:
         status = gr.Markdown("正在读取索引状态…", elem_id="status")
         ctx = gr.State(None)  # doc title a bare 第N条 follow-up refers to
         pending = gr.State("")  # the question being answered
+        groups = gr.State([])  # the sources panel: one source_group per answer, oldest first
 
         with gr.Tabs():
             with gr.Tab("问答", id="chat"):
@@ -488,7 +508,7 @@ def build_app(state: AppState) -> gr.Blocks:
                             type_filter = gr.Dropdown([ALL, *TYPE_LABELS.values()], value=ALL, label="按类型筛选",
                                                       elem_id="type-filter", scale=1, min_width=100)
                         gr.Markdown("### 引用来源")
-                        sources = gr.HTML(sources_html(None), elem_id="sources")
+                        sources = gr.HTML(sources_panel([]), elem_id="sources")
 
             with gr.Tab("关于语料", id="corpus"):
                 gr.Markdown("索引中的文件（法律法规的日期与沿革取自文件开头的说明）。")
@@ -526,38 +546,38 @@ def build_app(state: AppState) -> gr.Blocks:
             q = (text or "").strip()
             if not q:
                 return gr.update(), history, "", gr.update()
-            history = [
-                {**m, "content": unlink_markers(message_text(m))} if m.get("role") == "assistant" else m
-                for m in (history or [])
-            ]
-            history.append({"role": "user", "content": md_escape(q)})
+            history = [*(history or []), {"role": "user", "content": md_escape(q)}]
             return "", history, q, gr.update(visible=False)
 
-        def respond(q: str, history: list[dict], doc: str, dtype: str, title: str | None) -> Iterator:
-            history = list(history or [])
+        def respond(q: str, history: list[dict], doc: str, dtype: str, title: str | None,
+                    done: list[str]) -> Iterator:
+            """Streams the answer; its cards join the panel as a new group, so every earlier [n] still links."""
+            history, done = list(history or []), list(done or [])
             if not q:
-                yield history, gr.update(), title
+                yield history, gr.update(), title, done
                 return
             history.append({"role": "assistant", "content": "正在查找相关条文…"})
-            yield history, gr.update(), title
+            yield history, gr.update(), title, done
             try:
                 answer = state.ask(q, doc=None if doc in (None, "", ALL) else doc, doc_type=type_code(dtype),
                                    context_title=title)
             except Exception as e:  # show the failure in the chat, keep the page usable
                 log.exception("ask failed")
                 history[-1] = {"role": "assistant", "content": md_escape(f"出错了：{type(e).__name__}: {e}")}
-                yield history, sources_html(None), title
+                yield history, gr.update(), title, done
                 return
+            turn = len(done) + 1
             numbers = [c.n for c in answer.citations] if answer.found else []
-            panel = sources_html(answer, state.context(answer) if answer.found else None)
+            done.append(source_group(turn, q, answer, state.context(answer) if answer.found else None))
+            panel = sources_panel(done)
             title = context_title(answer, title)
             for piece in stream_pieces(answer.answer):
-                history[-1] = {"role": "assistant", "content": answer_markdown(piece, numbers)}
-                yield history, panel, title
+                history[-1] = {"role": "assistant", "content": answer_markdown(piece, numbers, turn)}
+                yield history, panel, title, done
                 time.sleep(0.02)
 
         def reset():
-            return [], sources_html(None), None, "", gr.update(visible=True)
+            return [], sources_panel([]), None, [], "", gr.update(visible=True)
 
         def upload(file_list, pw: str, progress=gr.Progress()):
             unchanged = (gr.update(),) * 4
@@ -578,18 +598,18 @@ def build_app(state: AppState) -> gr.Blocks:
 
         # ---- wiring -----------------------------------------------------------------------------
         private = {"api_visibility": "private"}
-        ask_outputs = [chatbot, sources, ctx]
+        ask_outputs = [chatbot, sources, ctx, groups]
         answering = []  # the streaming events, cancelled by 清空
         starts = [(trigger, take_question, [question, chatbot]) for trigger in (question.submit, send.click)]
         starts += [(button.click, lambda h, q=q: take_question(q, h), [chatbot]) for button, q in example_buttons]
         for trigger, fn, inputs in starts:
             answering.append(
                 trigger(fn, inputs, [question, chatbot, pending, examples], queue=False, **private)
-                .then(respond, [pending, chatbot, doc_filter, type_filter, ctx], ask_outputs, show_progress="hidden",
-                      concurrency_limit=8, **private)
+                .then(respond, [pending, chatbot, doc_filter, type_filter, ctx, groups], ask_outputs,
+                      show_progress="hidden", concurrency_limit=8, **private)
             )
-        clear.click(reset, None, [chatbot, sources, ctx, question, examples], cancels=answering, queue=False,
-                    **private)
+        clear.click(reset, None, [chatbot, sources, ctx, groups, question, examples], cancels=answering,
+                    queue=False, **private)
         refresh_outputs = [status, doc_filter, corpus, timer]
         timer.tick(refresh, None, refresh_outputs, show_progress="hidden", **private)
         demo.load(refresh, None, refresh_outputs, show_progress="hidden", **private)
@@ -624,6 +644,50 @@ def build_app(state: AppState) -> gr.Blocks:
     return demo
 
 
+#: First thing in <head>: Gradio's own words (footer, buttons, upload hints) follow ``navigator.language``, read
+#: once when the page starts; reporting zh-CN there makes them Chinese whatever the browser's language.
+PIN_CHINESE = ("<script>for (const [k, v] of [['language', 'zh-CN'], ['languages', ['zh-CN', 'zh']]]) "
+               "Object.defineProperty(Navigator.prototype, k, {get: () => v, configurable: true});</script>")
+
+
+def pin_chinese(page: str) -> str:
+    """Gradio's HTML page with ``lang="zh-CN"`` and :data:`PIN_CHINESE` first in its <head>."""
+    page = re.sub(r'(<html\b[^>]*?\blang=)"[^"]*"', r'\1"zh-CN"', page, count=1)
+    return re.sub(r"<head\b[^>]*>", lambda m: m.group(0) + PIN_CHINESE, page, count=1)
+
+
+class ChinesePages:
+    """ASGI middleware: every HTML page the app serves goes through :func:`pin_chinese`; the rest passes as is."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http" or scope["method"] != "GET":
+            return await self.app(scope, receive, send)
+        start: dict | None = None
+        body: list[bytes] = []
+
+        async def rewrite(message) -> None:
+            nonlocal start
+            if message["type"] == "http.response.start":
+                headers = {k.lower(): v for k, v in message["headers"]}
+                if headers.get(b"content-type", b"").startswith(b"text/html") and b"content-encoding" not in headers:
+                    start = message  # held back until the body is complete
+                    return
+            elif message["type"] == "http.response.body" and start is not None:
+                body.append(message.get("body", b""))
+                if message.get("more_body"):
+                    return
+                page = pin_chinese(b"".join(body).decode("utf-8")).encode("utf-8")
+                headers = [(k, v) for k, v in start["headers"] if k.lower() != b"content-length"]
+                await send({**start, "headers": [*headers, (b"content-length", str(len(page)).encode())]})
+                message = {"type": "http.response.body", "body": page}
+            await send(message)
+
+        await self.app(scope, receive, rewrite)
+
+
 def create_app(settings: Settings | None = None, engine=None) -> tuple[gr.Blocks, AppState]:
     """The Blocks app and its state; the engine (and a missing index) load in the background."""
     state = AppState(settings or get_settings(), engine)
@@ -645,6 +709,7 @@ def serve(settings: Settings | None = None, block: bool = True) -> gr.Blocks:
         theme=gr.themes.Soft(font=THEME_FONTS, font_mono=["ui-monospace", "Consolas", "monospace"]),
         css=CSS,
         max_file_size=f"{settings.upload_max_mb:g}mb",
+        app_kwargs={"middleware": [Middleware(ChinesePages)]},
         prevent_thread_lock=not block,
         quiet=False,
     )

@@ -11,6 +11,7 @@ three user groups' screenshots to docs/screenshots/.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -73,8 +74,8 @@ def test_sources_html_card():
     prev, nxt = _chunk("上一段&", n=0, id="c0", article=None), _chunk("下一段\"", n=2, id="c2", article="第二条")
     ans = Answer(question="q", found=True, answer="x[1]", citations=[Citation(n=1, chunk=c1, quoted=[(4, 12)])],
                  retrieved=[Hit(chunk=c1, score=0.5)])
-    out = ui.sources_html(ans, {"c1": (prev, nxt)})
-    assert 'id="src-1"' in out and out.count('class="src-card"') == 1
+    out = ui.sources_html(ans, {"c1": (prev, nxt)}, turn=3)
+    assert 'id="src-3-1"' in out and out.count('class="src-card"') == 1 and ">[1]<" in out
     assert "<script>" not in out and "&lt;script&gt;" in out
     assert "<mark>&lt;script&gt;</mark>" in out  # span (4, 12) is exactly "<script>"
     assert "《测试法》" in out and ">法律<" in out and "第一章 总则 › 第一条" in out
@@ -103,11 +104,30 @@ def test_sources_html_not_found_has_no_cards():
 
 def test_answer_markdown_links_and_escapes():
     md = ui.answer_markdown("第一条 *不得* <b>体罚</b>[1]\n1. 学生[2][9]", numbers=[1, 2])
-    assert "[\\[1\\]](#src-1)" in md and "[\\[2\\]](#src-2)" in md
-    assert "#src-9" not in md and "\\[9\\]" in md  # not a citation → plain, escaped
+    assert "[\\[1\\]](#src-1-1)" in md and "[\\[2\\]](#src-1-2)" in md
+    assert "#src-1-9" not in md and "\\[9\\]" in md  # not a citation → plain, escaped
     assert "\\*不得\\*" in md and "\\<b\\>" in md and "1\\. 学生" in md
-    assert ui.unlink_markers(md).count("#src-") == 0
-    assert "\\[1\\]" in ui.unlink_markers(md)
+    # the third answer of the conversation links to its own cards
+    assert "[\\[2\\]](#src-3-2)" in ui.answer_markdown("甲[2]", numbers=[2], turn=3)
+
+
+def test_answer_markdown_list_items():
+    text = ("根据《报告》“二、存在问题和原因”：\n"
+            "- （一）决策程序有待加强：部分*科室* - 有偏差，…[1]\n"
+            "- （二）执法人员[2]\n"
+            "-不是列表项 # 1. x\n"
+            "- 再一项[2]")
+    lines = ui.answer_markdown(text, numbers=[1, 2], turn=2).split("\n")
+    assert lines == [
+        "根据《报告》“二、存在问题和原因”：",
+        "- （一）决策程序有待加强：部分\\*科室\\* \\- 有偏差，…[\\[1\\]](#src-2-1)",
+        "- （二）执法人员[\\[2\\]](#src-2-2)",
+        "",  # a line after the list is its own paragraph, not a continuation of the last item
+        "\\-不是列表项 \\# 1\\. x",
+        "- 再一项[\\[2\\]](#src-2-2)",
+    ]
+    # text without items is unchanged by the list handling
+    assert ui.answer_markdown("甲\n乙[1]", numbers=[1]) == "甲\n乙[\\[1\\]](#src-1-1)"
 
 
 def test_md_escape_round_trip_of_plain_chinese():
@@ -123,6 +143,27 @@ def test_stream_pieces_never_split_markers():
     for p in pieces:
         assert not re.search(r"\[\d*$", p), p
     assert ui.stream_pieces("") == [""]
+    listed = "根据报告：\n" + "- 一项措施的内容[1]\n" * 12
+    assert not any(p.endswith("\n-") for p in ui.stream_pieces(listed, max_steps=40))  # "- " is never cut
+
+
+def test_source_groups_newest_first():
+    first, second = _answer(text="第一段"), _answer(found=False)
+    groups = [ui.source_group(1, "问<1>", first), ui.source_group(2, "问二", second)]
+    panel = ui.sources_panel(groups)
+    assert panel.index('id="turn-2"') < panel.index('id="turn-1"')  # newest first
+    assert 'id="src-1-1"' in panel and "第一段" in panel and "问&lt;1&gt;" in panel
+    assert ui.NO_ANSWER_NOTE in panel and "src-2-" not in panel  # the unanswered question: a note, no card
+    assert ui.SOURCES_PLACEHOLDER in ui.sources_panel([])
+
+
+def test_pin_chinese_goes_first_in_head():
+    page = '<!doctype html>\n<html\n\tlang="en"\n\tstyle="margin: 0">\n\t<head>\n\t\t<meta charset="utf-8" />' \
+           '<script type="module" src="./assets/index.js"></script></head><body><header>x</header></body></html>'
+    out = ui.pin_chinese(page)
+    assert '\tlang="zh-CN"' in out and 'lang="en"' not in out
+    assert out.index(ui.PIN_CHINESE) < out.index("<meta charset") and out.count(ui.PIN_CHINESE) == 1
+    assert "<header>x</header>" in out
 
 
 def test_neighbours_stay_within_source():
@@ -154,11 +195,6 @@ def test_type_code_and_context_title():
     report_answer = _answer()
     report_answer.citations[0].chunk.article = None
     assert ui.context_title(report_answer, None) is None
-
-
-def test_message_text_both_forms():
-    assert ui.message_text({"role": "user", "content": "abc"}) == "abc"
-    assert ui.message_text({"role": "user", "content": [{"type": "text", "text": "a"}, {"type": "file"}]}) == "a"
 
 
 # =============================================================================================
@@ -386,6 +422,16 @@ def test_api_filters(client):
     assert got["retrieved"] and all(h["doc"].startswith("中华人民共和国") for h in got["retrieved"])
 
 
+def test_pages_are_pinned_to_chinese(app_server):
+    """Every HTML page says zh-CN before Gradio's scripts read the browser language; the API is untouched."""
+    import httpx
+
+    for url in (app_server.url, app_server.url + "?view=api"):
+        page = httpx.get(url, timeout=30).text
+        assert page.count(ui.PIN_CHINESE) == 1 and re.search(r'<html\s+lang="zh-CN"', page)
+        assert page.index(ui.PIN_CHINESE) < page.index('<script type="module"')
+
+
 def test_api_rejects_bad_filters(client):
     with pytest.raises(Exception, match="未知的文件类型"):
         client.predict("问题", "全部", "小说", api_name="/ask")
@@ -415,9 +461,9 @@ def shots(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("screenshots")
 
 
-@pytest.fixture
-def page(browser, app_server):
-    context = browser.new_context(viewport={"width": 1360, "height": 940}, locale="zh-CN")
+@contextlib.contextmanager
+def open_page(browser, app_server, locale: str):
+    context = browser.new_context(viewport={"width": 1360, "height": 940}, locale=locale)
     pg = context.new_page()
     pg.set_default_timeout(30_000)
     outside = []
@@ -427,6 +473,19 @@ def page(browser, app_server):
     yield pg
     context.close()
     assert outside == [], f"the page fetched from outside the app: {outside}"
+
+
+@pytest.fixture
+def page(browser, app_server):
+    with open_page(browser, app_server, "zh-CN") as pg:
+        yield pg
+
+
+@pytest.fixture
+def en_page(browser, app_server):
+    """The page in a browser whose language is English."""
+    with open_page(browser, app_server, "en-US") as pg:
+        yield pg
 
 
 def save(page, path: Path, small: bool = False) -> None:
@@ -481,7 +540,7 @@ def test_report_question(page, shots):
     wait_answer(page, "今年共审查重大行政决策9份，行政规范性文件5份，党内规范性文件1份。")
     cards = page.locator("#sources .src-card")
     expect(cards).to_have_count(1)
-    card = page.locator("#src-1")
+    card = page.locator("#src-1-1")
     expect(card.locator(".src-title")).to_have_text(f"《{REPORT}》")
     expect(card.locator(".src-type")).to_have_text("报告")
     expect(card.locator(".src-where")).to_contain_text("1．严格法治审查工作")
@@ -489,11 +548,11 @@ def test_report_question(page, shots):
     expect(card.locator(".src-score")).to_contain_text("相关度")
     expect(page.locator("#examples")).to_be_hidden()
     # [1] links to the card
-    link = last_bot(page).locator('a[href="#src-1"]')
+    link = last_bot(page).locator('a[href="#src-1-1"]')
     expect(link).to_have_text("[1]")
     page.mouse.wheel(0, 2000)
     link.click()
-    expect(page).to_have_url(re.compile(r"#src-1$"))
+    expect(page).to_have_url(re.compile(r"#src-1-1$"))
     expect(card).to_be_in_viewport()
     save(page, shots / "report.png")
 
@@ -505,7 +564,7 @@ def test_article_question_context_and_follow_up(page, shots):
     ask(page, "《中华人民共和国未成年人保护法》第三十九条")
     wait_answer(page, "并配合相关部门依法处理。")
     expect(last_bot(page)).to_contain_text("第三十九条 学校应当建立学生欺凌防控工作制度")
-    card = page.locator("#src-1")
+    card = page.locator("#src-1-1")
     expect(card.locator(".src-title")).to_have_text(f"《{MINORS}》")
     expect(card.locator(".src-type")).to_have_text("法律")
     expect(card.locator(".src-where")).to_have_text("第三章 学校保护 › 第三十九条")
@@ -520,14 +579,28 @@ def test_article_question_context_and_follow_up(page, shots):
     ask(page, "那第四十条呢？")
     wait_answer(page, "第四十条")
     expect(last_bot(page)).to_contain_text(f"《{MINORS}》第四十条规定")
-    expect(page.locator("#src-1 .src-title")).to_have_text(f"《{MINORS}》")
-    expect(page.locator("#src-1 .src-where")).to_contain_text("第四十条")
-    expect(page.locator("#src-1 mark").first).to_contain_text("第四十条 学校、幼儿园应当建立预防性侵害、性骚扰未成年人工作制度")
-    # the earlier answer's [1] no longer links (the cards belong to the new answer)
-    first = page.locator('#chat [data-testid="bot"]').first
-    expect(first.locator('a[href^="#src-"]')).to_have_count(0)
-    expect(first).to_contain_text("[1]")
+    newest = page.locator("#sources .src-turn").first  # newest first, each answer's cards under its question
+    expect(newest.locator(".src-q")).to_contain_text("那第四十条呢？")
+    expect(newest.locator(".src-card").first).to_have_attribute("id", re.compile(r"^src-2-"))
+    expect(page.locator("#src-2-1 .src-title")).to_have_text(f"《{MINORS}》")
+    expect(page.locator("#src-2-1 .src-where")).to_contain_text("第四十条")
+    expect(page.locator("#src-2-1 mark").first).to_contain_text("第四十条 学校、幼儿园应当建立预防性侵害、性骚扰未成年人工作制度")
+    expect(page.locator("#sources .src-turn")).to_have_count(2)
     save(page, shots / "follow_up.png")
+
+    # a marker of the FIRST answer still leads to the first answer's own card, below the newer group
+    link = page.locator('#chat [data-testid="bot"]').first.locator('a[href^="#src-"]').first
+    href = link.get_attribute("href")
+    assert href.startswith("#src-1-"), href
+    page.mouse.wheel(0, 2000)
+    link.click()
+    expect(page).to_have_url(re.compile(f"{href}$"))
+    target = page.locator(href)
+    expect(target).to_be_in_viewport()
+    expect(target.locator(".src-where")).to_contain_text("第三十九条")
+    expect(target.locator(".src-text")).to_contain_text("学校应当建立学生欺凌防控工作制度")
+    assert target.evaluate("e => e.closest('.src-turn').dataset.turn") == "1"
+    save(page, shots / "follow_up_first_marker.png")
 
 
 @pytest.mark.browser
@@ -553,6 +626,98 @@ def test_no_such_article(page):
     expect(page.locator("#sources .src-none")).to_be_visible()
 
 
+#: A question whose answer is a list (a report's problems): the lead line, then one "- " item per problem.
+LIST_QUESTION = "柳州市教育局2022年法治政府建设存在哪些问题？"
+
+
+@pytest.mark.browser
+def test_list_answer_renders_as_bullets(page, client, shots):
+    """Every "- " line of the answer is a real list item in the chat, its [n] markers still links."""
+    from playwright.sync_api import expect
+
+    answer = client.predict(LIST_QUESTION, "全部", "全部", api_name="/ask")["answer"]  # same engine as the page
+    items = [line[2:] for line in answer.split("\n") if line.startswith("- ")]
+    assert len(items) >= 2, f"expected a list answer:\n{answer}"
+    ask(page, LIST_QUESTION)
+    wait_answer(page, items[-1])
+    lis = last_bot(page).locator("li")
+    expect(lis).to_have_count(len(items))
+    assert lis.all_inner_texts() == items  # the item text shown literally, "[n]" included
+    for li, item in zip(lis.all(), items):
+        expect(li.locator('a[href^="#src-1-"]')).to_have_count(len(re.findall(r"\[\d+\]", item)))
+    expect(last_bot(page).locator("ul")).to_have_count(1)
+    save(page, shots / "list_answer.png")
+
+
+@pytest.mark.browser
+def test_context_expander_stays_above_the_footer(page, shots):
+    """Long neighbouring passages scroll inside the sources panel; the footer stays uncovered and clickable."""
+    from playwright.sync_api import expect
+
+    ask(page, "《中华人民共和国未成年人保护法》第三十九条")
+    wait_answer(page, "并配合相关部门依法处理。")
+    card = page.locator("#src-1-1")
+    card.locator("details summary").click()
+    nxt = card.locator(".ctx-next")
+    expect(nxt).to_contain_text("第四十条")
+    panel, footer = page.locator("#sources"), page.locator("footer")
+    assert panel.evaluate("e => e.scrollHeight > e.clientHeight"), "the context is expected to overflow the panel"
+    footer_top = footer.bounding_box()["y"]
+    assert panel.bounding_box()["y"] + panel.bounding_box()["height"] <= footer_top + 0.5
+    nxt.scroll_into_view_if_needed()  # reachable by scrolling the panel, and then still above the footer
+    box = nxt.bounding_box()
+    assert box["y"] + box["height"] <= footer_top + 0.5, (box, footer_top)
+    api = footer.locator("button.show-api")
+    api.scroll_into_view_if_needed()
+    hit = page.evaluate("""b => { const r = b.getBoundingClientRect();
+        return b.contains(document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2)); }""", api.element_handle())
+    assert hit, "something covers the footer"
+    save(page, shots / "context_open.png")
+
+
+#: ASCII words allowed on the page: product names in the footer, and the file types/units the upload tab names.
+ASCII_WORDS_OK = {"API", "Gradio", "txt", "md", "docx", "pdf", "html", "MB", "uploads"}
+_VISIBLE_ASCII_WORDS = r"""() => {
+  const words = new Set();
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let node; (node = walker.nextNode()); ) {
+    const el = node.parentElement;
+    // document and answer text may hold any characters; screen-reader-only labels are not seen
+    if (!el || el.closest(".src-text, .ctx, .message-content, script, style") || !el.checkVisibility()) continue;
+    const r = el.getBoundingClientRect();
+    if (r.width <= 1 || r.height <= 1) continue;
+    for (const w of node.textContent.match(/[A-Za-z]{2,}/g) || []) words.add(w);
+  }
+  return [...words];
+}"""
+
+
+@pytest.mark.browser
+def test_page_is_chinese_in_an_english_browser(en_page, shots):
+    """Gradio's own words (footer, upload hints, buttons) are Chinese although the browser asks for English."""
+    from playwright.sync_api import expect
+
+    page = en_page
+    expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
+    footer = page.locator("footer")
+    expect(footer).to_contain_text("通过 API 使用")
+    expect(footer).to_contain_text("设置")
+    ask(page, "学校对学生欺凌应该怎么处理？")
+    wait_answer(page, "学生欺凌")
+    seen = {"问答": page.evaluate(_VISIBLE_ASCII_WORDS)}
+    save(page, shots / "english_browser.png")
+    for tab in ("关于语料", "引用核查", "上传文件"):
+        page.get_by_role("tab", name=tab).click()
+        page.wait_for_timeout(300)
+        seen[tab] = page.evaluate(_VISIBLE_ASCII_WORDS)
+    expect(page.locator("#upload-files")).to_be_visible()
+    english = {tab: sorted(set(words) - ASCII_WORDS_OK) for tab, words in seen.items()}
+    assert not any(english.values()), english
+    # the API docs stay one click away
+    footer.get_by_text("通过 API 使用").click()
+    expect(page.get_by_text("/ask").first).to_be_visible()
+
+
 @pytest.mark.browser
 def test_filters(page, shots):
     from playwright.sync_api import expect
@@ -568,7 +733,7 @@ def test_filters(page, shots):
     choose(page, "doc-filter", "中华人民共和国禁毒法")
     ask(page, "学校应当怎样开展禁毒教育？")
     wait_answer(page, "禁毒")
-    titles = page.locator("#sources .src-title")
+    titles = page.locator("#sources .src-turn").first.locator(".src-title")
     expect(titles.first).to_be_visible()
     assert set(titles.all_inner_texts()) == {"《中华人民共和国禁毒法》"}
     save(page, shots / "filters.png")
@@ -590,8 +755,8 @@ def test_examples_per_user_group(page, shots):
         page.locator("#examples").get_by_role("button", name=questions[0], exact=True).click()
         wait_answer(page, phrase)
         expect(page.locator('#chat [data-testid="user"]').last).to_contain_text(questions[0])
-        expect(page.locator("#src-1 .src-title")).to_have_text(re.compile("|".join(f"《{d}》" for d in docs)))
-        expect(page.locator("#src-1 mark").first).to_be_visible()
+        expect(page.locator("#src-1-1 .src-title")).to_have_text(re.compile("|".join(f"《{d}》" for d in docs)))
+        expect(page.locator("#src-1-1 mark").first).to_be_visible()
         name = SCREENSHOT_NAMES[group]
         save(page, shots / name)
         if update_docs:
@@ -678,8 +843,8 @@ def test_upload_then_ask(page, app_server, tmp_path, shots):
     page.get_by_role("tab", name="问答").click()
     ask(page, "青蛙合唱节在哪里举办？")
     wait_answer(page, "在柳州市第六十六中学举办首届“青蛙合唱节”")
-    expect(page.locator("#src-1 .src-title")).to_have_text("《青蛙合唱节通知》")
-    expect(page.locator("#src-1 mark").first).to_be_visible()
+    expect(page.locator("#src-1-1 .src-title")).to_have_text("《青蛙合唱节通知》")
+    expect(page.locator("#src-1-1 mark").first).to_be_visible()
     save(page, shots / "upload_answer.png")
 
 
