@@ -34,6 +34,8 @@ _ENUMERATED = re.compile(r"(?:[一二三四五六七八九十]+是|[（(][一二
 _ONE_MORE = re.compile(r"此外|另外|同时|还")
 _END = re.compile(r"[。！？；：!?;:][”’」』）)]*$")
 _NUMBER = re.compile(r"[0-9０-９%％]|[一二三四五六七八九十百千万]+[项份个名人起次条所期]")
+#: Kinds whose answer must be a deciding sentence when the passages have one (see intent.deciding_pattern).
+DECIDED = ("liability", "time", "definition", "list")
 _NUMBER_QUESTION = re.compile(r"多少|几|数量|比例|占比|人数|次数|参与率|平均分")
 
 
@@ -245,6 +247,8 @@ def sentence_parts(question: str, kind: str, hits: list[Hit], terms: Terms, retr
     if not scored or scored[0][0] <= 0:  # nothing overlaps: the top passage's opening sentence
         spans = content_spans(hits[0].chunk) if hits else []
         return [Part(hits[0], [spans[0]])] if spans else []
+    if kind in DECIDED and any(x[4] for x in scored):
+        scored = [x for x in scored if x[4]]  # a time question is answered by a sentence that states a time
     best = scored[0][0]
     chosen, passages = [], []
     for x in scored:
@@ -255,7 +259,7 @@ def sentence_parts(question: str, kind: str, hits: list[Hit], terms: Terms, retr
                 continue
             passages.append(x[1])
         chosen.append(x)
-    first = next((x for x in chosen if x[4]), None) if kind in ("permission", "liability", "list") else None
+    first = next((x for x in chosen if x[4]), None)  # the deciding sentence first, then reading order
     chosen.sort(key=lambda x: (x is not first, x[1], x[2]))
     return _with_items(chosen, kind, retriever)
 

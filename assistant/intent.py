@@ -59,7 +59,7 @@ INTENTS: dict[str, Intent] = {i.name: i for i in (
     Intent("list",
            re.compile(r"哪些|哪几|做了什么|做了些什么|干了什么|有什么(?:措施|活动|工作|举措|办法|做法|要求|权利|义务|职责)"
                       r"|采取了|开展了|都有什么|都做了|什么活动|几个方面|主要(?:工作|做法|措施)|有什么成效|成效"),
-           deciding=re.compile(r"下列[^。；]{0,12}[：:]$")),
+           deciding=re.compile(r"[：:]$")),  # the lead-in of an enumeration: 教师享有下列权利： / 行政处罚的种类：
     Intent("fact", re.compile(r"")),
 )}
 
@@ -85,7 +85,7 @@ def deciding_pattern(kind: str) -> re.Pattern | None:
 #: Text of a passage that assigns liability (who bears 责任 / pays 赔偿).
 LIABILITY_TEXT = re.compile(r"承担.{0,12}责任|侵权责任|赔偿责任|补充责任|赔偿损失|依法赔偿|责令赔偿")
 #: A passage that enumerates: "享有下列权利：" followed by items （一）（二）….
-ENUMERATION_TEXT = re.compile(r"下列[^。；]{0,12}[：:]\s*[（(]一[）)]")
+ENUMERATION_TEXT = re.compile(r"[：:]\s*[（(]一[）)]")
 #: Age in a question, and the terms of civil capacity the law uses for it (民法典 第十九条、第二十条).
 _AGE = re.compile(r"([0-9]{1,2}|[一二三四五六七八九十]{1,3})\s*(?:周)?岁")
 _SCHOOL_AGE = (("幼儿园", 5), ("托儿所", 3), ("小学", 10), ("初一", 13), ("初二", 14), ("初三", 15), ("初中", 14),

@@ -155,3 +155,22 @@ def small_engine(tmp_path) -> Callable[..., object]:
         return make_engine(index_dir or tmp_path / f"index{next(counter)}", **settings)
 
     return build
+
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+@pytest.fixture(scope="session")
+def two_reports_engine(engine, tmp_path_factory):
+    """The session index plus a second, differently structured work report (tests/fixtures/reports).
+
+    Made from a copy of the session index, so only the new report is embedded. Read-only, like ``engine``.
+    """
+    import shutil
+
+    index_dir = tmp_path_factory.mktemp("two-reports") / "index"
+    shutil.copytree(engine.settings.index_dir, index_dir)
+    eng = make_engine(index_dir)
+    report = eng.ingest([FIXTURES / "reports"], progress=False)
+    assert len(report.added) == 1, report.summary()
+    return eng
