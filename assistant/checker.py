@@ -10,7 +10,9 @@ citation is. Status per citation:
 - ``ambiguous``: the name fits several documents (备案条例 → 法规规章备案条例 / 法规规章备案审查条例).
 
 When the citing sentence also says what the article says, ``support`` compares the two (dense cosine through
-the index's embedding model plus jieba-token overlap) and ``mismatch`` flags a likely misquote.
+the index's embedding model plus jieba-token overlap), ``rival`` does the same for the neighbouring articles and
+the law's closest articles, and ``mismatch`` flags a likely misquote: weak support, a rival article that backs
+the sentence better, or a quantity (a deadline, an age) the article does not state.
 """
 
 from __future__ import annotations
@@ -40,6 +42,12 @@ REPLACED_BY: dict[str, tuple[str, str]] = {"法规规章备案条例": ("法规�
 #: sentences citing the wrong article 0.12–0.36 (tests/test_checker.py). Loose wording ("学校受伤的责任") can fall
 #: below it and a neighbouring article on the same topic can pass it: a flag for review, not a verdict.
 MISMATCH_THRESHOLD = 0.45
+#: ``rival`` more than this above ``support`` → ``mismatch``: another article of the same law (a neighbour, or one of
+#: the law's articles closest in words) says what the sentence claims better than the cited one. Calibrated on
+#: data/eval/citations_labelled.jsonl with bench/citation_support.py.
+RIVAL_MARGIN = 0.05
+RIVAL_NEIGHBOURS = 2  # articles on either side of the cited one that are compared
+RIVAL_CLOSEST = 3  # and the law's articles that share most words with the claim
 DENSE_WEIGHT = 0.5  # support = 0.5 · best dense cosine + 0.5 · IDF-weighted share of the claim's words in the article
 #: Words that only announce a citation ("…第三条规定，" / "…明确要求"); they say nothing about its content.
 _CITING_WORDS = frozenset({"规定", "明确", "要求", "指出", "提出", "作了", "作出", "载明", "所称", "所述", "上述", "相应",
@@ -70,6 +78,9 @@ class CheckedCitation:
     note: str = ""
     support: float | None = None
     mismatch: bool | None = None  # None when no support was computed
+    rival: float | None = None  # best support of another article of the same law
+    rival_article: str | None = None
+    unstated: list[str] = field(default_factory=list)  # quantities the sentence gives and the article does not
 
 
 @dataclass
@@ -130,8 +141,14 @@ def check_text(engine, text: str, self_title: str | None = None, with_support: b
             if with_support and item.status == "ok" and item.article_texts:
                 claim = _residual(text, sent, in_sentence[sent])
                 if len(set(tokens(claim)) - _CITING_WORDS) >= _MIN_CONTENT_WORDS:
-                    item.support = support_score(engine, claim, item.article_texts)
-                    item.mismatch = item.support < MISMATCH_THRESHOLD
+                    scores = article_supports(engine, claim, title, item.articles)
+                    item.support = max(scores[a] for a in item.articles if a in scores)
+                    rivals = {a: v for a, v in scores.items() if a not in item.articles}
+                    if rivals:
+                        item.rival_article = max(rivals, key=rivals.get)
+                        item.rival = rivals[item.rival_article]
+                    item.unstated = unstated_quantities(claim, [a.text for a in item.article_texts])
+                    item.mismatch = is_mismatch(item.support, item.rival) or bool(item.unstated)
         out.append(item)
     return CheckReport(out)
 
@@ -145,30 +162,82 @@ def _residual(text: str, sent: tuple[int, int], cites: list[cit.Citation]) -> st
     return "".join(parts) + text[pos : sent[1]]
 
 
-def support_score(engine, claim: str, article_texts: list[ArticleText]) -> float:
-    """How well ``claim`` matches the cited articles, in [0, 1]: the mean of two signals.
+def is_mismatch(support: float, rival: float | None) -> bool:
+    """The citation probably does not back the claim: weak support, or another article of the law backs it better."""
+    return support < MISMATCH_THRESHOLD or (rival is not None and rival - support > RIVAL_MARGIN)
 
-    Dense: the best cosine between the claim and a cited article or one of its paragraphs (a sentence often
-    paraphrases one 款). Lexical: the share of the claim's jieba words found in the articles, weighted by the
-    index's IDF so that common words (学校, 应当) weigh little and a wrong article on the same topic scores low.
+
+_QUANTITY = re.compile(r"([0-9０-９]+|[零〇一二两三四五六七八九十百千万]+)\s*(?:个)?(工作日|日|天|小时|个月|月|周岁|岁|年|%|％|倍)")
+_UNIT = {"天": "日", "％": "%", "岁": "周岁"}
+
+
+def _quantities(text: str) -> dict[tuple[int, str], str]:
+    out = {}
+    for m in _QUANTITY.finditer(text):
+        try:
+            out[(cit.cn_to_int(m.group(1)), _UNIT.get(m.group(2), m.group(2)))] = m.group()
+        except ValueError:
+            continue
+    return out
+
+
+def unstated_quantities(claim: str, article_texts: list[str]) -> list[str]:
+    """Quantities (九十日, 15个工作日, 二十四小时) the claim gives that the cited article does not: a wrong deadline or
+    age is the overclaim word overlap cannot see. Digits and Chinese numerals compare equal (15 = 十五)."""
+    stated = _quantities(" ".join(article_texts))
+    return [raw for key, raw in _quantities(claim).items() if key not in stated]
+
+
+def rival_articles(engine, claim: str, title: str, cited: list[str]) -> list[str]:
+    """Articles of the same law to compare the cited ones with: their neighbours (the commonest slip is citing the
+    article next to the right one) and the law's articles that share the most rare words with the claim."""
+    r = engine.retriever
+    order = list(dict.fromkeys(c.article for c in r.chunks if c.doc == title and c.article))
+    index = {a: i for i, a in enumerate(order)}
+    near = {order[j] for a in cited if a in index
+            for j in range(index[a] - RIVAL_NEIGHBOURS, index[a] + RIVAL_NEIGHBOURS + 1) if 0 <= j < len(order)}
+    closest = [r.chunks[i].article for i, _ in r.keyword(claim, 20, doc=title) if r.chunks[i].article]
+    near.update(list(dict.fromkeys(a for a in closest if a not in cited))[:RIVAL_CLOSEST])
+    return [a for a in order if a in near and a not in cited]
+
+
+def article_supports(engine, claim: str, title: str, cited: list[str]) -> dict[str, float]:
+    """How well ``claim`` matches each cited and each rival article, in [0, 1]: the mean of two signals.
+
+    Dense: the best cosine between the claim and the article or one of its paragraphs. Lexical: the share of the
+    claim's jieba words found in the article, weighted by the index's IDF so that common words (学校, 应当) weigh
+    little and a wrong article on the same topic scores low. One embedding batch for all of them.
     """
     r = engine.retriever
+    labels = [a for a in cited if (title, a) in r.articles] + rival_articles(engine, claim, title, cited)
+    by_article = {a: [ArticleText(a, c.text, c.section) for c in r.articles[(title, a)]] for a in labels}
+    passages = {a: _passages(texts) for a, texts in by_article.items()}
+    flat = [p for ps in passages.values() for p in ps]
+    vectors = np.asarray(engine.store.embeddings.embed_documents([claim, *flat]), dtype=float)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True) + 1e-12
+    cosines = iter(vectors[1:] @ vectors[0])
+    words = set(tokens(claim)) - _CITING_WORDS
+    total = sum(r.idf(w) for w in words)
+    out = {}
+    for a, ps in passages.items():
+        dense = max(float(next(cosines)) for _ in ps)
+        found = set(tokens(" ".join(ps)))
+        lexical = sum(r.idf(w) for w in words & found) / total if total > 0 else 0.0
+        out[a] = round(min(1.0, max(0.0, DENSE_WEIGHT * dense + (1 - DENSE_WEIGHT) * lexical)), 4)
+    return out
+
+
+def _passages(article_texts: list[ArticleText]) -> list[str]:
+    """An article's text and, when it has several, each of its paragraphs (a sentence often paraphrases one 款)."""
+    passages = []
     by_article: dict[str, list[str]] = defaultdict(list)
     for a in article_texts:
         by_article[a.article].append(a.text)
-    passages = []
     for label, texts in by_article.items():
         whole = "\n\n".join(texts).removeprefix(label).strip()
         paragraphs = [p.strip() for p in re.split(r"\n\s*\n", whole) if p.strip()]
         passages += [whole, *paragraphs] if len(paragraphs) > 1 else [whole]
-    vectors = np.asarray(engine.store.embeddings.embed_documents([claim, *passages]), dtype=float)
-    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True) + 1e-12
-    dense = float(np.max(vectors[1:] @ vectors[0]))
-    words = set(tokens(claim)) - _CITING_WORDS
-    found = set(tokens(" ".join(passages)))
-    total = sum(r.idf(w) for w in words)
-    lexical = sum(r.idf(w) for w in words & found) / total if total > 0 else 0.0
-    return round(min(1.0, max(0.0, DENSE_WEIGHT * dense + (1 - DENSE_WEIGHT) * lexical)), 4)
+    return passages
 
 
 # --- ingested documents -------------------------------------------------------------------------------
@@ -231,10 +300,21 @@ def citation_map(engine) -> dict[str, Any]:
 LABELS = {"ok": "正确", "no_such_article": "条文不存在", "document_not_in_corpus": "语料中无此文件", "ambiguous": "名称不明确"}
 
 
+def mismatch_reason(c) -> str:
+    """Why a citation is flagged, in words (``c`` is a CheckedCitation or its JSON dict)."""
+    get = c.get if isinstance(c, dict) else lambda k: getattr(c, k)
+    if get("unstated"):
+        return f"条文中没有“{'、'.join(get('unstated'))}”"
+    support, rival = get("support"), get("rival")
+    if rival is not None and support is not None and rival - support > RIVAL_MARGIN:
+        return f"{get('rival_article')}更相符"
+    return "条文内容与该句关联较弱"
+
+
 def format_report(report: CheckReport) -> str:
     lines = []
     for i, c in enumerate(report.citations, 1):
-        flag = "  ⚠ 内容可能不符" if c.mismatch else ""
+        flag = f"  ⚠ 内容可能不符（{mismatch_reason(c)}）" if c.mismatch else ""
         support = f"  支持度 {c.support:.2f}" if c.support is not None else ""
         lines.append(f"[{i}] {c.raw}  →  {LABELS[c.status]}（{c.status}）{support}{flag}")
         if c.resolved_title and c.resolved_title != c.title:

@@ -74,7 +74,8 @@ def citations_html(result: dict | None, message: str = "") -> str:
         label = (f"<span class='status-{_e(status)}' style='color:{COLORS.get(status, '#000')}'>"
                  f"{_e(STATUS_LABELS.get(status, status))}</span>")
         if c.get("mismatch"):
-            label += "<br><span class='mismatch' style='color:#c00;font-weight:bold'>⚠ 内容可能不符</span>"
+            label += ("<br><span class='mismatch' style='color:#c00;font-weight:bold'>⚠ 内容可能不符</span>"
+                      f"<br><span class='mismatch-why' style='color:#c00;font-size:12px'>{_e(checker.mismatch_reason(c))}</span>")
         if c.get("note"):
             label += f"<br><span class='note' style='color:#b35900;font-size:12px'>{_e(c['note'])}</span>"
         support = "—" if c.get("support") is None else f"{c['support']:.2f}"

@@ -17,6 +17,8 @@ import pytest
 from assistant import checker
 from assistant.checker import (
     MISMATCH_THRESHOLD,
+    CheckReport,
+    format_report,
     check_document,
     check_text,
     citation_map,
@@ -41,7 +43,7 @@ LITIGATION = "中华人民共和国行政诉讼法"
 OLD_FILING = "法规规章备案条例"
 NEW_FILING = "法规规章备案审查条例"
 CITATION_KEYS = {"raw", "start", "end", "title", "resolved_title", "articles", "status", "sentence", "article_texts",
-                 "doc_info", "note", "support", "mismatch"}
+                 "doc_info", "note", "support", "mismatch", "rival", "rival_article", "unstated"}
 SUMMARY_KEYS = {"total", "ok", "no_such_article", "document_not_in_corpus", "ambiguous", "mismatch"}
 
 OK, NO_ART, ABSENT, AMBIG = "ok", "no_such_article", "document_not_in_corpus", "ambiguous"
@@ -346,3 +348,43 @@ def test_check_tab(engine):
         parts = build_check_tab(lambda: engine)
     assert set(parts) == {"text", "doc", "button", "result", "map"}
     assert [c[0] for c in parts["doc"].choices] == [REPORT]
+
+
+# --- the labelled citing sentences (data/eval/citations_labelled.jsonl) ---------------------------------------
+
+
+def test_mismatch_flag_is_right_for_labelled_citing_sentences(engine):
+    """Faithful paraphrases pass; another topic, the neighbouring article's duty, another article of the same law
+    and a wrong deadline are flagged (bench/citation_support.py prints the trade-off behind the thresholds)."""
+    from assistant.evaluate import load_questions
+    from assistant.settings import PROJECT_ROOT
+
+    items = load_questions(PROJECT_ROOT / "data" / "eval" / "citations_labelled.jsonl")
+    assert len(items) >= 30 and {i["label"] for i in items} == {"faithful", "unfaithful"}
+    wrong = []
+    for item in items:
+        cites = [c for c in check_text(engine, item["text"]).citations if c.resolved_title == item["cited"]["doc"]]
+        assert len(cites) == 1 and cites[0].status == OK and cites[0].support is not None, item["id"]
+        if cites[0].mismatch != (item["label"] == "unfaithful"):
+            wrong.append((item["id"], item["kind"], cites[0].support, cites[0].rival))
+    assert len(wrong) <= 0.1 * len(items), wrong
+    assert not [w for w in wrong if w[1] in ("paraphrase", "neighbour")], wrong
+
+
+def test_a_neighbouring_article_that_states_the_claim_is_named(engine):
+    text = "《中华人民共和国未成年人保护法》第三十九条规定，学校应当对未成年人开展适合其年龄的性教育，提高其防范性侵害的能力。"
+    (c,) = check_text(engine, text).citations
+    assert c.mismatch and c.rival_article == "第四十条"
+    assert "第四十条更相符" in format_report(CheckReport([c]))
+
+
+def test_a_deadline_the_article_does_not_state_is_flagged(engine):
+    (c,) = check_text(engine, "根据《行政复议法》第二十条，可以自知道该行政行为之日起九十日内提出行政复议申请。").citations
+    assert c.mismatch and c.unstated == ["九十日"]
+    (c,) = check_text(engine, "根据《行政复议法》第二十条，可以自知道该行政行为之日起六十日内提出行政复议申请。").citations
+    assert not c.mismatch and c.unstated == []
+
+
+def test_no_faithful_citation_of_the_report_is_flagged(engine):
+    report = check_document(engine, REPORT)
+    assert report.summary()["mismatch"] == 0
