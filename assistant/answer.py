@@ -102,7 +102,7 @@ class Answerer:
         elif not self.retriever.chunks:
             ans = Answer(question=question, found=False, answer="索引为空：请先导入文件（assistant ingest）。")
         else:
-            lookup = self.retriever.lookup_articles(q, default_title=context_title)
+            lookup = self.retriever.lookup_articles(q, default_title=doc or context_title, ask_which=True)
             hits = self.retriever.search(q, k=k, doc=doc, doc_type=doc_type, kind=classify(q))
             ans = self._from_lookup(q, lookup, hits) if lookup else self._extractive(q, hits)
         ans.id = qid
@@ -111,12 +111,25 @@ class Answerer:
 
     # ---- explicit articles ---------------------------------------------------------------------
     def _from_lookup(self, q: str, lookup: ArticleLookup, hits: list[Hit]) -> Answer:
-        name = lookup.title or lookup.citation.title or ""
+        """The named article verbatim, or why not (no such document / article, which document?) — never another
+        document's article of that number, so a refusal carries no citation."""
+        name = (lookup.title or lookup.name or lookup.citation.title or "").replace("《", "〈").replace("》", "〉")
+        articles = "、".join(lookup.citation.articles)
         if lookup.reason == "document_not_in_corpus":
-            text = f"现有文件中没有《{name}》，无法核对{'、'.join(lookup.citation.articles)}。"
+            text = f"现有文件中没有《{name}》，无法核对{articles}。"
             return Answer(q, False, text, retrieved=hits, reasons={"article": lookup.reason})
         if lookup.reason == "ambiguous":
-            text = f"“{name}”可能指多部文件，请写出完整名称。"
+            docs = "、".join(f"《{t}》" for t in lookup.candidates)
+            text = f"“{name}”可能指多部文件（{docs}），请写出完整名称。"
+            return Answer(q, False, text, retrieved=hits, reasons={"article": lookup.reason})
+        if lookup.reason == "which_document":
+            if lookup.candidates:
+                docs = "、".join(f"《{t}》" for t in lookup.candidates)
+                example = lookup.candidates[0].removeprefix("中华人民共和国") + lookup.citation.articles[0]
+                text = (f"您问的是哪部文件的{articles}？语料中有{articles}的文件有：{docs}。"
+                        f"请写明文件名称，例如“{example}”。")
+            else:
+                text = f"您问的是哪部文件的{articles}？语料中没有哪部文件有{articles}。请写明文件名称。"
             return Answer(q, False, text, retrieved=hits, reasons={"article": lookup.reason})
         if not lookup.found:
             total = self.retriever.article_counts.get(lookup.title, 0)

@@ -23,6 +23,8 @@ __all__ = [
     "article_number",
     "cn_to_int",
     "int_to_cn",
+    "is_self_reference",
+    "mentions",
     "parse_citations",
     "resolve_title",
     "title_aliases",
@@ -83,8 +85,29 @@ def article_number(label: str) -> int:
 
 # --- titles -----------------------------------------------------------------------------------
 
-_SUFFIXES = ("法典", "法", "条例", "规定", "办法", "细则", "决定", "解释", "纲要", "大纲", "意见", "规则", "章程")
+_SUFFIXES = ("法典", "法", "条例", "规定", "办法", "细则", "决定", "解释", "纲要", "大纲", "意见", "规则", "章程", "修正案")
 _SUFFIX_RE = "|".join(_SUFFIXES)
+#: Suffixes that name a document even in running text (mentions); 规定/办法/意见 there are mostly plain words.
+_NAME_SUFFIXES = ("法", "法典", "条例", "修正案", "解释", "细则")
+#: Classification words that legal databases write in front of a title (社会法 未成年人保护法, 【法律】…).
+#: Never part of the name; longest first, so 宪法相关法 is not read as 宪法 + 相关法.
+_CLASSES = "|".join(sorted(
+    "宪法 宪法相关法 民法商法 民法典 行政法 经济法 社会法 刑法 诉讼与非诉讼程序法 法律 行政法规 司法解释 部门规章"
+    " 地方性法规 法规 现行有效".split(), key=len, reverse=True))
+_CN_ORDINAL = "第[一二三四五六七八九十]+次"
+#: A version note written after a title: 2021年修正版, 2021, 修订版, 第二次修正后, 新版. Never part of the name,
+#: and never 修正案 (a document of its own). Alternatives start differently, so matching cannot backtrack badly.
+_VERSION_NOTE = (rf"(?:[0-9０-９]{{4}}年?(?:{_CN_ORDINAL})?(?:修正|修订|修改)?(?:版|本)?"
+                 rf"|(?:{_CN_ORDINAL})?(?:修正|修订|修改)(?:版|本|后)|(?:最新|新|现行|旧)版)")
+#: What may separate a title from its 第N条: a version note, （2021年修正）, 【…】, 的/里/中 (未保法的第三十九条), spaces.
+_GAP = re.compile(rf"(?:{_VERSION_NOTE}|[（(][^（）()\n]{{1,20}}[)）]|【[^【】\n]{{1,20}}】|\[[^\[\]\n]{{1,20}}\]"
+                  rf"|[ \t\u3000]|的|里面?|当?中)*$")
+#: Words that may end right before a title: classification and version words (社会法|教育法, 最新|教育法, 修订版|…).
+_BEFORE_NAME = re.compile(rf"(?:{_CLASSES}|版|新|现行|有效|修正|修订|修改|后)$")
+#: The same noise at either end of a name given to resolve_title (after _norm: half-width, 【】 -> []).
+_HEAD_NOISE = re.compile(rf"^(?:\[[^\[\]]*\]|(?:{_CLASSES}|(?:最新|新|现行|旧)版?|(?:[0-9]{{4}}年?)?(?:{_CN_ORDINAL})?"
+                         rf"(?:修正|修订|修改)(?:版|本|后)?|[0-9]{{4}}年?版?)的?)[-—–_:|/·]*")
+_TAIL_NOISE = re.compile(rf"(?:\([^()]*\)|\[[^\[\]]*\]|{_VERSION_NOTE})$")
 _BRACKETS = str.maketrans({"《": "<", "》": ">", "〈": "<", "〉": ">", "【": "[", "】": "]"})
 #: Abbreviations that no prefix rule can derive. Kept explicit so that no name resolves by accident.
 _SHORT_FORMS = {"中华人民共和国未成年人保护法": ("未保法",)}
@@ -115,7 +138,12 @@ def title_aliases(title: str) -> set[str]:
 
 def resolve_title(name: str, known_titles: Iterable[str]) -> list[str]:
     """Full titles `name` refers to: exact match first, then alias match; [] if none, >1 = ambiguous.
-    A trailing version note such as （2017年修正） is ignored when nothing matches with it."""
+
+    When nothing matches as written, a version note (（2017年修正）, 2021年修正版, 最新, 新) or a classification
+    word in front (社会法, 【法律】, 行政法规 -) is dropped, one at a time, and the rest tried again: users and legal
+    databases add them, but they never name a different document. Only such words are dropped, so 宪法修正案,
+    高等教育法 or 行政复议法实施条例 stay names of documents that are not in the corpus.
+    """
     titles = list(dict.fromkeys(known_titles))
     key = _norm(name)
     exact = [t for t in titles if _norm(t) == key]
@@ -124,9 +152,10 @@ def resolve_title(name: str, known_titles: Iterable[str]) -> list[str]:
     hits = [t for t in titles if key in {_norm(a) for a in title_aliases(t)}]
     if hits:
         return hits
-    bare = re.sub(r"\([^()]*\)$", "", key)
-    if bare != key:
-        return resolve_title(bare, titles)
+    tail, head = _TAIL_NOISE.search(key), _HEAD_NOISE.match(key)
+    for rest in (key[: tail.start()] if tail else "", key[head.end() :] if head else ""):
+        if rest and rest != key and (hits := resolve_title(rest, titles)):
+            return hits
     return _abbreviation_of(key, titles)
 
 
@@ -166,7 +195,8 @@ _MAX_RANGE = 300  # a longer "range" is more likely a misparse than a real citat
 #: Words that precede a law name in running text or in a question; the name starts after the last one.
 _LEAD_WORDS = (
     "根据|依照|依据|按照|遵照|违反|适用|参照|对照|属于|符合|请问|请教|查询|查看|查一下|看一下|一下"
-    "|看看|说说|讲讲|介绍|了解|知道|那么|以及|或者|还有|对于|怎么|如何|什么|我国|现行"
+    "|看看|说说|讲讲|介绍|了解|知道|那么|以及|或者|还有|对于|怎么|如何|什么|我国|现行|最新|告诉我|给出|列出"
+    "|修正版|修订版|修正后|修订后|年修正|年修订|年修改"  # 2018年修正版教育法: the version note is no part of the name
 )
 #: Words ending like a title that are not one ("依法第三条", "按照有关规定第五条").
 _NOT_TITLES = {"依法", "合法", "违法", "执法", "司法", "守法", "普法", "立法", "方法", "做法", "说法", "看法", "用法",
@@ -181,14 +211,17 @@ def _guess_title(before: str) -> str | None:
 
     Takes the run of Han characters ending in a title suffix, cuts it after the last lead word
     ("根据", "请问" ...) or article reference, splits lists ("民法典和刑法" -> "刑法") and drops
-    single leading particles. Returns None when no plausible name remains (e.g. a bare "规定")."""
-    run = re.search(r"[\u4e00-\u9fff]{1,60}$", before)
+    single leading particles. Returns None when no plausible name remains (e.g. a bare "规定").
+    A name may quote another title when that quote is followed by 的/实施/若干 (最高人民法院关于适用《中华人民共和国
+    行政诉讼法》的解释): that is a document of its own, not the quoted law."""
+    run = re.search(r"(?:[\u4e00-\u9fff]*《[^《》\n]{1,60}》(?=的|实施|若干))?[\u4e00-\u9fff]{1,60}$", before)
     if not run or not run.group().endswith(_SUFFIXES):
         return None
     s = run.group()
     if m := _SELF_REF.search(s):
         return m.group()
-    s = re.split(rf"{_ARTICLE_REF}|{_LEAD_WORDS}", s)[-1]
+    head = s[: s.rfind("关于")] if "关于" in s else s  # lead words after 关于 (关于适用…的解释) belong to the title
+    s = re.split(rf"{_ARTICLE_REF}|{_LEAD_WORDS}", head)[-1] + s[len(head) :]
     if m := re.match(rf".*(?:{_SUFFIX_RE})(?:和|与|及|或)(.+)$", s):
         s = m.group(1)
     while len(s) > 2 and s[0] in _LEAD_CHARS:
@@ -201,7 +234,39 @@ def _name_may_start_after(prefix: str) -> bool:
     corpus), so the alias 教育法 must not match there; "存在|行政诉讼法" and "根据|行政诉讼法" are fine."""
     if not prefix or not re.match(r"[\u4e00-\u9fff]", prefix[-1]) or prefix[-1] in _LEAD_CHARS:
         return True
-    return bool(re.search(rf"(?:{_LEAD_WORDS}|{_ARTICLE_REF})$", prefix))
+    return bool(re.search(rf"(?:{_LEAD_WORDS}|{_ARTICLE_REF})$", prefix) or _BEFORE_NAME.search(prefix))
+
+
+def _alias_at_end(before: str, aliases: list[str]) -> str | None:
+    """The longest known alias that ends `before` where a name may start (see _name_may_start_after)."""
+    return next((a for a in aliases if before.endswith(a) and _name_may_start_after(before[: -len(a)])), None)
+
+
+def _aliases(known_titles: Iterable[str]) -> list[str]:
+    return sorted({a for t in known_titles for a in title_aliases(t)}, key=len, reverse=True)
+
+
+def is_self_reference(name: str) -> bool:
+    """本法 / 该条例 / 本规定 …: the document the text belongs to, not a name."""
+    return bool(re.fullmatch(rf"(?:本|该)(?:{_SUFFIX_RE})", name))
+
+
+def mentions(text: str, known_titles: Iterable[str] = ()) -> list[tuple[int, int, str]]:
+    """Document names written in `text`, in order, as (start, end, name): 《…》 titles, known aliases where a name
+    may start, and heuristic names ending in 法/条例/修正案… (see _guess_title).
+
+    A name inside a longer one is dropped, so 宪法修正案 mentions 宪法修正案 and not 宪法, and 《…》 mentions its
+    whole title. Lets a bare 第N条 belong to the document the question named before it ("在教育法里，第五条…").
+    """
+    aliases = _aliases(known_titles)
+    found = {(s, e, text[s + 1 : e - 1].strip()) for s, e in _bracket_spans(text) if text[s + 1 : e - 1].strip()}
+    for end in range(2, len(text) + 1):
+        before = text[max(0, end - 80) : end]
+        name = _alias_at_end(before, aliases) or (_guess_title(before) if before.endswith(_NAME_SUFFIXES) else None)
+        if name and not is_self_reference(name):
+            found.add((end - len(name), end, name))
+    inside = {m for m in found for o in found if o != m and o[0] <= m[0] and m[1] <= o[1]}
+    return sorted(found - inside)
 
 
 def _bracket_spans(text: str) -> list[tuple[int, int]]:
@@ -263,7 +328,7 @@ def parse_citations(text: str, known_titles: Iterable[str] = ()) -> list[Citatio
     optional unbracketed title right before it. With `known_titles`, the longest alias of a known
     title that ends right before 第 wins; otherwise a heuristic picks the law name (see _guess_title).
     """
-    aliases = sorted({a for t in known_titles for a in title_aliases(t)}, key=len, reverse=True)
+    aliases = _aliases(known_titles)
     spans = _bracket_spans(text)
     by_end = {end: start for start, end in spans}
     found: dict[int, Citation] = {
@@ -283,20 +348,20 @@ def parse_citations(text: str, known_titles: Iterable[str] = ()) -> list[Citatio
             pos -= 1
         before = text[max(0, pos - 80) : pos]  # a bounded window keeps parsing linear in len(text)
         start, title, bracketed = m.start(), None, False
-        link = pos  # 《title》第N条 is one citation, also with a version note: 《…》（2021年修正）第N条
-        if pos not in by_end and (note := re.search(r"[（(][^（）()]{1,20}[)）]$", before)):
-            link = pos - len(note.group())
+        # 《title》第N条 is one citation, also with a version note or 的 between: 《…》（2021年修正）第N条, 教育法
+        # 2021年修正版第N条, 未成年人保护法里第N条; the title is the name alone, raw runs from it to the articles.
+        gap = len(_GAP.search(before).group()) if pos not in by_end else 0
+        link, before = pos - gap, before[: len(before) - gap]
         if link in by_end and by_end[link] in found:  # found holds the non-empty 《》 only
             start, bracketed = by_end[link], True
             title = text[start + 1 : link - 1].strip()
             found.pop(start, None)
-        elif alias := next(
-            (a for a in aliases if before.endswith(a) and _name_may_start_after(before[: -len(a)])), None
-        ):
-            title = alias
         else:
-            title = _guess_title(before)
+            title = _alias_at_end(before, aliases) or _guess_title(before)
         if title and not bracketed:
-            start = pos - len(title)
+            start = link - len(title)
+            for s0, e0 in spans:  # a title quoted inside this one (…关于适用《行政诉讼法》的解释) is no citation of its own
+                if start <= s0 and e0 <= link:
+                    found.pop(s0, None)
         found[start] = Citation(text[start : m.end()], start, m.end(), title, bracketed, articles, paragraph, item)
     return [found[k] for k in sorted(found)]

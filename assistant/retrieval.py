@@ -31,7 +31,12 @@ class ArticleLookup:
     found: bool
     chunks: list[Chunk] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)  # article labels not in the document
-    reason: str = ""  # "no_such_article" / "document_not_in_corpus" / "ambiguous" / ""
+    #: "no_such_article" / "document_not_in_corpus" / "ambiguous" / "which_document" (no document named) / ""
+    reason: str = ""
+    #: The documents the caller may have meant: for "ambiguous" the titles the name fits, for "which_document"
+    #: the documents that have every cited article — so the answer can ask instead of guessing.
+    candidates: list[str] = field(default_factory=list)
+    name: str = ""  # the document as the question (or the conversation) named it, for messages
 
 
 class Retriever:
@@ -94,18 +99,34 @@ class Retriever:
         return [term for terms in expansions(question).values() for term in terms]
 
     # ---- explicit articles ---------------------------------------------------------------------
-    def lookup_articles(self, question: str, default_title: str | None = None) -> ArticleLookup | None:
-        """The first citation in the question that names an article, resolved against the corpus."""
+    def lookup_articles(self, question: str, default_title: str | None = None,
+                        ask_which: bool = False) -> ArticleLookup | None:
+        """The first citation in the question that names an article, resolved against the corpus.
+
+        A bare 第N条 (or 本法第N条) belongs to the document the question names before it (在教育法里，第五条…), else
+        to one it names after it (第五条在教育法里…), else to ``default_title`` (the conversation's or the filter's
+        document). If it belongs to none, it is no article question (None) unless ``ask_which``: then the lookup
+        says "which_document" and lists the documents that have the article, because answering from keyword
+        search would quote some document's 第N条 as if it were the one asked about.
+        """
+        unattached = None
         for c in cit.parse_citations(question, self.titles):
             if not c.articles:
                 continue
             name = c.title
-            if name is None or name.startswith("本"):
-                if default_title is None:
-                    continue
-                name = default_title
+            if name is None or cit.is_self_reference(name):
+                named = cit.mentions(question, self.titles)
+                before = [n for s, e, n in named if e <= c.start]
+                after = [n for s, e, n in named if s >= c.end]
+                name = before[-1] if before else after[0] if after else default_title
+            if name is None:
+                unattached = unattached or c
+                continue
             return self.resolve(c, name)
-        return None
+        if unattached is None or not ask_which:
+            return None
+        have = [t for t in self.titles if all((t, a) in self.articles for a in unattached.articles)]
+        return ArticleLookup(unattached, None, False, reason="which_document", candidates=have)
 
     def resolve(self, citation: cit.Citation, name: str) -> ArticleLookup:
         """``citation``'s document (called ``name``) and articles, looked up in the corpus.
@@ -114,9 +135,9 @@ class Retriever:
         """
         titles = cit.resolve_title(name, self.titles)
         if not titles:
-            return ArticleLookup(citation, None, False, reason="document_not_in_corpus")
+            return ArticleLookup(citation, None, False, reason="document_not_in_corpus", name=name)
         if len(titles) > 1:
-            return ArticleLookup(citation, None, False, reason="ambiguous")
+            return ArticleLookup(citation, None, False, reason="ambiguous", candidates=titles, name=name)
         title = titles[0]
         chunks, missing = [], []
         for label in citation.articles:
@@ -125,7 +146,8 @@ class Retriever:
                 chunks.extend(found)
             else:
                 missing.append(label)
-        return ArticleLookup(citation, title, not missing, chunks, missing, "no_such_article" if missing else "")
+        return ArticleLookup(citation, title, not missing, chunks, missing, "no_such_article" if missing else "",
+                             name=name)
 
     def mentioned_titles(self, question: str) -> list[str]:
         """Corpus documents the question names (with or without 《》), for a soft boost."""
