@@ -144,8 +144,13 @@ def resolve_title(name: str, known_titles: Iterable[str]) -> list[str]:
     databases add them, but they never name a different document. Only such words are dropped, so 宪法修正案,
     高等教育法 or 行政复议法实施条例 stay names of documents that are not in the corpus.
     """
-    titles = list(dict.fromkeys(known_titles))
-    key = _norm(name)
+    return _resolve(_norm(name), list(dict.fromkeys(known_titles)), abbreviations=True)
+
+
+def _resolve(key: str, titles: list[str], abbreviations: bool) -> list[str]:
+    """resolve_title on a normalised name. What is left after dropping a version note or a classification word
+    must match a title or an alias when the dropped word was glued in front: 行政法规制定程序条例 minus 行政法规 is no
+    abbreviation of 规章制定程序条例 (【法律】出庭应诉规定 still is one)."""
     exact = [t for t in titles if _norm(t) == key]
     if exact or not key:
         return exact
@@ -153,10 +158,12 @@ def resolve_title(name: str, known_titles: Iterable[str]) -> list[str]:
     if hits:
         return hits
     tail, head = _TAIL_NOISE.search(key), _HEAD_NOISE.match(key)
-    for rest in (key[: tail.start()] if tail else "", key[head.end() :] if head else ""):
-        if rest and rest != key and (hits := resolve_title(rest, titles)):
+    separated = bool(head) and head.group()[-1] in "-—–_:|/·]"  # 【法律】… / 社会法 - …: clearly no part of the name
+    for rest, abbreviated in ((key[: tail.start()] if tail else "", abbreviations),
+                              (key[head.end() :] if head else "", abbreviations and separated)):
+        if rest and rest != key and (hits := _resolve(rest, titles, abbreviated)):
             return hits
-    return _abbreviation_of(key, titles)
+    return _abbreviation_of(key, titles) if abbreviations else []
 
 
 def _abbreviation_of(key: str, titles: list[str]) -> list[str]:
@@ -182,8 +189,9 @@ _SEP = rf"{_WS}(?:{_RANGE}|、|以及|和|及|与|或者|或){_WS}"
 _SUF = r"之[一二三四五六七八九十]+"
 _SUB = rf"(?:{_SEP}|{_WS})第{_WS}[（(]?{_WS}{_NUM}{_WS}[)）]?{_WS}[款项]"
 _ART = rf"{_NUM}(?:{_SEP}{_NUM})*{_WS}条(?:{_SUF})?(?:{_SUB})*"
-#: 第N条, then more articles (第 optional after a separator: "第三条至五条"), each with optional 款/项.
-_CHAIN = re.compile(rf"第{_WS}{_ART}(?:{_SEP}第?{_WS}{_ART})*")
+#: 第N条, then more articles (第 optional after a separator: "第三条至五条"), each with optional 款/项. The first 第
+#: may be missing before Arabic digits (民法典1254条); such a match counts only right after a known title.
+_CHAIN = re.compile(rf"(?:第{_WS}|(?<![第0-9０-９.．])(?=[0-9０-９]+{_WS}条)){_ART}(?:{_SEP}第?{_WS}{_ART})*")
 _TOKEN = re.compile(
     rf"(?P<nums>{_NUM}(?:{_SEP}{_NUM})*){_WS}条(?P<suf>{_SUF})?"
     rf"|第{_WS}[（(]?{_WS}(?P<sub>{_NUM}){_WS}[)）]?{_WS}(?P<kind>[款项])"
@@ -202,7 +210,9 @@ _LEAD_WORDS = (
 _NOT_TITLES = {"依法", "合法", "违法", "执法", "司法", "守法", "普法", "立法", "方法", "做法", "说法", "看法", "用法",
                "有关规定", "相关规定", "法律规定", "上述规定", "下列规定", "以下规定", *_SUFFIXES}
 _LEAD_CHARS = set("即和与及或的在查问请那并对把将是呢吗了也还就看按依据从由给让")
-_SELF_REF = re.compile(rf"(?<!基)(?:本|该)(?:{_SUFFIX_RE})$")  # 基本法 is a title, not "本法"
+#: 本法 / 该条例 / 这部法律 / 此规定: the document the text (or the conversation) is about, not a name.
+_SELF_WORDS = r"(?:本|该|此|这部|这个|这一|那部)"
+_SELF_REF = re.compile(rf"(?<!基){_SELF_WORDS}(?:法律|法规|{_SUFFIX_RE})$")  # 基本法 is a title, not "本法"
 _ARTICLE_REF = rf"第[{_CN_DIGITS}0-9]+[条款项章节编]"
 
 
@@ -248,7 +258,7 @@ def _aliases(known_titles: Iterable[str]) -> list[str]:
 
 def is_self_reference(name: str) -> bool:
     """本法 / 该条例 / 本规定 …: the document the text belongs to, not a name."""
-    return bool(re.fullmatch(rf"(?:本|该)(?:{_SUFFIX_RE})", name))
+    return bool(re.fullmatch(rf"{_SELF_WORDS}(?:法律|法规|{_SUFFIX_RE})", name))
 
 
 def mentions(text: str, known_titles: Iterable[str] = ()) -> list[tuple[int, int, str]]:
@@ -356,8 +366,12 @@ def parse_citations(text: str, known_titles: Iterable[str] = ()) -> list[Citatio
             start, bracketed = by_end[link], True
             title = text[start + 1 : link - 1].strip()
             found.pop(start, None)
+        elif known := _alias_at_end(before, aliases):
+            title = known
+        elif not m.group().startswith("第"):
+            continue  # "3条" after anything but a known title is a count, not a citation
         else:
-            title = _alias_at_end(before, aliases) or _guess_title(before)
+            title = _guess_title(before)
         if title and not bracketed:
             start = link - len(title)
             for s0, e0 in spans:  # a title quoted inside this one (…关于适用《行政诉讼法》的解释) is no citation of its own

@@ -69,15 +69,15 @@ def _print_text(ans) -> None:
 
 
 def cmd_eval(args) -> int:
-    from assistant.evaluate import evaluate, format_report
+    from assistant.evaluate import evaluate, evaluate_articles, format_article_report, format_report, load_questions
 
     engine = _engine(args)
     engine.ensure_index(progress=True)
-    result = evaluate(engine, args.file, k=args.k, mode=args.mode)
-    if args.json:
-        _print_json(result)
+    if any("expect" in q for q in load_questions(args.file)):  # a set of article questions
+        result, text = evaluate_articles(engine, args.file), format_article_report
     else:
-        print(format_report(result))
+        result, text = evaluate(engine, args.file, k=args.k, mode=args.mode), format_report
+    _print_json(result) if args.json else print(text(result))
     return 0
 
 

@@ -26,6 +26,12 @@ GENERIC = frozenset("""学校 未成年人 未成年 成年人 成年 应当 学
 #: A term found in more than this share of all passages (and in more than GENERIC_MIN of them) is generic too.
 GENERIC_DF = 0.05
 GENERIC_MIN = 10
+#: A sentence's score is its words' overlap times (its passage's fused score) ** PASSAGE_POWER: the retrieval
+#: ranking, which has seen the whole passage and the dense side, outweighs one sentence's word count.
+PASSAGE_POWER = 2
+#: A sentence of a second passage joins only when it scores at least this share of the best sentence (one of
+#: the best passage's own sentences needs half): most questions are answered by one or two articles.
+OTHER_PASSAGE = 0.7
 #: What a generic word counts for, against a question's own content word, when sentences are scored.
 GENERIC_WEIGHT = 0.3
 _ITEM = re.compile(r"[（(][一二三四五六七八九十]+[）)]")
@@ -242,7 +248,7 @@ def sentence_parts(question: str, kind: str, hits: list[Hit], terms: Terms, retr
                 score *= 1.5
             if wants_number and _NUMBER.search(text[s:e]):
                 score *= 1.3
-            scored.append((score * hit.score, rank, (s, e), hit, decides))
+            scored.append((score * hit.score ** PASSAGE_POWER, rank, (s, e), hit, decides))
     scored.sort(key=lambda x: -x[0])
     if not scored or scored[0][0] <= 0:  # nothing overlaps: the top passage's opening sentence
         spans = content_spans(hits[0].chunk) if hits else []
@@ -255,7 +261,7 @@ def sentence_parts(question: str, kind: str, hits: list[Hit], terms: Terms, retr
         if x[0] < 0.5 * best or len(chosen) >= max_sentences:
             break
         if x[1] not in passages:
-            if len(passages) >= max_passages:
+            if len(passages) >= max_passages or (passages and x[0] < OTHER_PASSAGE * best):
                 continue
             passages.append(x[1])
         chosen.append(x)

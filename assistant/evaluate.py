@@ -128,6 +128,50 @@ def evaluate(engine, path: str | Path, k: int = 5, mode: str = "hybrid") -> dict
     }
 
 
+#: ``expect`` of an article question → Answer.reasons["article"] for a right answer.
+ARTICLE_REASONS = {"article": "ok", "not_in_corpus": "document_not_in_corpus", "no_such_article": "no_such_article",
+                   "which_document": "which_document"}
+
+
+def evaluate_articles(engine, path: str | Path) -> dict:
+    """Article questions (``{"id", "question", "doc", "article", "expect"}``): the share answered exactly (the named
+    article of the named document, or the right refusal), and the answers that cite any other document's article."""
+    rows = []
+    for q in load_questions(path):
+        ans = engine.ask(q["question"], qid=q.get("id"))
+        cited = [(c.chunk.doc, c.chunk.article) for c in ans.citations]
+        if q["expect"] == "article":
+            exact = ans.found and bool(cited) and all(c == (q["doc"], q["article"]) for c in cited)
+        else:
+            exact = not ans.found and not cited and ans.reasons.get("article") == ARTICLE_REASONS[q["expect"]]
+        wrong = [c for c in cited if c != (q.get("doc"), q.get("article"))]
+        rows.append({"id": q.get("id"), "expect": q["expect"], "exact": exact, "wrong_citations": wrong,
+                     "answer": ans.answer, "reason": ans.reasons.get("article")})
+    kinds = sorted({r["expect"] for r in rows})
+    return {
+        "file": str(path), "questions": len(rows),
+        "exact": sum(r["exact"] for r in rows) / max(len(rows), 1),
+        "by_expect": {k: {"questions": sum(r["expect"] == k for r in rows),
+                          "exact": sum(r["exact"] for r in rows if r["expect"] == k) / sum(r["expect"] == k for r in rows)}
+                      for k in kinds},
+        "citing_another_article": [r["id"] for r in rows if r["wrong_citations"]],
+        "not_exact": [r["id"] for r in rows if not r["exact"]],
+        "rows": rows,
+    }
+
+
+def format_article_report(result: dict) -> str:
+    lines = [f"{result['file']} ({result['questions']} article questions)",
+             f"exact {result['exact']:.3f}   answers citing another document's or article's text: "
+             f"{len(result['citing_another_article'])}"]
+    for k, g in result["by_expect"].items():
+        lines.append(f"  {k:<16} {g['questions']:>3} q   exact {g['exact']:.3f}")
+    for key in ("citing_another_article", "not_exact"):
+        if result[key]:
+            lines.append(f"{key}: {', '.join(map(str, result[key]))}")
+    return "\n".join(lines)
+
+
 def format_report(result: dict) -> str:
     k = result["k"]
     lines = [

@@ -1,5 +1,5 @@
-"""Retrieval and refusal quality on a question set: hybrid vs BM25-only vs dense-only, and the refusal
-trade-off at several thresholds.
+"""Retrieval, answer and refusal quality on a question set: hybrid vs BM25-only vs dense-only, what the answers
+quote and cite per question type, and the refusal trade-off at several thresholds.
 
     python bench/quality.py [QUESTIONS.jsonl] [--index DIR]
 
@@ -30,13 +30,23 @@ def main() -> None:
     engine.ensure_index(progress=False)
 
     print(f"question set: {args.questions}")
-    print(f"{'mode':<8} {'hit@1':>6} {'hit@' + str(args.k):>6} {'MRR':>6} {'refused':>8} {'false ref':>9} "
-          f"{'verbatim':>8} {'p50 ms':>7} {'p95 ms':>7}")
+    print(f"{'mode':<8} {'hit@1':>6} {'hit@' + str(args.k):>6} {'MRR':>6} {'quotes':>7} {'cit.prec':>8} {'refused':>8} "
+          f"{'false ref':>9} {'verbatim':>8} {'p50 ms':>7} {'p95 ms':>7}")
+    results = {}
     for mode in ("hybrid", "bm25", "dense"):
-        r = evaluate(engine, args.questions, k=args.k, mode=mode)
+        r = results[mode] = evaluate(engine, args.questions, k=args.k, mode=mode)
         print(f"{mode:<8} {r['hit@1']:>6.3f} {r[f'hit@{args.k}']:>6.3f} {r['mrr']:>6.3f} "
+              f"{r['answer_quotes_expected']:>7.3f} {r['citation_precision'] or 0:>8.3f} "
               f"{r['refusal_accuracy'] or 0:>8.3f} {r['false_refusals']:>9d} {r['citations_verbatim'] or 0:>8.3f} "
               f"{r['p50_ms']:>7.1f} {r['p95_ms']:>7.1f}")
+    print("(quotes: the answer quotes the expected sentence(s), every one for lists; cit.prec: cited passages that are "
+          "expected passages)")
+
+    print("\nhybrid, per question type (labelled type, else assistant.intent's):")
+    print(f"{'type':<11} {'n':>3} {'quotes':>7} {'cit.prec':>8} {'hit@1':>6}")
+    for t, g in results["hybrid"]["by_type"].items():
+        print(f"{t:<11} {g['questions']:>3} {g['answer_quotes_expected']:>7.3f} {g['citation_precision'] or 0:>8.3f} "
+              f"{g['hit@1']:>6.3f}")
 
     # Refusal trade-off: the whole answerability decision (score threshold + answer-type check) at
     # several thresholds, on the questions without an explicit article (those are decided by lookup).

@@ -65,7 +65,7 @@ def test_article_questions_never_cite_another_article(engine, corpus, split_arti
                 a = written(label, k, x)
                 cases.append((FORMS[x % len(FORMS)].format(t=t, a=a), {}, "ok", title, label))
             c = CLASSES[(i + j) % len(CLASSES)]
-            t = names(title)[-1]
+            t = names(title)[min(1, len(names(title)) - 1)]  # the short title: a glued abbreviation is ambiguous
             if c not in t:
                 cases.append((PREFIXED[(i + j) % len(PREFIXED)].format(c=c, t=t, a=written(label, k, i + j)), {}, "ok",
                               title, label))
@@ -99,3 +99,15 @@ def test_article_questions_never_cite_another_article(engine, corpus, split_arti
 
 def article_label_of(n: int) -> str:
     return f"第{int_to_cn(n)}条"
+
+
+def test_held_out_article_questions_are_exact(engine):
+    """data/eval/articles_holdout.jsonl: article questions in the forms people and legal databases write, by a
+    writer who had not seen this code (its first measurement: 0.975 exact, 2 answers citing another article)."""
+    from assistant.evaluate import evaluate_articles
+    from assistant.settings import PROJECT_ROOT
+
+    result = evaluate_articles(engine, PROJECT_ROOT / "data" / "eval" / "articles_holdout.jsonl")
+    assert result["citing_another_article"] == [], result["citing_another_article"]
+    assert result["by_expect"]["article"]["exact"] >= 0.9
+    assert result["exact"] >= 0.95, result["not_exact"]
