@@ -167,11 +167,12 @@ class Retriever:
             return None
         return np.array([(not doc or c.doc == doc) and (not doc_type or c.doc_type == doc_type) for c in self.chunks])
 
-    def dense(self, question: str, n: int, doc: str | None = None, doc_type: str | None = None) -> list[tuple[int, float]]:
+    def dense(self, question: str, n: int, doc: str | None = None, doc_type: str | None = None,
+              vector: list[float] | None = None) -> list[tuple[int, float]]:
         where = {k: v for k, v in (("doc", doc), ("doc_type", doc_type)) if v}
         if len(where) == 2:
             where = {"$and": [{k: v} for k, v in where.items()]}
-        vector = self.store.embeddings.embed_query(question)
+        vector = vector if vector is not None else self.store.embeddings.embed_query(question)
         hits = self.store.dense_search(vector, n, where or None)
         return [(self.by_id[i], s) for i, s in hits if i in self.by_id]
 
@@ -195,10 +196,16 @@ class Retriever:
         """The top ``k`` passages; ``kind`` (assistant.intent) favours the passages that answer that kind of question."""
         mode = mode or self.mode
         n = max(self.candidates, k)
-        dense = self.dense(question, n, doc, doc_type) if mode in ("hybrid", "dense") else []
+        vector = self.store.embeddings.embed_query(question) if mode in ("hybrid", "dense") else None
+        dense = self.dense(question, n, doc, doc_type, vector) if vector is not None else []
         keyword = self.keyword(question, n, doc, doc_type, kind) if mode in ("hybrid", "bm25") else []
         boost = set(self.mentioned_titles(question)) if not doc else set()
-        return self.fuse(dense, keyword, k, boost, kind)
+        hits = self.fuse(dense, keyword, k, boost, kind)
+        if vector is not None:  # keyword-only hits get their cosine too: answerability reads it
+            cosines = self.store.cosines(vector, [h.chunk.id for h in hits if h.dense is None])
+            for h in hits:
+                h.dense = cosines.get(h.chunk.id, h.dense)
+        return hits
 
     def fuse(self, dense: list[tuple[int, float]], keyword: list[tuple[int, float]], k: int,
              boost: set[str] = frozenset(), kind: str = "fact") -> list[Hit]:

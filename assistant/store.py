@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 import chromadb
+import numpy as np
 from chromadb.config import Settings as ChromaSettings
 from langchain_chroma import Chroma
 from langchain_core.embeddings import Embeddings
@@ -124,6 +125,20 @@ class Store:
         """(chunk id, cosine similarity), best first. Chroma returns fewer than ``k`` when it holds fewer."""
         res = self._collection.query(query_embeddings=[vector], n_results=k, where=where or None, include=["distances"])
         return [(i, 1.0 - d) for i, d in zip(res["ids"][0], res["distances"][0])]
+
+    def cosines(self, vector: list[float], ids: list[str]) -> dict[str, float]:
+        """Cosine similarity of ``vector`` with the stored vectors of ``ids`` (passages the dense search did not
+        return among its candidates, but keyword search put on top)."""
+        if not ids:
+            return {}
+        res = self._collection.get(ids=ids, include=["embeddings"])
+        q = np.asarray(vector, dtype=float)
+        q /= np.linalg.norm(q) + 1e-12
+        out = {}
+        for i, v in zip(res["ids"], res["embeddings"]):
+            v = np.asarray(v, dtype=float)
+            out[i] = float(v @ q / (np.linalg.norm(v) + 1e-12))
+        return out
 
     # ---- writing -------------------------------------------------------------------------------
     def add(self, chunks: list[Chunk], metadatas: list[dict[str, Any]]) -> None:
