@@ -30,3 +30,5 @@ test: setup-test
 bench: setup
 	$(BIN)/python bench/speed.py
 	$(BIN)/python bench/quality.py
+	$(BIN)/python bench/quality.py data/eval/answers.jsonl
+	$(BIN)/python bench/citation_support.py
