@@ -121,14 +121,11 @@ def heading_label(chunk: Chunk) -> str:
 
 # ---- report sections: plan, problems, lists of what was done ---------------------------------------------
 
-def _title_words(doc: str) -> set[str]:
-    return set(tokens(doc))
-
-
-def _topic_score(chunk: Chunk, terms: Terms) -> float:
-    words = set(tokens(chunk.section + " " + chunk.text))
-    topical = terms.specific - _title_words(chunk.doc)
-    return sum(terms.weights[t] for t in topical & words)
+def _topic_score(text: str, doc: str, terms: Terms) -> float:
+    """Weight of the question's own topic words in ``text``; words of the report's title (教育局, 法治, 建设) say
+    nothing about which of its sections is meant."""
+    topical = terms.specific - set(tokens(doc))
+    return sum(terms.weights[t] for t in topical & set(tokens(text)))
 
 
 def _leaves(chunks: list[Chunk]) -> list[Chunk]:
@@ -137,13 +134,14 @@ def _leaves(chunks: list[Chunk]) -> list[Chunk]:
     return leaves or chunks
 
 
-def _on_topic(chunks: list[Chunk], terms: Terms, keep: float = 0.5) -> list[Chunk]:
-    """The chunks about the question's topic, or all of them when the question names no topic of its own."""
-    scores = [_topic_score(c, terms) for c in chunks]
+def _on_topic(items: list, scores: list[float], keep: float = 0.5) -> list:
+    """The items about the question's topic, or all of them when the question names no topic of its own."""
     best = max(scores, default=0.0)
-    if best <= 0:
-        return chunks
-    return [c for c, s in zip(chunks, scores) if s >= keep * best]
+    return items if best <= 0 else [c for c, s in zip(items, scores) if s >= keep * best]
+
+
+def _chunk_topic(chunk: Chunk, terms: Terms) -> float:
+    return _topic_score(chunk.section + " " + chunk.text, chunk.doc, terms)
 
 
 def _item_parts(hit: Hit, terms: Terms, whole: bool) -> list[Part]:
@@ -169,21 +167,14 @@ def section_parts(kind: str, hits: list[Hit], all_chunks: list[Chunk], terms: Te
     for doc in reports:
         chunks = [c for c in all_chunks if c.doc == doc and pattern.search(c.section)]
         if chunks:
-            chosen = _on_topic(_leaves(chunks), terms)
+            leaves = _leaves(chunks)
+            chosen = _on_topic(leaves, [_chunk_topic(c, terms) for c in leaves])
             parts = [p for c in chosen for p in _item_parts(Hit(c, 1.0), terms, whole=True)]
-            return _on_topic_items(parts, terms) if len(chosen) == 1 else parts
+            if len(chosen) == 1:  # one passage enumerating inline: narrow its items the same way
+                texts = ["".join(p.hit.chunk.text[s:e] for s, e in p.spans) for p in parts]
+                parts = _on_topic(parts, [_topic_score(t, doc, terms) for t in texts])
+            return parts
     return None
-
-
-def _on_topic_items(parts: list[Part], terms: Terms) -> list[Part]:
-    """Inline-enumerated items of one passage, narrowed to the question's topic like whole sections are."""
-    if len(parts) < 2:
-        return parts
-    text = [p.hit.chunk.text[p.spans[0][0]:p.spans[-1][1]] for p in parts]
-    topical = terms.specific - _title_words(parts[0].hit.chunk.doc)
-    scores = [sum(terms.weights[t] for t in topical & set(tokens(t_))) for t_ in text]
-    best = max(scores)
-    return parts if best <= 0 else [p for p, s in zip(parts, scores) if s >= 0.5 * best]
 
 
 def report_list_parts(hits: list[Hit], all_chunks: list[Chunk], terms: Terms, max_items: int = 5) -> list[Part] | None:
@@ -199,10 +190,10 @@ def report_list_parts(hits: list[Hit], all_chunks: list[Chunk], terms: Terms, ma
     top = next((h.chunk for h in hits[:3] if h.chunk in pool), None)
     if top is None:
         return None
-    chosen = [c for c in _on_topic(_leaves(pool), terms, keep=0.6) if _topic_score(c, terms) > 0]
-    if top not in chosen:
-        chosen.insert(0, top)
-    chosen = [top] + sorted((c for c in chosen if c is not top), key=lambda c: -_topic_score(c, terms))
+    leaves = _leaves(pool)
+    chosen = [c for c in _on_topic(leaves, [_chunk_topic(c, terms) for c in leaves], keep=0.6)
+              if _chunk_topic(c, terms) > 0 and c is not top]
+    chosen = [top] + sorted(chosen, key=lambda c: -_chunk_topic(c, terms))
     chosen = sorted(chosen[:max_items], key=lambda c: c.start)
     if len(chosen) == 1:
         parts = _item_parts(Hit(top, 1.0), terms, whole=True)
