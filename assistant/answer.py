@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from assistant.citations import int_to_cn
 from assistant.compose import compose
 from assistant.intent import classify, section_pattern
+from assistant.normalize import for_matching, has_words, replace_surrogates
 from assistant.retrieval import ArticleLookup, Retriever
 from assistant.schema import Answer, Citation, Hit
 from assistant.synonyms import expansions
@@ -22,6 +23,7 @@ from assistant.textutil import tokens
 NOT_FOUND = "抱歉，现有文件中没有找到能回答这个问题的内容。您可以换个问法，或指明相关文件名称。"
 EMPTY = "请输入问题。"
 TOO_LONG = "问题太长了（超过 {limit} 字），请精简后再问。"
+NO_WORDS = "问题里没有可以查找的文字（只有标点或表情符号），请用中文写出您的问题，例如“学校对学生欺凌应该怎么处理？”。"
 
 
 _CN_NUM = "[0-9０-９一二三四五六七八九十百千万两]+"
@@ -91,20 +93,30 @@ class Answerer:
     # ---- public --------------------------------------------------------------------------------
     def ask(self, question: str, k: int | None = None, doc: str | None = None, doc_type: str | None = None,
             context_title: str | None = None, qid=None) -> Answer:
-        """Answer one question. ``context_title`` resolves a bare 第N条 (follow-up questions)."""
+        """Answer one question. ``context_title`` resolves a bare 第N条 (follow-up questions).
+
+        Matching uses :func:`assistant.normalize.for_matching` (traditional → simplified, invisible characters
+        dropped), so 未成年人保護法第三十九條 finds 未成年人保护法第三十九条; the answer keeps the question as typed.
+        The length is checked before any conversion, so an oversized question costs nothing.
+        """
         t0 = time.perf_counter()
         k = k or self.k
-        q = (question or "").strip()
-        if not q:
-            ans = Answer(question=question or "", found=False, answer=EMPTY)
+        question = replace_surrogates(question or "")
+        q = question.strip()
+        m = for_matching(q) if len(q) <= self.max_chars else q
+        if not m:  # nothing, or only whitespace / zero-width characters
+            ans = Answer(question=question, found=False, answer=EMPTY)
         elif len(q) > self.max_chars:
             ans = Answer(question=question, found=False, answer=TOO_LONG.format(limit=self.max_chars))
         elif not self.retriever.chunks:
             ans = Answer(question=question, found=False, answer="索引为空：请先导入文件（assistant ingest）。")
+        elif not has_words(m):  # punctuation / emoji only: no search can match, ask for words instead
+            ans = Answer(question=q, found=False, answer=NO_WORDS)
         else:
-            lookup = self.retriever.lookup_articles(q, default_title=doc or context_title, ask_which=True)
-            hits = self.retriever.search(q, k=k, doc=doc, doc_type=doc_type, kind=classify(q))
-            ans = self._from_lookup(q, lookup, hits) if lookup else self._extractive(q, hits)
+            lookup = self.retriever.lookup_articles(m, default_title=doc or context_title, ask_which=True)
+            hits = self.retriever.search(m, k=k, doc=doc, doc_type=doc_type, kind=classify(m))
+            ans = self._from_lookup(m, lookup, hits) if lookup else self._extractive(m, hits)
+            ans.question = q
         ans.id = qid
         ans.ms = (time.perf_counter() - t0) * 1000
         return ans
