@@ -24,8 +24,17 @@ def _engine(args):
 
 
 def cmd_ingest(args) -> int:
-    engine = _engine(args)
-    report = engine.ingest(args.paths or None, progress=not args.quiet)
+    """Exit status 75 (EX_TEMPFAIL: try again later) when another ingest is writing the same index."""
+    from ingest.pipeline import IngestBusy, ingest_lock, lock_folder
+
+    settings = Settings(**({"index_dir": Path(args.index)} if args.index else {}))
+    try:
+        # Taken before the engine opens Chroma: a second writer must not even open a folder being written.
+        with ingest_lock(lock_folder(settings)):
+            report = _engine(args).ingest(args.paths or None, progress=not args.quiet)
+    except IngestBusy as e:
+        print(f"错误 / error: {e}", file=sys.stderr)
+        return 75
     if args.json:
         _print_json(report.to_json())
     else:

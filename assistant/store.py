@@ -10,17 +10,19 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Iterable
 
 import chromadb
 import numpy as np
 from chromadb.config import Settings as ChromaSettings
-from langchain_chroma import Chroma
-from langchain_core.embeddings import Embeddings
 
 from assistant.embeddings import get_embeddings, model_slug
 from assistant.schema import Chunk
 from assistant.settings import Settings
+
+if TYPE_CHECKING:  # 0.1 s of langchain imports at start-up otherwise
+    from langchain_core.embeddings import Embeddings
 
 _META_KEYS = ("doc", "source", "doc_type", "section", "article", "start", "end", "context")
 
@@ -37,6 +39,8 @@ class FileRecord:
     ids: list[str] = field(default_factory=list)
     info: str = ""
     ingested_at: str = ""
+    #: chunks of this source left from another version of the file: an update killed before its final delete
+    stale_ids: list[str] = field(default_factory=list)
 
     @property
     def complete(self) -> bool:
@@ -79,13 +83,30 @@ class Store:
                 path=str(settings.index_dir), settings=ChromaSettings(anonymized_telemetry=False)
             )
         self.collection_name = f"{settings.collection}-{model_slug(settings.embedding_model)}"
-        self.vectors = Chroma(
-            client=client,
+        self.client = client
+        # What langchain's Chroma(...) below does on creation; opened directly so that reading commands skip
+        # importing langchain_chroma (1-2.5 s of imports at start-up).
+        self._collection = client.get_or_create_collection(
+            name=self.collection_name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
+        )
+
+    @cached_property
+    def vectors(self):
+        """langchain's Chroma wrapper over the same collection; built on the first write."""
+        from langchain_chroma import Chroma
+
+        return Chroma(
+            client=self.client,
             collection_name=self.collection_name,
             embedding_function=self.embeddings,
             collection_configuration={"hnsw": {"space": "cosine"}},
         )
-        self._collection = self.vectors._collection
+
+    def _before_write(self, ids: Iterable[str], deleted: bool = False) -> None:
+        """Every write marks the saved keyword index stale first and logs its ids (assistant/keyword_index.py)."""
+        from assistant.keyword_index import before_write
+
+        before_write(self, ids, deleted)
 
     # ---- reading -------------------------------------------------------------------------------
     def count(self) -> int:
@@ -94,7 +115,9 @@ class Store:
     def files(self) -> dict[str, FileRecord]:
         got = self._collection.get(include=["metadatas"])
         records: dict[str, FileRecord] = {}
+        hashes: dict[str, list[tuple[str, str]]] = defaultdict(list)  # source → (chunk id, file hash)
         for chunk_id, meta in zip(got["ids"], got["metadatas"]):
+            hashes[meta["source"]].append((chunk_id, meta.get("file_hash", "")))
             rec = records.get(meta["source"])
             if rec is None or (rec.file_hash != meta.get("file_hash") and meta.get("ingested_at", "") > rec.ingested_at):
                 rec = records[meta["source"]] = FileRecord(
@@ -108,6 +131,8 @@ class Store:
                 )
             if meta.get("file_hash") == rec.file_hash:
                 rec.ids.append(chunk_id)
+        for source, rec in records.items():
+            rec.stale_ids = [i for i, h in hashes[source] if h != rec.file_hash]
         return records
 
     def ids_for_source(self, source: str) -> list[str]:
@@ -144,15 +169,19 @@ class Store:
     def add(self, chunks: list[Chunk], metadatas: list[dict[str, Any]]) -> None:
         """Embed and store new chunks (their verbatim text is what gets embedded)."""
         if chunks:
+            self._before_write(c.id for c in chunks)
             self.vectors.add_texts([c.text for c in chunks], metadatas=metadatas, ids=[c.id for c in chunks])
 
     def update_metadata(self, ids: list[str], metadatas: list[dict[str, Any]]) -> None:
         """New offsets / file bookkeeping for chunks whose text did not change: no re-embedding."""
         if ids:
+            self._before_write(ids)
             self._collection.update(ids=ids, metadatas=metadatas)
 
     def delete(self, ids: Iterable[str]) -> None:
         ids = list(ids)
+        if ids:
+            self._before_write(ids, deleted=True)
         for i in range(0, len(ids), 500):
             self._collection.delete(ids=ids[i : i + 500])
 

@@ -8,8 +8,10 @@ because citations are checked against it.
 from __future__ import annotations
 
 import io
+import logging
 import os
 import re
+import zipfile
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -25,6 +27,12 @@ from assistant.schema import Document
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".docx", ".pdf", ".html", ".htm")
 MAX_BYTES = 50 * 1024 * 1024
+#: Text limit per document. 民法典, the longest document of the corpus, has 11.2万 characters; 194万 made 18,576
+#: passages, 10 minutes of embedding on 2 busy cores at 473 MB peak RSS (docs/robustness.md). A bigger "text"
+#: is a dump or a compilation that should be split into its documents (answers cite one document each).
+MAX_CHARS = 2_000_000
+#: A .docx whose parts unpack to more than this is refused before python-docx inflates it (zip bomb).
+MAX_UNZIPPED = 200 * 1024 * 1024
 
 INFO_END = re.compile(r"^<!-- INFO END -->[ \t]*$", re.M)
 _BLANK = " \t\r\n\u3000\u200b\ufeff\xa0"  # stripped from info lines and used for "no text"
@@ -34,6 +42,9 @@ _BLOCKS = ["p", "div", "section", "article", "main", "header", "footer", "aside"
            "h4", "h5", "h6", "li", "ul", "ol", "dl", "dt", "dd", "table", "tr", "blockquote", "pre",
            "form", "fieldset", "figure", "figcaption", "hr", "address", "center"]
 _PARA, _BR = "\ue000", "\ue001"  # private-use sentinels for HTML block boundaries and <br>
+
+# pypdf logs its repairs ("EOF marker not found") as warnings; the reason a file fails is reported by load().
+logging.getLogger("pypdf").setLevel(logging.ERROR)
 
 
 class LoadError(Exception):
@@ -52,26 +63,50 @@ class _Bad(Exception):
     """Internal: a reason for LoadError, raised by the helpers that do not know the path."""
 
 
-def iter_files(paths: Iterable[str | Path]) -> list[Path]:
+def iter_files(paths: Iterable[str | Path], problems: list[tuple[str, str]] | None = None) -> list[Path]:
     """Expand folders (recursively, sorted, skipping hidden entries and Word ``~$`` lock files) to
-    supported files. Explicit files are kept whatever their suffix; ``load`` reports them."""
+    supported files. Explicit files are kept whatever their suffix; ``load`` reports them.
+
+    Symlinked folders are followed (a linked folder of documents is common), but a folder is never entered
+    twice, so a link back up the tree (a loop) ends the walk there instead of recursing until ELOOP. Such
+    links, broken or looping file links and unreadable folders go to ``problems`` as (path, reason), so
+    the caller can report them instead of dropping them silently.
+    """
     out: list[Path] = []
+    problems = [] if problems is None else problems
+
+    def unreadable(e: OSError) -> None:
+        problems.append((str(e.filename), f"无法读取文件夹 / cannot read folder: {e.strerror}"))
+
     for p in map(Path, paths):
         if not p.is_dir():
             out.append(p)
             continue
-        found = []
-        for root, dirs, files in os.walk(p):
+        found, entered = [], set()
+        for root, dirs, files in os.walk(p, followlinks=True, onerror=unreadable):
+            real = os.path.realpath(root)
+            if real in entered:
+                problems.append((root, f"符号链接指向已读过的文件夹 {real}（循环或重复），未再进入 / "
+                                       "symlink loop or duplicate folder, not followed"))
+                dirs[:] = []
+                continue
+            entered.add(real)
             dirs[:] = [d for d in dirs if not d.startswith(".")]
-            found += [Path(root, f) for f in files
-                      if not f.startswith((".", "~$")) and f.lower().endswith(SUPPORTED_SUFFIXES)]
+            for f in files:
+                if f.startswith((".", "~$")) or not f.lower().endswith(SUPPORTED_SUFFIXES):
+                    continue
+                full = os.path.join(root, f)
+                if os.path.islink(full) and not os.path.exists(full):  # exists() follows the link
+                    problems.append((full, "符号链接失效或循环 / broken symlink or symlink loop"))
+                else:
+                    found.append(Path(full))
         out += sorted(found)
     return list(dict.fromkeys(out))
 
 
-def load(path: str | Path, max_bytes: int = MAX_BYTES) -> Document:
+def load(path: str | Path, max_bytes: int = MAX_BYTES, max_chars: int = MAX_CHARS) -> Document:
     try:
-        return _load(Path(path), str(path), max_bytes)
+        return _load(Path(path), str(path), max_bytes, max_chars)
     except _Bad as e:
         raise LoadError(path, str(e)) from None
     except Exception as e:  # any library failure on a malformed file
@@ -79,7 +114,7 @@ def load(path: str | Path, max_bytes: int = MAX_BYTES) -> Document:
         raise LoadError(path, f"{what or '无法读取文件'}（{type(e).__name__}: {e}）") from e
 
 
-def _load(p: Path, source: str, max_bytes: int) -> Document:
+def _load(p: Path, source: str, max_bytes: int, max_chars: int) -> Document:
     if not p.exists():
         raise _Bad("文件不存在 (file not found)")
     if not p.is_file():
@@ -88,8 +123,11 @@ def _load(p: Path, source: str, max_bytes: int) -> Document:
     if suffix not in SUPPORTED_SUFFIXES:
         raise _Bad(f"不支持的文件类型 (unsupported file type): {suffix or '无扩展名'}")
     size = p.stat().st_size
-    if size > max_bytes:
-        raise _Bad(f"文件过大（{size / 2**20:.1f} MB，上限 {max_bytes / 2**20:.0f} MB）")
+    # Refused from its size alone, before reading: memory stays bounded whatever lands in the folder.
+    # A text file of more than 4 bytes per allowed character cannot fit (UTF-8 needs at most 4).
+    limit = max_bytes if suffix in (".pdf", ".docx") else min(max_bytes, 4 * max_chars)
+    if size > limit:
+        raise _Bad(f"文件过大（{size / 2**20:.1f} MB，上限 {limit / 2**20:.1f} MB），未读取 / file too large")
     raw = p.read_bytes()
     if not raw:
         raise _Bad("文件为空")
@@ -102,6 +140,9 @@ def _load(p: Path, source: str, max_bytes: int) -> Document:
         doc = Document(text, source, str(title).strip() if _meaningful(title) else p.stem, 0, meta)
     if not doc.text.strip(_BLANK):
         raise _Bad("文件中没有文字 (no text)")
+    if len(doc.text) > max_chars:
+        raise _Bad(f"文字过长（{len(doc.text) / 1e4:.0f} 万字，上限 {max_chars / 1e4:.0f} 万字），"
+                   "请拆分成单个文件 / text too long: split it into its documents")
     doc.metadata.setdefault("info", [])
     return doc
 
@@ -184,6 +225,12 @@ def _meaningful(title: str | None) -> bool:
 
 
 def _docx(raw: bytes) -> tuple[str | None, str, dict]:
+    with zipfile.ZipFile(io.BytesIO(raw)) as z:  # python-docx's own errors name zip internals, not the problem
+        parts = z.infolist()
+        if "[Content_Types].xml" not in {i.filename for i in parts}:  # every Office (OPC) package has one
+            raise _Bad("不是 Word 文档（zip 中没有 [Content_Types].xml）/ not a Word document")
+        if sum(i.file_size for i in parts) > MAX_UNZIPPED:
+            raise _Bad(f"docx 解压后超过 {MAX_UNZIPPED / 2**20:.0f} MB，未读取 / unpacks too large")
     d = docx.Document(io.BytesIO(raw))
     blocks = []
     for item in d.iter_inner_content():
@@ -208,8 +255,8 @@ def _pdf(raw: bytes) -> tuple[str | None, str, dict]:
         if not opened:
             raise _Bad("PDF 已加密，需要密码才能打开 (encrypted)")
     text = "\n\n".join((page.extract_text() or "") for page in reader.pages)
-    if not text.strip(_BLANK):
-        raise _Bad("PDF 中没有可提取的文字（可能是扫描件）")
+    if not text.strip(_BLANK):  # not indexed: an empty document would only ever be a wrong hit
+        raise _Bad("PDF 无文字层（可能是扫描件，需先做文字识别）/ no text layer (scanned?)")
     title = reader.metadata.title if reader.metadata else None
     return title, text, {"format": "pdf", "encoding": None, "pages": len(reader.pages)}
 

@@ -2,20 +2,26 @@
 
 Chunk ids are content hashes, so re-ingesting an unchanged file embeds nothing, and a changed file only
 embeds the passages whose text changed. New passages are written before stale ones are deleted, and a
-file counts as ingested only once all of its chunks are in; an interrupted run therefore leaves the index
-usable and the next run finishes the job.
+file counts as ingested only once all of its chunks are in; an interrupted run (even SIGKILL) therefore
+leaves the index usable and the next run finishes the job. One ingest per index folder runs at a time
+(``ingest_lock``). docs/robustness.md lists the faults this was tested against.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import logging
+import os
 import sys
+import threading
+import time
 from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Iterable
 
 from tqdm import tqdm
 
@@ -26,6 +32,65 @@ from ingest.chunkers import chunk_document, classify
 from ingest.loaders import LoadError, iter_files, load
 
 log = logging.getLogger(__name__)
+
+LOCK_NAME = "ingest.lock"
+
+
+class IngestBusy(RuntimeError):
+    """Another process (or thread) is ingesting into the same index folder."""
+
+    def __init__(self, lock: Path, holder: str):
+        super().__init__(f"另一个导入正在写入这个索引（{holder}），请等它结束后再试 / another ingest is writing "
+                         f"this index ({holder}); try again when it has finished. 锁文件 lock file: {lock}")
+        self.lock = lock
+        self.holder = holder
+
+
+_held: dict[str, int] = {}  # lock file → the thread of this process that holds it
+
+
+def lock_folder(settings) -> Path:
+    """Where the ingest lock of this index lives: the index folder, or, with a Chroma server (no local index
+    folder), a folder per server in the cache — which serialises ingests started from this machine only."""
+    if not settings.chroma_host:
+        return Path(settings.index_dir)
+    from assistant.textutil import cache_dir
+
+    return cache_dir() / "locks" / f"{settings.chroma_host}_{settings.chroma_port}_{settings.collection}"
+
+
+@contextmanager
+def ingest_lock(index_dir: str | Path) -> Iterator[Path]:
+    """Hold the ingest lock of an index folder, or raise :class:`IngestBusy` at once.
+
+    ``flock`` rather than a pid file: the kernel drops the lock when its process exits or is killed, so a
+    crashed ingest never leaves a stale lock (the file stays, with the last holder's pid, only for the
+    message). Refuse rather than wait: a second writer would redo the same work, and a run queued behind a
+    stuck one is worse than a clear message. Re-entrant in one thread, so the CLI takes it before Chroma
+    opens the folder and the pipeline takes it again; another thread of the same process is refused, as
+    flock locks belong to the open file, not the process.
+    """
+    lock = os.path.join(os.path.realpath(index_dir), LOCK_NAME)
+    if _held.get(lock) == threading.get_ident():
+        yield Path(lock)
+        return
+    os.makedirs(os.path.dirname(lock), exist_ok=True)
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "pid ?"
+            raise IngestBusy(Path(lock), holder) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()}, since {datetime.now().isoformat(timespec='seconds')}\n".encode(), 0)
+        _held[lock] = threading.get_ident()
+        try:
+            yield Path(lock)
+        finally:
+            del _held[lock]
+    finally:
+        os.close(fd)
 
 
 @dataclass
@@ -58,7 +123,20 @@ class IngestReport:
 
 
 def file_hash(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    """sha256 of the file, read in blocks: a huge file costs time here, not memory."""
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def _source(path: str | Path) -> str:
+    """The index's name for a file: its real path. ``os.path.realpath`` because Python 3.11's
+    ``Path.resolve`` raises RuntimeError on a symlink loop."""
+    return os.path.realpath(path)
+
+
+def _shown(path: str | Path) -> str:
+    """A path that can be printed and stored: bytes of a non-UTF-8 file name become \\xNN escapes."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
 def assign_ids(chunks: list[Chunk]) -> None:
@@ -79,28 +157,45 @@ def ingest(
     """Bring the index in line with ``paths`` (files or folders).
 
     Files that vanished from a given folder are removed from the index; files elsewhere are left alone,
-    so ``ingest(["new.docx"])`` adds one document without touching the rest.
+    so ``ingest(["new.docx"])`` adds one document without touching the rest. The exception: files that an
+    interrupted run left half-indexed are finished (or dropped, when gone) whatever this run was given, so
+    after any run that completes, every file in the index is complete. Raises :class:`IngestBusy` when
+    another ingest is writing the same index folder.
     """
-    given = [Path(p) for p in paths]
+    with ingest_lock(lock_folder(store.settings)):
+        return _ingest([Path(p) for p in paths], store, progress, on_progress)
+
+
+def _ingest(given: list[Path], store: Store, progress: bool,
+            on_progress: Callable[[float, str], None] | None) -> IngestReport:
     report = IngestReport()
     known = store.files()
     for p in given:
-        if not p.exists() and str(p.resolve()) not in known:  # a vanished, indexed file is removed below
-            report.skipped.append((str(p), "路径不存在 / path does not exist"))
-    files = iter_files([p for p in given if p.exists()])
+        if not p.exists() and _source(p) not in known:  # a vanished, indexed file is removed below
+            why = "符号链接失效或循环 / broken symlink or symlink loop" if p.is_symlink() else "路径不存在 / path does not exist"
+            report.skipped.append((_shown(p), why))
+    problems: list[tuple[str, str]] = []
+    files = iter_files([p for p in given if p.exists()], problems)
+    report.skipped += [(_shown(p), why) for p, why in problems]
+    listed = {_source(f) for f in files}
+    files += [Path(s) for s, rec in known.items() if not rec.complete and s not in listed and os.path.exists(s)]
     # Content already indexed from a file that is still there: a byte-identical copy is a duplicate.
     owner_of_hash = {rec.file_hash: src for src, rec in known.items() if rec.complete and Path(src).exists()}
     seen_sources: set[str] = set()
-    bar = tqdm(total=len(files), desc="ingest", unit="file", disable=not progress, file=sys.stderr)
+    prog = _Progress(progress, len(files), store.settings.embedding_batch)
     for i, path in enumerate(files):
-        source = str(path.resolve())
-        seen_sources.add(source)
+        source = _source(path)
         if on_progress:
-            on_progress(i / max(len(files), 1), path.name)
-        bar.set_postfix_str(path.name[:30])
-        _ingest_one(path, source, known.get(source), owner_of_hash, store, report, progress)
-        bar.update()
-    bar.close()
+            on_progress(i / max(len(files), 1), _shown(path.name))
+        prog.start(i, _shown(path.name))
+        if source in seen_sources:  # a symlink to a file this run already took
+            report.skipped.append((_shown(path), f"与 {_shown(source)} 是同一个文件 / same file, already ingested"))
+            outcome = "跳过 skipped（同一个文件 / same file）"
+        else:
+            seen_sources.add(source)
+            outcome = _ingest_one(path, source, known.get(source), owner_of_hash, store, report, prog)
+        prog.done(outcome)
+    prog.close()
     report.removed = _remove_vanished(given, seen_sources, known, store)
     report.chunks = store.count()
     if on_progress:
@@ -108,33 +203,83 @@ def ingest(
     return report
 
 
+class _Progress:
+    """Progress on stderr. A terminal gets tqdm bars; anything else (a log file, a pipe, a supervisor) gets
+    plain lines — ``[2/3] name: 已嵌入 embedded 16/43`` at most once a second and at each file's first and last
+    batch, then ``[2/3] name: 新增 added`` — because carriage returns are noise there and lines show how far
+    a run got (the fault tests kill ``assistant ingest`` on them)."""
+
+    def __init__(self, enabled: bool, files: int, batch: int):
+        self.enabled, self.files, self.batch = enabled, files, batch
+        self.lines = enabled and not sys.stderr.isatty()
+        self.bar = tqdm(total=files, desc="ingest", unit="file", disable=not enabled or self.lines, file=sys.stderr)
+        self.name, self.tag, self.last = "", "", 0.0
+
+    def _say(self, text: str) -> None:
+        print(f"{self.tag} {self.name}: {text}", file=sys.stderr, flush=True)
+
+    def start(self, i: int, name: str) -> None:
+        self.name, self.tag, self.last = name, f"[{i + 1}/{self.files}]", 0.0
+        self.bar.set_postfix_str(name[:30])
+
+    def embedding(self, total: int) -> tqdm:
+        return tqdm(total=total, desc=f"embed {self.name[:24]}", unit="chunk", leave=False, file=sys.stderr,
+                    disable=not self.enabled or self.lines or total < self.batch)
+
+    def embedded(self, done: int, total: int) -> None:
+        if self.lines and (done == total or time.monotonic() - self.last >= 1.0):
+            self.last = time.monotonic()
+            self._say(f"已嵌入 embedded {done}/{total}")
+
+    def done(self, outcome: str) -> None:
+        if self.lines:
+            self._say(outcome)
+        self.bar.update()
+
+    def close(self) -> None:
+        self.bar.close()
+
+
 def _ingest_one(path: Path, source: str, rec: FileRecord | None, owner_of_hash: dict[str, str], store: Store,
-                report: IngestReport, progress: bool) -> None:
-    """Skip, add or update one file, recording the outcome in ``report``."""
+                report: IngestReport, prog: _Progress) -> str:
+    """Skip, add or update one file, recording the outcome in ``report``; returns it for the progress line."""
+    name = _shown(path)
+    if name != str(path):  # Chroma, the report and the terminal all need text
+        gbk = os.fsencode(path.name).decode("gb18030", "replace")
+        report.skipped.append((name, f"文件名不是 UTF-8 编码（按 GBK 读作「{gbk}」），请改名后再导入 / "
+                                     "file name is not UTF-8: rename the file"))
+        return "跳过 skipped（文件名编码 / file name encoding）"
     try:
         digest = file_hash(path)
     except OSError as e:
-        report.skipped.append((str(path), f"无法读取 / cannot read: {e.strerror or e}"))
-        return
+        report.skipped.append((name, f"无法读取 / cannot read: {e.strerror or e}"))
+        return "跳过 skipped"
     owner = owner_of_hash.setdefault(digest, source)
     if owner != source:
-        report.skipped.append((str(path), f"与 {owner} 内容相同 / duplicate of that file"))
-        return
+        report.skipped.append((name, f"与 {owner} 内容相同 / duplicate of that file"))
+        return "跳过 skipped（重复 / duplicate）"
     if rec and rec.file_hash == digest and rec.complete:
-        report.unchanged.append(str(path))
-        return
+        if not rec.stale_ids:
+            report.unchanged.append(name)
+            return "未变 unchanged"
+        store.delete(rec.stale_ids)  # an update killed before its last step: the old version's passages
+        report.updated.append(name)
+        return "更新 updated（清除旧段落 / old passages removed）"
     try:
-        report.embedded += _ingest_file(path, source, digest, store, progress)
+        report.embedded += _ingest_file(path, source, digest, store, prog)
     except LoadError as e:
-        report.skipped.append((str(path), e.reason))
+        report.skipped.append((name, e.reason))
+        return f"跳过 skipped: {e.reason}"
     except Exception as e:  # a bug or a library failure on one file must not stop the run
         log.exception("failed to ingest %s", path)
-        report.skipped.append((str(path), f"处理失败 / failed: {type(e).__name__}: {e}"))
-    else:
-        (report.updated if rec else report.added).append(str(path))
+        report.skipped.append((name, f"处理失败 / failed: {type(e).__name__}: {e}"))
+        return "跳过 skipped（处理失败 / failed）"
+    (report.updated if rec else report.added).append(name)
+    return "更新 updated" if rec else "新增 added"
 
 
-def _ingest_file(path: Path, source: str, digest: str, store: Store, progress: bool) -> int:
+def _ingest_file(path: Path, source: str, digest: str, store: Store, prog: _Progress) -> int:
+    """Load, chunk and write one file; returns how many passages were embedded."""
     doc = load(path)
     doc.source = source
     doc_type = classify(doc)
@@ -158,26 +303,27 @@ def _ingest_file(path: Path, source: str, digest: str, store: Store, progress: b
     new = sorted(((c, m) for c, m in zip(chunks, metas) if c.id not in existing), key=lambda cm: len(cm[0].text))
     store.update_metadata([c.id for c, _ in keep], [m for _, m in keep])
     batch = store.settings.embedding_batch
-    with tqdm(total=len(new), desc=f"embed {path.name[:24]}", unit="chunk", leave=False,
-              disable=not progress or len(new) < batch, file=sys.stderr) as bar:
+    with prog.embedding(len(new)) as bar:
         for i in range(0, len(new), batch):
             part = new[i : i + batch]
             store.add([c for c, _ in part], [m for _, m in part])
             bar.update(len(part))
+            prog.embedded(i + len(part), len(new))
     stale = set(store.ids_for_source(source)) - {c.id for c in chunks}
     store.delete(stale)
     return len(new)
 
 
-def _remove_vanished(paths: list[Path], seen: set[str], known: dict, store: Store) -> list[str]:
-    """Sources under the given folders (or given as files) that are no longer there."""
-    roots = [p.resolve() for p in paths]
+def _remove_vanished(paths: list[Path], seen: set[str], known: dict[str, FileRecord], store: Store) -> list[str]:
+    """Sources under the given folders (or given as files) that are no longer there, and half-indexed
+    sources whose file is gone, wherever they were."""
+    roots = [Path(_source(p)) for p in paths]
     removed = []
-    for source in known:
+    for source, rec in known.items():
         if source in seen:
             continue
         src = Path(source)
-        if any(src == r or r in src.parents for r in roots):
+        if any(src == r or r in src.parents for r in roots) or (not rec.complete and not src.exists()):
             store.delete(store.ids_for_source(source))
             removed.append(source)
     return removed

@@ -267,10 +267,21 @@ def test_pdf_with_owner_password_only_opens(tmp_path, report_text):
 
 def test_scanned_pdf(tmp_path):
     p = tmp_path / "scan.pdf"
-    p.write_bytes(_pdf([[]]))
-    with pytest.raises(LoadError, match="扫描件") as e:
+    p.write_bytes(_pdf([[], []]))
+    with pytest.raises(LoadError, match="无文字层（可能是扫描件") as e:
         load(p)
-    assert str(p) in str(e.value)
+    assert str(p) in str(e.value) and "no text layer" in str(e.value)
+
+
+def test_pdf_encrypted_with_a_user_password(tmp_path, report_text):
+    import pypdf
+
+    w = pypdf.PdfWriter(clone_from=pypdf.PdfReader(io.BytesIO(_pdf([_sentences(report_text, 1)]))))
+    w.encrypt("user", "owner", algorithm="AES-256")
+    p = tmp_path / "aes.pdf"
+    w.write(p)
+    with pytest.raises(LoadError, match="PDF 已加密，需要密码"):
+        load(p)
 
 
 HTML = """<!DOCTYPE html>
@@ -344,7 +355,9 @@ BAD = {
     "random.pdf": (lambda: random.Random(0).randbytes(4096), "PDF"),
     "image.pdf": (_png, "png"),
     "image.docx": (_png, "png"),
-    "plain-zip.docx": (lambda: _zip({"a.txt": b"hello"}), "损坏"),
+    "plain-zip.docx": (lambda: _zip({"a.txt": b"hello"}), "不是 Word 文档"),
+    "junk-zip.docx": (lambda: _zip({"x.bin": random.Random(2).randbytes(3000)}), "不是 Word 文档"),
+    "broken-xml.docx": (lambda: _zip({"[Content_Types].xml": b"junk", "word/document.xml": b"<junk"}), "docx 文件已损坏"),
     "text.docx": (lambda: "不是docx".encode(), "docx"),
     "empty.txt": (lambda: b"", "文件为空"),
     "blank.md": (lambda: " \n\u3000\n\u200b\n".encode(), "no text"),
@@ -368,6 +381,58 @@ def test_bad_inputs_raise_load_error(tmp_path, name):
     assert str(p) in str(e.value) and e.value.path == str(p)
     assert e.value.reason and reason in e.value.reason
     assert str(e.value) == f"{p}: {e.value.reason}"
+
+
+def test_docx_zip_bomb_is_not_inflated(tmp_path):
+    """A .docx whose parts unpack to more than MAX_UNZIPPED (here 201 MB of zeros, 200 KB on disk)."""
+    from ingest.loaders import MAX_UNZIPPED
+
+    p = tmp_path / "bomb.docx"
+    with zipfile.ZipFile(p, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("[Content_Types].xml", "<Types/>")
+        with z.open("word/document.xml", "w", force_zip64=True) as f:
+            block = bytes(2**20)
+            for _ in range(MAX_UNZIPPED // 2**20 + 1):
+                f.write(block)
+    assert p.stat().st_size < 2**20
+    with pytest.raises(LoadError, match="解压后超过"):
+        load(p)
+
+
+def test_50mb_text_is_refused_without_reading_it(tmp_path, report_text):
+    """Bounded memory: the size is checked before a byte is read (traced allocations stay under 1 MB)."""
+    import tracemalloc
+
+    p = tmp_path / "巨大 文本.txt"
+    block = report_text.encode("utf-8")
+    with open(p, "wb") as f:
+        for _ in range(50 * 2**20 // len(block) + 1):
+            f.write(block)
+    tracemalloc.start()
+    try:
+        with pytest.raises(LoadError, match="文件过大") as e:
+            load(p)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 2**20, peak
+    assert "50.0 MB" in e.value.reason
+
+
+def test_text_over_the_character_limit(tmp_path, report, report_text):
+    from ingest.loaders import MAX_CHARS
+
+    with pytest.raises(LoadError, match="文字过长.*请拆分"):  # read (under 4 bytes a character), then refused
+        load(report, max_chars=len(report_text) - 1)
+    assert len(load(report, max_chars=len(report_text)).text) == len(report_text)
+    assert 4 * MAX_CHARS < 50 * 2**20  # a 50 MB text file is refused by its size alone
+
+
+def test_chinese_name_with_spaces(tmp_path, report_text):
+    p = tmp_path / "柳州 2022 年 报告（定稿 v2）.txt"
+    p.write_text(report_text, encoding="utf-8")
+    doc = load(p)
+    assert doc.title == "柳州 2022 年 报告（定稿 v2）" and doc.source == str(p) and doc.text == report_text
 
 
 def test_missing_directory_and_too_big(tmp_path, report):
@@ -412,3 +477,44 @@ def test_iter_files(tmp_path):
         load(got[-1])
     assert iter_files([]) == []
     assert iter_files([tmp_path / "missing.txt"]) == [tmp_path / "missing.txt"]
+
+
+def test_iter_files_symlinks(tmp_path):
+    """Linked folders are followed once; loops, a second link to a walked folder and dead links are reported."""
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "linked.md").write_text("内容", encoding="utf-8")
+    root = tmp_path / "docs"
+    (root / "sub").mkdir(parents=True)
+    (root / "a.md").write_text("内容", encoding="utf-8")
+    (root / "sub" / "up").symlink_to(root, target_is_directory=True)  # loop
+    (root / "sub" / "self").symlink_to(root / "sub", target_is_directory=True)  # loop
+    (root / "more").symlink_to(outside, target_is_directory=True)  # followed
+    (root / "more-again").symlink_to(outside, target_is_directory=True)  # the same folder: once
+    (root / "x.md").symlink_to(root / "y.md")
+    (root / "y.md").symlink_to(root / "x.md")  # a file-level loop
+    (root / "dead.txt").symlink_to(tmp_path / "gone.txt")
+    problems: list[tuple[str, str]] = []
+    got = iter_files([root], problems)
+    assert got[0] == root / "a.md" and len(got) == 2
+    assert got[1] in (root / "more" / "linked.md", root / "more-again" / "linked.md")
+    reasons = dict(problems)
+    assert "循环" in reasons.pop(str(root / "sub" / "up")) and "循环" in reasons.pop(str(root / "sub" / "self"))
+    assert "重复" in reasons.pop(str(root / ("more-again" if got[1].parent.name == "more" else "more")))
+    for name in ("x.md", "y.md", "dead.txt"):
+        assert "符号链接失效或循环" in reasons.pop(str(root / name))
+    assert reasons == {}
+    assert iter_files([root]) == got  # problems is optional
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads every folder")
+def test_iter_files_unreadable_folder(tmp_path):
+    (tmp_path / "locked").mkdir()
+    (tmp_path / "ok.md").write_text("内容", encoding="utf-8")
+    (tmp_path / "locked").chmod(0)
+    try:
+        problems: list[tuple[str, str]] = []
+        assert iter_files([tmp_path], problems) == [tmp_path / "ok.md"]
+        assert problems and "无法读取文件夹" in problems[0][1]
+    finally:
+        (tmp_path / "locked").chmod(0o755)

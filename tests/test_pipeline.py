@@ -294,3 +294,46 @@ def test_interrupted_ingest_is_finished_by_the_next_run(small_engine, docs, monk
 
     final = engine.ingest([docs], progress=False)
     assert final.embedded == 0 and len(final.unchanged) == 3
+
+
+def test_update_killed_before_its_last_delete_is_finished(small_engine, docs):
+    """An update writes the new passages, then deletes the old ones. Killed in between, the file looks
+    complete; the old passages must still go. The state is rebuilt with real store calls (the old 第八条
+    put back after a complete update), then one ingest cleans it without embedding anything."""
+    from assistant.store import chunk_to_metadata
+
+    engine = small_engine()
+    engine.ingest([docs], progress=False)
+    law = docs / TEACHERS
+    source = str(law.resolve())
+    old = next(c for c in engine.store.all_chunks() if c.source == source and c.article == "第八条")
+    text = law.read_text(encoding="utf-8")
+    law.write_text(text.replace("第八条 教师应当履行下列义务", "第八条 教师应当认真履行下列各项义务"), encoding="utf-8")
+    engine.ingest([docs], progress=False)
+    count = engine.store.count()
+
+    engine.store.add([old], [chunk_to_metadata(old)])
+    record = engine.store.files()[source]
+    assert record.complete and record.stale_ids == [old.id]
+
+    report = engine.ingest([docs], progress=False)
+    assert resolved(report.updated) == resolved([law]) and report.embedded == 0
+    assert engine.store.count() == count and not engine.store.existing_ids([old.id])
+    assert engine.store.files()[source].stale_ids == []
+    assert_index_matches_files(engine)
+
+
+def test_symlinks_in_the_docs_folder(small_engine, tmp_path, corpus):
+    """A loop is reported and not followed; a second path to the same file is ingested once."""
+    folder = tmp_path / "docs"
+    (folder / "sub").mkdir(parents=True)
+    shutil.copy(corpus / "regulations" / FILING, folder)
+    (folder / "sub" / "loop").symlink_to(folder, target_is_directory=True)
+    (folder / "sub" / "another name.md").symlink_to(folder / FILING)
+    report = small_engine().ingest([folder], progress=False)
+    skipped = dict(report.skipped)
+    assert "循环" in skipped.pop(str(folder / "sub" / "loop"))
+    ((path, reason),) = skipped.items()
+    assert "同一个文件" in reason
+    assert {path, *report.added} == {str(folder / FILING), str(folder / "sub" / "another name.md")}
+    assert report.chunks == report.embedded == 22
