@@ -15,7 +15,6 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-import cn2an
 
 __all__ = [
     "Citation",
@@ -50,6 +49,13 @@ _NUM = rf"[{_CN_DIGITS}0-9０-９]+"
 _WS = r"[ \t\u3000]*"  # spaces, never a line break: a heading on the next line is no continuation
 
 
+def _cn2an():
+    """cn2an, imported on first use: it takes a tenth of a second, most questions name no article number."""
+    import cn2an
+
+    return cn2an
+
+
 def cn_to_int(s: str) -> int:
     """"三十九" -> 39, "1200" -> 1200. Raises ValueError on anything that is not a plain numeral."""
     s = unicodedata.normalize("NFKC", s).strip()  # NFKC turns full-width digits into ASCII
@@ -58,7 +64,7 @@ def cn_to_int(s: str) -> int:
     if not re.fullmatch(rf"[{_CN_DIGITS}]+", s):
         raise ValueError(f"not a numeral: {s!r}")
     try:  # strict: "三三" or "十二三" are typos, not article numbers
-        return int(cn2an.cn2an(s.replace("两", "二").replace("〇", "零"), "strict"))
+        return int(_cn2an().cn2an(s.replace("两", "二").replace("〇", "零"), "strict"))
     except Exception as exc:  # cn2an raises its own error types for malformed numerals
         raise ValueError(f"not a numeral: {s!r}") from exc
 
@@ -67,7 +73,7 @@ def int_to_cn(n: int) -> str:
     """39 -> "三十九", 10 -> "十", 1201 -> "一千二百零一": the corpus's own spelling (checked in tests)."""
     if n < 0:
         raise ValueError("negative article number")
-    return "零" if n == 0 else cn2an.an2cn(n)
+    return "零" if n == 0 else _cn2an().an2cn(n)
 
 
 def article_label(n: int, suffix: str = "") -> str:

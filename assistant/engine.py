@@ -6,27 +6,55 @@ retriever of its own.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 from assistant.answer import Answerer
+from assistant.keyword_index import collection_stamp
 from assistant.retrieval import Retriever
 from assistant.schema import Answer
 from assistant.settings import Settings, get_settings
 from assistant.store import Store
-from assistant.textutil import tokens
+from assistant.textutil import preload_dictionary
+
+if TYPE_CHECKING:
+    from langchain_core.embeddings import Embeddings
+
+#: How often (seconds) ``ask`` checks whether another instance published a newer keyword index.
+REFRESH_EVERY_S = 10.0
 
 
 class Engine:
-    def __init__(self, settings: Settings | None = None) -> None:
+    """Opening is cheap (the keyword index is read from disk, the embedding model and jieba's dictionary load
+    on first use), so a one-question command starts fast; a server calls :meth:`warm` once instead."""
+
+    def __init__(self, settings: Settings | None = None, embeddings: Embeddings | None = None) -> None:
         self.settings = settings or get_settings()
-        self.store = Store(self.settings)
+        self.store = Store(self.settings, embeddings)
         self.retriever = Retriever(self.store)
         self.answerer = Answerer(self.retriever, self.settings.min_score, self.settings.max_question_chars,
                                  self.settings.k)
-        # Load the embedding model and jieba's dictionary now, so the first question's time is its own.
+        self._checked = time.monotonic()
+
+    def warm(self) -> None:
+        """Load the embedding model and jieba's whole dictionary now, so the first question's time is its own."""
         self.store.embeddings.embed_query("预热")
-        tokens("预热")
+        if hasattr(self.store.embeddings, "preload"):
+            self.store.embeddings.preload()
+        preload_dictionary()
+
+    def refresh(self) -> bool:
+        """Pick up a keyword index another instance published (shared Chroma server); True if it changed.
+
+        Not while someone is writing (the stamp says "writing"): the writer publishes when it is done.
+        """
+        self._checked = time.monotonic()
+        stamp = collection_stamp(self.store)
+        if not stamp or stamp.startswith("writing") or stamp == self.retriever.keyword_index.stamp:
+            return False
+        self.retriever.reload()
+        return True
 
     def ingest(self, paths: Iterable[str | Path] | None = None, progress: bool = True,
                on_progress: Callable[[float, str], None] | None = None):
@@ -43,4 +71,6 @@ class Engine:
         return None
 
     def ask(self, question: str, **kwargs) -> Answer:
+        if time.monotonic() - self._checked > REFRESH_EVERY_S:
+            self.refresh()
         return self.answerer.ask(question, **kwargs)

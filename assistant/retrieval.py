@@ -12,11 +12,10 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import sparse
-from rank_bm25 import BM25Okapi
 
 from assistant import citations as cit
 from assistant.intent import intent_terms, kind_weight
+from assistant.keyword_index import KeywordIndex, as_retriever_views, open_index
 from assistant.schema import Chunk, Hit
 from assistant.store import Store
 from assistant.synonyms import expansions
@@ -50,43 +49,45 @@ class Retriever:
         self.reload()
 
     def reload(self) -> None:
-        """Rebuild the in-memory views after an ingest."""
-        self.chunks: list[Chunk] = sorted(self.store.all_chunks(), key=lambda c: (c.source, c.start))
-        self.by_id = {c.id: i for i, c in enumerate(self.chunks)}
-        corpus = [c.extra.get("bm25", "").split() or bm25_tokens(c.text) for c in self.chunks]
-        self.bm25 = BM25Okapi(corpus, k1=1.2, b=0.5) if corpus else None
-        self._bm25_matrix(corpus)
-        self.df: dict[str, int] = defaultdict(int)
-        for toks in corpus:
-            for t in set(toks):
-                self.df[t] += 1
-        self.articles: dict[tuple[str, str], list[Chunk]] = defaultdict(list)
-        self.titles: dict[str, str] = {}  # doc title → doc_type
-        self.article_counts: dict[str, int] = defaultdict(int)
-        for c in self.chunks:
-            self.titles[c.doc] = c.doc_type
-            if c.article:
-                if (c.doc, c.article) not in self.articles:
-                    self.article_counts[c.doc] += 1
-                self.articles[(c.doc, c.article)].append(c)
+        """Bring the in-memory views in step with the index: at start, after an ingest, or when another
+        instance has published a newer keyword index (``Engine.refresh``).
 
-    def _bm25_matrix(self, corpus: list[list[str]]) -> None:
-        """rank_bm25's Okapi weights laid out as a sparse doc × term matrix.
+        The chunk table and BM25 matrix come from ``keyword_index.open_index``: kept, updated with this
+        process's writes, opened from the saved copy, or rebuilt from Chroma — never rebuilt at every start.
+        ``keyword_source`` says which (the tests read it).
+        """
+        opened = open_index(self.store, getattr(self, "keyword_index", None))
+        self.keyword_source = opened.how
+        if opened.how == "current":
+            return
+        index = opened.index
+        chunks, vocab, df = as_retriever_views(index)
+        articles: dict[tuple[str, str], list[Chunk]] = defaultdict(list)
+        titles: dict[str, str] = {}  # doc title → doc_type
+        article_counts: dict[str, int] = defaultdict(int)
+        for c in chunks:
+            titles[c.doc] = c.doc_type
+            if c.article:
+                if (c.doc, c.article) not in articles:
+                    article_counts[c.doc] += 1
+                articles[(c.doc, c.article)].append(c)
+        # assigned together at the end, so a question answered meanwhile sees the old views, not a mix
+        self.keyword_index = index
+        self.chunks: list[Chunk] = chunks
+        self.by_id = {c.id: i for i, c in enumerate(chunks)}
+        self.bm25 = index if chunks else None  # ``keyword`` reads "is there a keyword index at all"
+        self.df: dict[str, int] = df
+        self._bm25_matrix(index, vocab)
+        self.articles, self.titles, self.article_counts = articles, titles, article_counts
+
+    def _bm25_matrix(self, index: KeywordIndex, vocab: dict[str, int]) -> None:
+        """rank_bm25's Okapi weights laid out as a sparse doc × term matrix (CSC, built by keyword_index).
 
         ``BM25Okapi.get_scores`` loops in Python over every document for every query token; summing
         matrix columns gives the same scores about twenty times faster.
         """
-        self.vocab: dict[str, int] = {}
-        rows, cols, vals = [], [], []
-        if self.bm25 is not None:
-            bm = self.bm25
-            for d, freqs in enumerate(bm.doc_freqs):
-                norm = bm.k1 * (1 - bm.b + bm.b * bm.doc_len[d] / bm.avgdl)
-                for t, f in freqs.items():
-                    rows.append(d)
-                    cols.append(self.vocab.setdefault(t, len(self.vocab)))
-                    vals.append(bm.idf.get(t, 0.0) * f * (bm.k1 + 1) / (f + norm))
-        self.weights = sparse.csc_matrix((vals, (rows, cols)), shape=(len(corpus), max(len(self.vocab), 1)))
+        self.vocab = vocab
+        self.weights = index.weights
 
     # ---- signals used by answering -------------------------------------------------------------
     def idf(self, token: str) -> float:

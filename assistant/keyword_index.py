@@ -1,0 +1,406 @@
+"""The keyword (BM25) index and chunk table, persisted beside the vector index and kept in step with it.
+
+Why: rebuilding BM25 from every chunk at each start read the whole collection back from Chroma and looped
+in Python over every (passage, token) pair — 2-3 s at the shared corpus, growing with it. Here the index is
+saved once per ingest and opened in one read (the BM25 matrix memory-mapped), and an ingest updates it from
+the passages it wrote and deleted rather than from all of them.
+
+Chroma stays the single source of truth; this is a derived, rebuildable cache. Consistency is a stamp on
+both sides: the collection's metadata holds ``keyword_index: <stamp>`` and the saved index carries the same
+stamp. Every write through :class:`~assistant.store.Store` first replaces the collection's stamp with a
+"writing" mark (so an ingest killed half-way, or a writer that never saved the index, is noticed: no saved
+index matches), and a save sets a fresh stamp on both sides. A mismatch, a missing index or a chunk count
+that differs from the collection's means a rebuild from all chunks, announced on stderr.
+
+Where it lives: with the embedded index, in ``<index_dir>/keyword/<collection>/<stamp>/``; with a Chroma
+server, in the server itself (a side collection ``<collection>.keyword`` holding the packed index — a tar,
+zlib-compressed, base64 — in 4 MB metadata strings, one request each), so every app instance gets it from the shared state, plus a local copy per stamp in
+:func:`assistant.textutil.cache_dir` that later starts open without a download.
+
+Scores are identical to ``rank_bm25.BM25Okapi(k1=1.2, b=0.5)``: the same idf (natural log, negative idfs
+replaced by 0.25 × the mean idf summed in the same first-appearance order) and the same floating-point
+operations in the same order, vectorised (tests/test_keyword_index.py compares them bit for bit).
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import math
+import os
+import shutil
+import sys
+import tarfile
+import time
+import uuid
+import zlib
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable
+
+import numpy as np
+import orjson
+from scipy import sparse
+
+from assistant.schema import Chunk
+from assistant.textutil import bm25_tokens, cache_dir
+
+if TYPE_CHECKING:
+    from assistant.store import Store
+
+FORMAT = 1
+STAMP_KEY = "keyword_index"
+K1, B, EPSILON = 1.2, 0.5, 0.25  # rank_bm25.BM25Okapi(k1=1.2, b=0.5), its default epsilon
+_PART = 4 << 20  # bytes of packed index per record in the server's side collection
+
+
+def say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------------------------------------- the index
+
+
+@dataclass
+class KeywordIndex:
+    """Chunks sorted by (source, start), their BM25 term counts (CSR, each row's terms in order of first
+    appearance) and the Okapi weight matrix (CSC) that ``Retriever.keyword`` sums columns of."""
+
+    stamp: str
+    ids: list[str]
+    texts: list[str]
+    metas: list[dict[str, Any]]
+    vocab: list[str]  # column order = order of first appearance over the sorted chunks, as rank_bm25 has it
+    tf: sparse.csr_matrix
+    weights: sparse.csc_matrix
+
+    def chunks(self) -> list[Chunk]:
+        from assistant.store import metadata_to_chunk
+
+        return [metadata_to_chunk(i, t, m) for i, t, m in zip(self.ids, self.texts, self.metas)]
+
+    def df(self) -> np.ndarray:
+        return np.diff(self.weights.indptr)
+
+    # ---- building ------------------------------------------------------------------------------
+    @classmethod
+    def build(cls, ids: list[str], texts: list[str], metas: list[dict[str, Any]], stamp: str = "") -> KeywordIndex:
+        """From Chroma's rows (any order); tokens from each chunk's stored ``bm25`` field, as ``reload`` had it."""
+        rows = [_tf_row(t, m) for t, m in zip(texts, metas)]
+        return cls._assemble(stamp, list(ids), list(texts), list(metas), rows)
+
+    def updated(self, deleted: set[str], ids: list[str], texts: list[str], metas: list[dict[str, Any]]) -> KeywordIndex:
+        """This index without ``deleted`` and with the given rows added or replaced: only they are tokenised."""
+        replaced = deleted | set(ids)
+        keep = [i for i, cid in enumerate(self.ids) if cid not in replaced]
+        rows = [self._row(i) for i in keep] + [_tf_row(t, m) for t, m in zip(texts, metas)]
+        return self._assemble(self.stamp, [self.ids[i] for i in keep] + list(ids),
+                              [self.texts[i] for i in keep] + list(texts), [self.metas[i] for i in keep] + list(metas), rows)
+
+    def _row(self, i: int) -> dict[str, int]:
+        s, e = self.tf.indptr[i], self.tf.indptr[i + 1]
+        return dict(zip((self.vocab[j] for j in self.tf.indices[s:e]), self.tf.data[s:e].tolist()))
+
+    @classmethod
+    def _assemble(cls, stamp: str, ids: list[str], texts: list[str], metas: list[dict[str, Any]],
+                  rows: list[dict[str, int]]) -> KeywordIndex:
+        order = sorted(range(len(ids)), key=lambda i: (metas[i]["source"], int(metas[i]["start"])))
+        ids, texts, metas, rows = ([xs[i] for i in order] for xs in (ids, texts, metas, rows))
+        vocab: dict[str, int] = {}
+        indptr, indices, data = [0], [], []
+        for row in rows:
+            for term, f in row.items():
+                indices.append(vocab.setdefault(term, len(vocab)))
+                data.append(f)
+            indptr.append(len(indices))
+        tf = sparse.csr_matrix((np.asarray(data, dtype=np.int32), np.asarray(indices, dtype=np.int32),
+                                np.asarray(indptr, dtype=np.int64)), shape=(len(rows), max(len(vocab), 1)))
+        return cls(stamp, ids, texts, metas, list(vocab), tf, _okapi(tf, len(vocab)))
+
+    # ---- files ---------------------------------------------------------------------------------
+    def save(self, folder: Path) -> None:
+        """Write into ``folder`` (created; replaced atomically if it exists)."""
+        tmp = folder.with_name(f"{folder.name}.tmp{os.getpid()}")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        table = {"ids": self.ids, "texts": self.texts, "metas": self.metas}
+        (tmp / "chunks.json").write_bytes(orjson.dumps(table))
+        (tmp / "vocab.json").write_text(json.dumps(self.vocab, ensure_ascii=False), encoding="utf-8")
+        for name, m in (("tf", self.tf), ("w", self.weights)):
+            for part in ("indptr", "indices", "data"):
+                np.save(tmp / f"{name}_{part}.npy", getattr(m, part))
+        (tmp / "meta.json").write_text(json.dumps({"format": FORMAT, "stamp": self.stamp, "chunks": len(self.ids),
+                                                   "terms": len(self.vocab), "k1": K1, "b": B}))
+        shutil.rmtree(folder, ignore_errors=True)
+        os.replace(tmp, folder)
+
+    @classmethod
+    def load(cls, folder: Path) -> KeywordIndex:
+        """Open a saved index: one JSON read for the chunk table, the matrices memory-mapped."""
+        head = json.loads((folder / "meta.json").read_text())
+        if head.get("format") != FORMAT:
+            raise ValueError(f"keyword index format {head.get('format')} (this version reads {FORMAT})")
+        table = orjson.loads((folder / "chunks.json").read_bytes())  # 4× faster than json (chromadb requires it)
+        metas = table["metas"]
+        vocab = json.loads((folder / "vocab.json").read_text(encoding="utf-8"))
+        n, v = len(table["ids"]), max(len(vocab), 1)
+        arrays = {f"{name}_{part}": np.load(folder / f"{name}_{part}.npy", mmap_mode="r")
+                  for name in ("tf", "w") for part in ("indptr", "indices", "data")}
+        tf = sparse.csr_matrix((arrays["tf_data"], arrays["tf_indices"], arrays["tf_indptr"]), shape=(n, v), copy=False)
+        w = sparse.csc_matrix((arrays["w_data"], arrays["w_indices"], arrays["w_indptr"]), shape=(n, v), copy=False)
+        return cls(head["stamp"], table["ids"], table["texts"], metas, vocab, tf, w)
+
+    def pack(self) -> bytes:
+        """The saved files as one tar (what the server-side copy holds)."""
+        tmp = cache_dir() / f"pack.{os.getpid()}.{uuid.uuid4().hex[:6]}"
+        try:
+            self.save(tmp)
+            buf = io.BytesIO()
+            with tarfile.open(fileobj=buf, mode="w") as tar:
+                for f in sorted(tmp.iterdir()):
+                    tar.add(f, arcname=f.name)
+            return buf.getvalue()
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _tf_row(text: str, meta: dict[str, Any]) -> dict[str, int]:
+    """Term counts of one chunk, in order of first appearance (what rank_bm25 builds per document)."""
+    row: dict[str, int] = {}
+    for t in str(meta.get("bm25", "")).split() or bm25_tokens(text):
+        row[t] = row.get(t, 0) + 1
+    return row
+
+
+def _okapi(tf: sparse.csr_matrix, terms: int) -> sparse.csc_matrix:
+    """``rank_bm25.BM25Okapi`` weights per (chunk, term), the same float operations in the same order."""
+    n = tf.shape[0]
+    if n == 0 or terms == 0:
+        return sparse.csc_matrix((n, max(terms, 1)))
+    doc_len = np.asarray(tf.sum(axis=1)).ravel().astype(np.int64)
+    avgdl = int(doc_len.sum()) / n
+    df = np.bincount(tf.indices, minlength=terms)
+    idf, total, negative = [0.0] * terms, 0.0, []
+    for t, freq in enumerate(df.tolist()):  # columns are numbered in first-appearance order: rank_bm25's sum order
+        value = math.log(n - freq + 0.5) - math.log(freq + 0.5)
+        idf[t] = value
+        total += value
+        if value < 0:
+            negative.append(t)
+    eps = EPSILON * (total / terms)
+    for t in negative:
+        idf[t] = eps
+    f = np.asarray(tf.data, dtype=np.float64)
+    norm = K1 * (1 - B + B * doc_len.astype(np.float64) / avgdl)
+    row_of = np.repeat(np.arange(n), np.diff(tf.indptr))
+    vals = np.asarray(idf)[tf.indices] * f * (K1 + 1) / (f + norm[row_of])
+    return sparse.csr_matrix((vals, tf.indices, tf.indptr), shape=tf.shape).tocsc()
+
+
+# ------------------------------------------------------------------------------------- stamps and writes
+
+
+@dataclass
+class WriteLog:
+    """What this process's Store wrote since its keyword index was last in step with the collection."""
+
+    base: str | None = None  # the collection's stamp before the first write
+    written: set[str] | None = None
+    deleted: set[str] | None = None
+
+
+def _log(store: Store) -> WriteLog:
+    log = getattr(store, "_keyword_log", None)
+    if log is None:
+        log = store._keyword_log = WriteLog()
+    return log
+
+
+def collection_stamp(store: Store) -> str:
+    """The stamp in the collection's metadata as the server has it now (not as cached at open)."""
+    meta = store.client.get_collection(store.collection_name).metadata or {}
+    return str(meta.get(STAMP_KEY, ""))
+
+
+def _set_stamp(store: Store, stamp: str) -> None:
+    current = store.client.get_collection(store.collection_name).metadata or {}
+    store._collection.modify(metadata={**current, STAMP_KEY: stamp})
+
+
+def before_write(store: Store, ids: Iterable[str], deleted: bool = False) -> None:
+    """Called by every Store write before it reaches Chroma: marks the saved index stale, logs the ids."""
+    log = _log(store)
+    if log.written is None:
+        log.base = collection_stamp(store)
+        log.written, log.deleted = set(), set()
+        _set_stamp(store, f"writing {time.strftime('%Y-%m-%dT%H:%M:%S')} pid {os.getpid()}")
+    ids = set(ids)
+    if deleted:
+        log.deleted |= ids
+        log.written -= ids
+    else:
+        log.written |= ids
+        log.deleted -= ids
+
+
+# ---------------------------------------------------------------------------------------- where it lives
+
+
+def _local_root(store: Store) -> Path:
+    """Embedded: beside the vector index. Server: a per-collection cache; stamps are unique, so copies from
+    different servers cannot be confused, and keeping only the latest bounds the disk used (another server's
+    collection of the same name costs a re-download, nothing more)."""
+    if store.settings.chroma_host:
+        return cache_dir() / "keyword" / store.collection_name
+    return store.settings.index_dir / "keyword" / store.collection_name
+
+
+def _side_collection(store: Store):
+    return store.client.get_or_create_collection(f"{store.collection_name}.keyword", embedding_function=None)
+
+
+def _publish(store: Store, index: KeywordIndex) -> None:
+    """Save locally, upload to the server when there is one, then point the collection's stamp at it."""
+    root = _local_root(store)
+    index.save(root / index.stamp)
+    if store.settings.chroma_host:
+        blob = base64.b64encode(zlib.compress(index.pack(), 1)).decode("ascii")
+        parts = [blob[i : i + _PART] for i in range(0, len(blob), _PART)] or [""]
+        side = _side_collection(store)
+        for i, p in enumerate(parts):  # one request per part: the server limits a request's size
+            side.add(ids=[f"{index.stamp}:{i}"], embeddings=[[1.0]],
+                     metadatas=[{"stamp": index.stamp, "part": i, "parts": len(parts), "data": p}])
+    _set_stamp(store, index.stamp)
+    log = _log(store)
+    log.base, log.written, log.deleted = index.stamp, None, None
+    _prune(store, root, index.stamp)
+
+
+def _prune(store: Store, root: Path, keep: str) -> None:
+    """Older saved copies go (a process still reading one keeps its open memory maps)."""
+    for old in root.iterdir() if root.is_dir() else []:
+        if old.name != keep and not old.name.startswith(f"{keep}."):
+            shutil.rmtree(old, ignore_errors=True)
+    if store.settings.chroma_host:
+        side = _side_collection(store)
+        stale = [i for i in side.get(include=[])["ids"] if not i.startswith(f"{keep}:")]
+        if stale:
+            side.delete(ids=stale)
+
+
+def _fetch(store: Store, stamp: str) -> KeywordIndex | None:
+    """The saved index with this stamp: the local copy, else (server mode) downloaded from the server."""
+    folder = _local_root(store) / stamp
+    if not (folder / "meta.json").exists() and store.settings.chroma_host:
+        side = _side_collection(store)
+        first = side.get(ids=[f"{stamp}:0"], include=["metadatas"])["metadatas"]
+        if not first:
+            return None
+        metas = first + [m for i in range(1, first[0]["parts"])  # one part per request, as written
+                         for m in side.get(ids=[f"{stamp}:{i}"], include=["metadatas"])["metadatas"]]
+        if len(metas) != first[0]["parts"]:
+            return None
+        blob = zlib.decompress(base64.b64decode("".join(m["data"] for m in metas)))
+        tmp = folder.with_name(f"{stamp}.tmp{os.getpid()}")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        with tarfile.open(fileobj=io.BytesIO(blob)) as tar:
+            tar.extractall(tmp, filter="data")
+        shutil.rmtree(folder, ignore_errors=True)
+        os.replace(tmp, folder)
+    if not (folder / "meta.json").exists():
+        return None
+    index = KeywordIndex.load(folder)
+    return index if index.stamp == stamp else None
+
+
+# -------------------------------------------------------------------------------------------- the entry
+
+
+@dataclass
+class Opened:
+    index: KeywordIndex
+    how: str  # "current" / "loaded" / "updated" / "rebuilt": the tests read it
+
+
+def open_index(store: Store, current: KeywordIndex | None = None) -> Opened:
+    """The keyword index in step with the collection, by the cheapest route that is safe.
+
+    1. ``current`` is still in step (same stamp, no writes since): keep it.
+    2. This process wrote since ``current`` was in step and nobody else did: apply its writes (incremental).
+    3. A saved copy carries the collection's stamp and has as many chunks as the collection: open it.
+    4. Otherwise rebuild from every chunk in Chroma, say so on stderr, and save it with a fresh stamp.
+    """
+    log = _log(store)
+    stamp = collection_stamp(store)
+    count = store.count()
+    if current is not None and log.written is None and stamp == current.stamp and len(current.ids) == count:
+        return Opened(current, "current")
+    if current is not None and log.written is not None and log.base == current.stamp:
+        fresh = _get(store, sorted(log.written))
+        index = current.updated(log.deleted | log.written, fresh["ids"], fresh["documents"], fresh["metadatas"])
+        if len(index.ids) == count:
+            index.stamp = _new_stamp()
+            _save_quietly(store, index)
+            return Opened(index, "updated")
+    if stamp and not stamp.startswith("writing"):
+        try:
+            saved = _fetch(store, stamp)
+        except (OSError, ValueError, KeyError, tarfile.TarError, zlib.error) as e:
+            say(f"关键词索引无法读取，重建中 / keyword index unreadable ({e}); rebuilding")
+            saved = None
+        if saved is not None and len(saved.ids) == count:
+            log.base, log.written, log.deleted = stamp, None, None
+            return Opened(saved, "loaded")
+    if count:
+        why = "索引正在写入或上次写入未完成" if stamp.startswith("writing") else "未找到与向量索引一致的关键词索引"
+        say(f"{why}，正在从 {count} 段重建关键词索引 / keyword index missing or out of step with the collection "
+            f"({stamp or 'no stamp'}); rebuilding it from {count} chunks")
+    got = _get(store, None)
+    index = KeywordIndex.build(got["ids"], got["documents"], got["metadatas"], _new_stamp())
+    if not stamp.startswith("writing"):
+        _save_quietly(store, index)
+        return Opened(index, "rebuilt")
+    # A "writing" stamp: an ingest is running, or one was killed. Publish only while holding the ingest lock
+    # (so no writer is alive on this host); otherwise that ingest publishes when it finishes.
+    from ingest.pipeline import IngestBusy, ingest_lock, lock_folder
+
+    try:
+        with ingest_lock(lock_folder(store.settings)):
+            _save_quietly(store, index)
+    except IngestBusy:
+        say("另一个导入正在写入，重建的关键词索引仅在内存中使用 / an ingest is writing; the rebuilt keyword index "
+            "is used in memory only")
+    return Opened(index, "rebuilt")
+
+
+def _get(store: Store, ids: list[str] | None, batch: int = 5000) -> dict[str, list]:
+    """Texts and metadata of ``ids`` (None: every chunk), fetched in batches to bound each request."""
+    out: dict[str, list] = {"ids": [], "documents": [], "metadatas": []}
+    if ids is None:
+        ids = store._collection.get(include=[])["ids"]
+    for i in range(0, len(ids), batch):
+        got = store._collection.get(ids=ids[i : i + batch], include=["documents", "metadatas"])
+        for key in out:
+            out[key] += got[key]
+    return out
+
+
+def _new_stamp() -> str:
+    return f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:12]}"
+
+
+def _save_quietly(store: Store, index: KeywordIndex) -> None:
+    """Publish; a read-only index folder or server only costs the next start a rebuild."""
+    try:
+        _publish(store, index)
+    except Exception as e:  # noqa: BLE001 - the in-memory index is right either way
+        say(f"关键词索引未能保存 / keyword index not saved ({type(e).__name__}: {e})")
+
+
+def as_retriever_views(index: KeywordIndex) -> tuple[list[Chunk], dict[str, int], dict[str, int]]:
+    """chunks, vocab (term → column) and df (term → passages containing it), as ``Retriever`` holds them."""
+    df = defaultdict(int, zip(index.vocab, index.df().tolist()))
+    return index.chunks(), {t: i for i, t in enumerate(index.vocab)}, df
