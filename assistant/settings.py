@@ -53,6 +53,16 @@ class Settings(BaseSettings):
     gradio_server_port: int | None = Field(None, validation_alias="GRADIO_SERVER_PORT")
     admin_password: str | None = Field(None, description="Enables upload in the UI (user 'admin').")
     upload_max_mb: float = 20.0
+    ask_wait_s: float = Field(
+        60.0, ge=0, description="How long the /ask API waits for the index to load before failing with an error."
+    )
+    upload_fail_delay_s: float = Field(
+        1.0, ge=0, description="Delay per consecutive wrong upload password of a client (n failures → n × this)."
+    )
+    ui_sessions: int = Field(
+        2000, ge=10, description="Gradio sessions whose state the web app keeps in memory, least recently used "
+        "dropped first; every API call is a session of its own (about 90 KB), so this bounds memory under load.",
+    )
 
     @field_validator("docs_dirs", mode="before")
     @classmethod

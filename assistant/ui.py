@@ -14,6 +14,7 @@ import os
 # The one environment write of the project: no usage analytics / version check from a closed network.
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
+import functools  # noqa: E402
 import hmac  # noqa: E402
 import html  # noqa: E402
 import logging  # noqa: E402
@@ -61,7 +62,14 @@ EXAMPLES: dict[str, list[str]] = {
 
 NO_ANSWER_NOTE = "现有文件无法回答这个问题，因此没有引用来源。"
 SOURCES_PLACEHOLDER = "提问后，这里会列出回答所引用的原文段落。"
-BUILDING = "索引正在建立（{pct:.0f}%），请稍候再提问。"
+#: Status lines. 正在加载 = opening an index that exists; 正在建立索引 = embedding documents into an empty one.
+LOADING_EXISTING = "正在加载已有索引（读取段落、准备关键词检索、载入嵌入模型）…"
+LOADING_MODEL = "正在加载嵌入模型…"
+BUILDING = "首次启动：正在建立索引 {pct:.0f}%（{name}）"
+NOT_READY = "索引尚未就绪：{message}。请稍后再试。"
+WAITING = "请稍候：{message}"
+LOAD_FAILED = "索引加载失败，请联系管理员查看服务器日志。"
+INTERNAL_ERROR = "抱歉，服务器处理时出错了，请稍后再试。（详细信息已记录在服务器日志中）"
 
 # ---------------------------------------------------------------------------------------------
 # Pure builders: answer / documents → Markdown or HTML. No Gradio, no engine.
@@ -277,17 +285,94 @@ def context_title(answer: Answer, previous: str | None) -> str | None:
 # ---------------------------------------------------------------------------------------------
 
 
+class EngineUnavailable(RuntimeError):
+    """The engine is still loading (or failed to load). Never to be shown as "the documents do not answer"."""
+
+
+def loading_message(settings: Settings) -> str:
+    """What start-up is loading: an existing index (a Chroma server, or a folder holding one) or only the model."""
+    existing = bool(settings.chroma_host) or (Path(settings.index_dir) / "chroma.sqlite3").is_file()
+    return LOADING_EXISTING if existing else LOADING_MODEL
+
+
+def password_ok(given: str | None, expected: str | None) -> bool:
+    """Constant-time comparison (hmac.compare_digest), so the answer time does not leak how much matched."""
+    if not expected:
+        return False
+    return hmac.compare_digest((given or "").encode("utf-8"), expected.encode("utf-8"))
+
+
+class FailureThrottle:
+    """A growing delay after wrong passwords: the n-th consecutive failure of a client waits n × ``base`` seconds
+    (at most ``cap``) before it is answered; a success resets that client. With the upload handler's
+    concurrency limit of 1, guesses are also serialised, so guessing costs real time, not only for one client.
+    """
+
+    def __init__(self, base: float, cap: float = 30.0) -> None:
+        self.base, self.cap = base, cap
+        self.failures: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def failed(self, client: str) -> float:
+        """Count a failure; returns the delay to apply now."""
+        with self._lock:
+            n = self.failures[client] = self.failures.get(client, 0) + 1
+        return min(self.base * n, self.cap)
+
+    def succeeded(self, client: str) -> None:
+        with self._lock:
+            self.failures.pop(client, None)
+
+
+_PATHLIKE = re.compile(r"""(?<![^\s(（:：'"“])(?:[A-Za-z]:)?(?:[\\/][^\s\\/:：，,；;'"”)）]+){2,}[\\/]?""")
+
+
+def visitor_text(text: str) -> str:
+    """``text`` with anything that looks like a file-system path (two or more components) replaced by "…"."""
+    return _PATHLIKE.sub("…", text)
+
+
+def safe_upload_name(name: str) -> str:
+    """The last component of an uploaded file's name (``/`` and ``\\`` both count), without NUL, control and
+    reserved characters, leading dots or spaces, and at most 120 characters: never a path, never a dot file."""
+    name = name.replace("\\", "/").split("/")[-1]
+    name = re.sub(r'[\x00-\x1f\x7f:*?"<>|]', "", name).strip(" .")
+    stem, dot, suffix = name.rpartition(".")
+    if dot and len(suffix) <= 10:
+        name = f"{stem[:110].rstrip(' .')}.{suffix}" if stem.strip(" .") else ""
+    else:
+        name = name[:120]
+    return name or "upload.txt"
+
+
+def upload_target(folder: Path, name: str) -> Path:
+    """``folder / safe_upload_name(name)``, checked to resolve to a direct child of ``folder`` (not through a
+    symlink that points elsewhere); ValueError otherwise."""
+    target = folder / safe_upload_name(name)
+    if target.resolve().parent != folder.resolve():
+        raise ValueError(f"upload target outside {folder}: {target}")
+    return target
+
+
 class AppState:
-    """Owns the Engine. ``start()`` loads it and builds a missing index in a thread; ``ready`` tells when done."""
+    """Owns the Engine. ``start()`` loads it and builds a missing index in a thread; ``ready`` tells when done.
+
+    ``lock`` guards the engine's in-memory views: a question holds it while it runs, an upload only for the
+    moment it renews the retriever's views, so questions never wait for an ingest (see :meth:`ingest_uploads`).
+    """
 
     def __init__(self, settings: Settings, engine=None) -> None:
         self.settings = settings
         self.engine = engine
         self.ready = threading.Event()
-        self.lock = threading.RLock()  # one question or one ingest at a time touches the engine
+        self.lock = threading.RLock()
+        self.ingest_lock = threading.Lock()  # one ingest at a time
+        self.ingesting = False
+        self.phase = "loading"  # loading → (building →) ready, or error
         self.progress = 0.0
-        self.message = "正在加载模型…"
+        self.message = loading_message(settings)
         self.error: str | None = None
+        self.throttle = FailureThrottle(settings.upload_fail_delay_s)
         if engine is not None:
             self._mark_ready()
 
@@ -301,22 +386,24 @@ class AppState:
                 from assistant.engine import Engine
 
                 self.engine = Engine(self.settings)
+            warm = getattr(self.engine, "warm", None)  # model and dictionary now, not in the first question
+            if warm is not None:
+                warm()
             if self.engine.store.count() == 0:
-                self.message = "首次启动：正在从文件夹建立索引…"
-                with self.lock:
-                    self.engine.ensure_index(progress=True, on_progress=self._on_progress)
+                self.phase, self.message = "building", BUILDING.format(pct=0, name="…")
+                self.engine.ensure_index(progress=True, on_progress=self._on_progress)
             self._mark_ready()
-        except Exception as e:  # shown in the page; the console gets the traceback
+        except Exception:  # the console gets the traceback; visitors a message without paths
             log.exception("loading the engine failed")
-            self.error = f"{type(e).__name__}: {e}"
-            self.message = f"索引加载失败：{self.error}"
+            self.phase, self.error, self.message = "error", LOAD_FAILED, LOAD_FAILED
 
     def _on_progress(self, fraction: float, name: str) -> None:
         self.progress = fraction
-        self.message = f"首次启动：正在建立索引 {fraction * 100:.0f}%（{name}）"
+        self.message = BUILDING.format(pct=fraction * 100, name=safe_upload_name(name))
 
     def _mark_ready(self) -> None:
         self.progress = 1.0
+        self.phase = "ready"
         self.refresh_message()
         self.ready.set()
 
@@ -326,8 +413,9 @@ class AppState:
 
     # ---- what the page and the API ask of the engine ----------------------------------------
     def status(self) -> dict[str, Any]:
-        return {"ready": self.ready.is_set(), "progress": round(self.progress, 3), "message": self.message,
-                "error": self.error}
+        """``phase``: loading (opening an existing index) / building (embedding into an empty one) / ready / error."""
+        return {"ready": self.ready.is_set(), "phase": self.phase, "progress": round(self.progress, 3),
+                "message": self.message, "error": self.error, "ingesting": self.ingesting}
 
     def titles(self) -> list[str]:
         return sorted(self.engine.retriever.titles) if self.ready.is_set() else []
@@ -335,11 +423,18 @@ class AppState:
     def documents(self) -> list[dict[str, Any]]:
         return self.engine.store.documents() if self.ready.is_set() else []
 
+    def require_ready(self, wait: float = 0.0) -> None:
+        """Wait up to ``wait`` seconds for the engine; EngineUnavailable (with what is going on) if it is not there."""
+        if self.error is None and not self.ready.wait(wait):
+            if self.error is None:
+                raise EngineUnavailable(NOT_READY.format(message=self.message.rstrip("。…")))
+        if self.error is not None:
+            raise EngineUnavailable(self.error)
+
     def ask(self, question: str, doc: str | None = None, doc_type: str | None = None,
-            context_title: str | None = None) -> Answer:
-        if not self.ready.is_set():
-            text = self.message if self.error else BUILDING.format(pct=self.progress * 100)
-            return Answer(question=question, found=False, answer=text)
+            context_title: str | None = None, wait: float = 0.0) -> Answer:
+        """The engine's answer; EngineUnavailable while it is not loaded after ``wait`` seconds (never found=False)."""
+        self.require_ready(wait)
         with self.lock:
             return self.engine.ask(question, doc=doc, doc_type=doc_type, context_title=context_title)
 
@@ -349,30 +444,44 @@ class AppState:
             r = self.engine.retriever
             return {c.chunk.id: neighbours(r.chunks, r.by_id, c.chunk) for c in answer.citations}
 
+    def _reload_views(self) -> None:
+        """Bring the retriever's in-memory views (chunks, BM25, article table) in step with the store after an
+        ingest, under ``lock``: ``Retriever.reload`` assigns them one after another, and a question must not
+        see half of them. It only applies this process's writes to the keyword index, so the lock is held for
+        a fraction of a second; until then questions are answered from the views as they were (dense hits on
+        passages they do not know yet are ignored)."""
+        with self.lock:
+            self.engine.retriever.reload()
+
     def ingest_uploads(self, files: Sequence[str | Path], on_progress: Callable[[float, str], None]) -> str:
         """Check, copy into ``index_dir/uploads`` and ingest; returns a Markdown report.
 
-        A file that is rejected or fails to load leaves the uploads folder and the index as they were.
+        Every limit is enforced here, on the server: type (suffix, then content via the loaders), size, and the
+        name (:func:`upload_target`). A file that is rejected or fails to load leaves the uploads folder and the
+        index as they were. The ingest writes to the store without the question lock; the retriever's views are
+        renewed at the end (:meth:`_reload_views`), so questions keep being answered meanwhile.
         """
         limit = self.settings.upload_max_mb
         lines: list[str] = []
-        accepted: list[Path] = []
+        accepted: list[tuple[Path, str]] = []  # (received file, safe name)
         for f in files:
             p = Path(f)
-            name = p.name
-            if p.suffix.lower() not in UPLOAD_SUFFIXES:
+            name = safe_upload_name(p.name)
+            if Path(name).suffix.lower() not in UPLOAD_SUFFIXES:
                 lines.append(f"- ✗ {md_escape(name)}：不支持的文件类型（支持 {'、'.join(UPLOAD_SUFFIXES)}）")
             elif not p.is_file():
                 lines.append(f"- ✗ {md_escape(name)}：文件没有上传成功")
             elif p.stat().st_size > limit * 2**20:
                 lines.append(f"- ✗ {md_escape(name)}：文件过大（{p.stat().st_size / 2**20:.1f} MB，上限 {limit:g} MB）")
             else:
-                accepted.append(p)
+                accepted.append((p, name))
         if not accepted:
             return "\n".join(["**没有导入任何文件。**", *lines])
+        from ingest.pipeline import IngestBusy, ingest
+
         folder = Path(self.settings.index_dir) / "uploads"
         folder.mkdir(parents=True, exist_ok=True)
-        with self.lock, tempfile.TemporaryDirectory(prefix="uploads-backup-") as backup:
+        with self.ingest_lock, tempfile.TemporaryDirectory(prefix="uploads-backup-") as backup:
             copies: dict[str, tuple[Path, Path | None]] = {}  # target → (copy, backup of the file it replaced)
 
             def undo(key: str) -> None:
@@ -382,12 +491,13 @@ class AppState:
                 else:
                     target.unlink(missing_ok=True)
 
+            self.ingesting = True
             try:
-                for p in accepted:
-                    target = folder / _safe_name(p.name)
+                for p, name in accepted:
+                    target = upload_target(folder, name)
                     key = str(target.resolve())
                     if key in copies:
-                        lines.append(f"- ✗ {md_escape(p.name)}：本次已上传同名文件")
+                        lines.append(f"- ✗ {md_escape(name)}：本次已上传同名文件")
                         continue
                     saved = None
                     if target.exists():
@@ -395,17 +505,21 @@ class AppState:
                         shutil.copy2(target, saved)
                     copies[key] = (target, saved)
                     shutil.copyfile(p, target)
-                report = self.engine.ingest([t for t, _ in copies.values()], progress=True,
-                                            on_progress=on_progress)
-            except BaseException:
+                report = ingest([t for t, _ in copies.values()], self.engine.store, True, on_progress)
+            except BaseException as e:
                 for key in list(copies):
                     undo(key)
+                if isinstance(e, IngestBusy):  # e.g. `assistant ingest` on the same folder; its message has paths
+                    return "**没有导入任何文件。** 另一个导入正在写入这个索引，请等它结束后再试。"
                 raise
+            finally:
+                self.ingesting = False
+            self._reload_views()
             for path, reason in report.skipped:  # undo the copy of every file that did not make it in
                 key = str(Path(path).resolve())
                 if key in copies:
                     undo(key)
-                lines.append(f"- ✗ {md_escape(Path(path).name)}：{md_escape(reason)}")
+                lines.append(f"- ✗ {md_escape(Path(path).name)}：{md_escape(visitor_text(reason))}")
             ok = [t for t, _ in copies.values()]
         head = [f"**导入完成：{len(ok)} 个文件已加入索引。**" if ok else "**没有导入任何文件。**"]
         head += [f"- ✓ {md_escape(t.name)}" for t in ok]
@@ -413,10 +527,21 @@ class AppState:
         return "\n".join([*head, *lines, "", md_escape(summary)])
 
 
-def _safe_name(name: str) -> str:
-    name = Path(name).name.replace("\x00", "")
-    name = re.sub(r'[\\/:*?"<>|\r\n\t]', "_", name).strip(" .")
-    return name or "upload.txt"
+def guarded(fn: Callable) -> Callable:
+    """Visitor-facing handlers: an unexpected exception becomes a generic Chinese gr.Error (no exception text, no
+    paths, no stack trace); the traceback goes to the console. gr.Error messages written for visitors pass."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except gr.Error:
+            raise
+        except Exception:
+            log.exception("handler %s failed", fn.__name__)
+            raise gr.Error(INTERNAL_ERROR) from None
+
+    return wrapper
 
 
 # ---------------------------------------------------------------------------------------------
@@ -535,6 +660,7 @@ def build_app(state: AppState) -> gr.Blocks:
         timer = gr.Timer(1.0)
 
         # ---- handlers ---------------------------------------------------------------------------
+        @guarded
         def refresh():
             """Status line, document choices and the corpus table; the timer stops once the index is ready."""
             if state.ready.is_set():
@@ -558,12 +684,19 @@ def build_app(state: AppState) -> gr.Blocks:
                 return
             history.append({"role": "assistant", "content": "正在查找相关条文…"})
             yield history, gr.update(), title, done
+            deadline = time.monotonic() + settings.ask_wait_s
+            while not state.ready.is_set() and state.error is None and time.monotonic() < deadline:
+                history[-1] = {"role": "assistant", "content": md_escape(WAITING.format(message=state.message))}
+                yield history, gr.update(), title, done  # the visitor sees what is loading, and its progress
+                state.ready.wait(1.0)
             try:
                 answer = state.ask(q, doc=None if doc in (None, "", ALL) else doc, doc_type=type_code(dtype),
                                    context_title=title)
             except Exception as e:  # show the failure in the chat, keep the page usable
-                log.exception("ask failed")
-                history[-1] = {"role": "assistant", "content": md_escape(f"出错了：{type(e).__name__}: {e}")}
+                if not isinstance(e, EngineUnavailable):
+                    log.exception("ask failed")
+                text = str(e) if isinstance(e, EngineUnavailable) else INTERNAL_ERROR
+                history[-1] = {"role": "assistant", "content": md_escape(text)}
                 yield history, gr.update(), title, done
                 return
             turn = len(done) + 1
@@ -579,12 +712,19 @@ def build_app(state: AppState) -> gr.Blocks:
         def reset():
             return [], sources_panel([]), None, [], "", gr.update(visible=True)
 
-        def upload(file_list, pw: str, progress=gr.Progress()):
+        @guarded
+        def upload(file_list, pw: str, request: gr.Request, progress=gr.Progress()):
+            """Password (constant time, slowed down after failures), then :meth:`AppState.ingest_uploads`."""
             unchanged = (gr.update(),) * 4
             if not settings.admin_password:
                 return ("上传功能未启用。", *unchanged)
-            if not hmac.compare_digest((pw or "").encode(), settings.admin_password.encode()):
-                return ("**密码错误**，没有导入任何文件。", *unchanged)
+            client = getattr(getattr(request, "client", None), "host", None) or "?"
+            if not password_ok(pw, settings.admin_password):
+                delay = state.throttle.failed(client)
+                log.warning("wrong upload password from %s, answered after %.1f s", client, delay)
+                time.sleep(delay)
+                return ("**密码错误**，没有导入任何文件。连续输错后每次等待的时间会越来越长。", *unchanged)
+            state.throttle.succeeded(client)
             if not file_list:
                 return ("请先选择要上传的文件。", *unchanged)
             if not state.ready.is_set():
@@ -618,8 +758,13 @@ def build_app(state: AppState) -> gr.Blocks:
                              concurrency_limit=1, **private)
 
         # ---- the public API ---------------------------------------------------------------------
+        @guarded
         def ask(question: str, doc: str = ALL, doc_type: str = ALL) -> dict:
             """回答一个问题，返回与 `assistant ask --json` 相同的 JSON（id, question, found, answer, citations, retrieved, ms）。
+
+            服务刚启动、索引还在加载或建立时，最多等待 ASSISTANT_ASK_WAIT_S 秒（默认 60）再回答；仍未就绪则报错
+            （gr.Error，客户端收到异常）「索引尚未就绪：正在加载已有索引（…）。请稍后再试。」或「…正在建立索引 N%…」，
+            绝不返回 found=false。其他意外错误只给出通用提示，详情写入服务器日志。
 
             Args:
                 question: 问题
@@ -630,12 +775,18 @@ def build_app(state: AppState) -> gr.Blocks:
                 code = type_code(doc_type)
             except ValueError as e:
                 raise gr.Error(str(e)) from None
-            if doc and doc != ALL and state.ready.is_set() and doc not in state.engine.retriever.titles:
+            try:
+                state.require_ready(settings.ask_wait_s)
+            except EngineUnavailable as e:
+                raise gr.Error(str(e)) from None
+            if doc and doc != ALL and doc not in state.engine.retriever.titles:
                 raise gr.Error(f"索引中没有这个文件：{doc}")
             return state.ask(question, doc=None if doc in (None, "", ALL) else doc, doc_type=code).to_json()
 
+        @guarded
         def status_api() -> dict:
-            """索引状态：{ready, progress, message, error}。"""
+            """索引状态：{ready, phase, progress, message, error, ingesting}。phase：loading（正在加载已有索引）/
+            building（正在建立索引，progress 为进度）/ ready / error；ingesting：正在导入上传的文件（照常回答）。"""
             return state.status()
 
         gr.api(ask, api_name="ask", concurrency_limit=8)
@@ -688,29 +839,40 @@ class ChinesePages:
         await self.app(scope, receive, rewrite)
 
 
-def create_app(settings: Settings | None = None, engine=None) -> tuple[gr.Blocks, AppState]:
-    """The Blocks app and its state; the engine (and a missing index) load in the background."""
+def create_app(settings: Settings | None = None, engine=None, start: bool = True) -> tuple[gr.Blocks, AppState]:
+    """The Blocks app and its state; the engine (and a missing index) load in the background (``start``)."""
     state = AppState(settings or get_settings(), engine)
-    state.start()
+    if start:
+        state.start()
     return build_app(state), state
 
 
 def serve(settings: Settings | None = None, block: bool = True) -> gr.Blocks:
-    """Start the web app on ``settings.host``:``settings.ui_port`` (default 127.0.0.1:7860)."""
+    """Start the web app on ``settings.host``:``settings.ui_port`` (default 127.0.0.1, i.e. this machine only).
+
+    The engine starts loading once the server listens: on two cores the two would compete, and a visitor is
+    better served by the page saying 正在加载 than by a refused connection. ``show_error=False``: visitors see
+    only the messages written for them (gr.Error, see :func:`guarded`); exception details go to the console.
+    """
     settings = settings or get_settings()
-    demo, _ = create_app(settings)
+    demo, state = create_app(settings, start=False)
     demo.queue(default_concurrency_limit=1)
     print(f"启动网页界面：http://{settings.host}:{settings.ui_port}", flush=True)
     demo.launch(
         server_name=settings.host,
         server_port=settings.ui_port,
-        show_error=True,
+        show_error=False,
         ssr_mode=False,
         theme=gr.themes.Soft(font=THEME_FONTS, font_mono=["ui-monospace", "Consolas", "monospace"]),
         css=CSS,
-        max_file_size=f"{settings.upload_max_mb:g}mb",
+        max_file_size=max(1, int(settings.upload_max_mb * 2**20)),  # bytes: "0.5mb" would not parse
+        state_session_capacity=settings.ui_sessions,  # Gradio's 10,000: up to ~0.9 GB under API load
         app_kwargs={"middleware": [Middleware(ChinesePages)]},
-        prevent_thread_lock=not block,
+        prevent_thread_lock=True,
         quiet=False,
     )
+    print(loading_message(settings), flush=True)
+    state.start()
+    if block:
+        demo.block_thread()
     return demo
