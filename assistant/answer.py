@@ -114,8 +114,9 @@ class Answerer:
             ans = Answer(question=q, found=False, answer=NO_WORDS)
         else:
             lookup = self.retriever.lookup_articles(m, default_title=doc or context_title, ask_which=True)
-            hits = self.retriever.search(m, k=k, doc=doc, doc_type=doc_type, kind=classify(m))
-            ans = self._from_lookup(m, lookup, hits) if lookup else self._extractive(m, hits)
+            kind = classify(m)
+            hits = self.retriever.search(m, k=k, doc=doc, doc_type=doc_type, kind=kind)
+            ans = self._from_lookup(m, lookup, hits) if lookup else self._extractive(m, kind, hits)
             ans.question = q
         ans.id = qid
         ans.ms = (time.perf_counter() - t0) * 1000
@@ -195,9 +196,8 @@ class Answerer:
         bm25 = (hits[0].bm25 or 0.0) if hits else 0.0
         return Signals(dense=dense, coverage=covered / total, margin=margin, bm25=bm25)
 
-    def _extractive(self, q: str, hits: list[Hit]) -> Answer:
+    def _extractive(self, q: str, kind: str, hits: list[Hit]) -> Answer:
         sig = self.signals(q, hits)
-        kind = classify(q)
         reasons = {"signals": sig.__dict__ | {"score": round(sig.score(), 3)}, "kind": kind}
         if not hits or not (sig.answerable(self.min_score) or any(_in_kind_section(kind, h) for h in hits[:3])):
             return Answer(q, False, NOT_FOUND, retrieved=hits, reasons=reasons)

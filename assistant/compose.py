@@ -99,7 +99,7 @@ def clause_spans(text: str) -> list[tuple[int, int]]:
 def content_spans(chunk: Chunk) -> list[tuple[int, int]]:
     """The passage's sentences without heading lines, inline headings (1．严格法治审查工作。) or signatures/dates."""
     text = chunk.text
-    heading = _bare(chunk.section.split(" > ")[-1]) if chunk.section else ""
+    heading = _bare(heading_label(chunk))
     out = []
     for s, e in clause_spans(text):
         sent = text[s:e]

@@ -15,7 +15,7 @@ import numpy as np
 
 from assistant import citations as cit
 from assistant.intent import intent_terms, kind_weight
-from assistant.keyword_index import KeywordIndex, as_retriever_views, open_index
+from assistant.keyword_index import as_retriever_views, open_index
 from assistant.schema import Chunk, Hit
 from assistant.store import Store
 from assistant.synonyms import expansions
@@ -77,17 +77,10 @@ class Retriever:
         self.by_id = {c.id: i for i, c in enumerate(chunks)}
         self.bm25 = index if chunks else None  # ``keyword`` reads "is there a keyword index at all"
         self.df: dict[str, int] = df
-        self._bm25_matrix(index, vocab)
+        # rank_bm25's Okapi weights as a sparse chunk × term matrix (keyword_index builds it): summing the
+        # question's columns gives BM25Okapi.get_scores' numbers about twenty times faster than its Python loop
+        self.vocab, self.weights = vocab, index.weights
         self.articles, self.titles, self.article_counts = articles, titles, article_counts
-
-    def _bm25_matrix(self, index: KeywordIndex, vocab: dict[str, int]) -> None:
-        """rank_bm25's Okapi weights laid out as a sparse doc × term matrix (CSC, built by keyword_index).
-
-        ``BM25Okapi.get_scores`` loops in Python over every document for every query token; summing
-        matrix columns gives the same scores about twenty times faster.
-        """
-        self.vocab = vocab
-        self.weights = index.weights
 
     # ---- signals used by answering -------------------------------------------------------------
     def idf(self, token: str) -> float:
