@@ -179,7 +179,7 @@ class Answerer:
         top = hits[:3]
         bag = set()
         for h in top:
-            bag.update(h.chunk.extra.get("bm25", "").split())
+            bag |= r.terms(h.chunk)
         weights = {t: r.idf(t) for t in terms}
         total = sum(weights.values()) or 1.0
         # a question word also counts as found when a phrase containing it has its document term there

@@ -105,7 +105,7 @@ def doc_note(title: str, info: str, titles) -> str:
 def check_text(engine, text: str, self_title: str | None = None, with_support: bool = True) -> CheckReport:
     """Check every citation in ``text``. ``self_title``: the document the text belongs to (本法第X条 → it)."""
     r = engine.retriever
-    infos = {c.doc: c.extra.get("doc_info", "") for c in r.chunks}
+    infos = {doc: chunks[0].extra.get("doc_info", "") for doc, chunks in r.by_doc.items()}
     spans = sentence_spans(text)
     starts = [s for s, _ in spans]
     parsed = cit.parse_citations(text, r.titles)
@@ -192,7 +192,7 @@ def rival_articles(engine, claim: str, title: str, cited: list[str]) -> list[str
     """Articles of the same law to compare the cited ones with: their neighbours (the commonest slip is citing the
     article next to the right one) and the law's articles that share the most rare words with the claim."""
     r = engine.retriever
-    order = list(dict.fromkeys(c.article for c in r.chunks if c.doc == title and c.article))
+    order = list(dict.fromkeys(c.article for c in r.chunks_of(title) if c.article))
     index = {a: i for i, a in enumerate(order)}
     near = {order[j] for a in cited if a in index
             for j in range(index[a] - RIVAL_NEIGHBOURS, index[a] + RIVAL_NEIGHBOURS + 1) if 0 <= j < len(order)}
@@ -256,7 +256,7 @@ def _checked_chunks(engine, title: str, with_support: bool) -> list[tuple[Chunk,
     """Citations of an indexed document, passage by passage (passages end at sentence ends, so no sentence is
     cut). Offsets are shifted into the document's text; the info lines before the body are not checked."""
     pairs = []
-    for chunk in sorted((c for c in engine.retriever.chunks if c.doc == title), key=lambda c: c.start):
+    for chunk in sorted(engine.retriever.chunks_of(title), key=lambda c: c.start):
         for item in check_text(engine, chunk.text, title, with_support).citations:
             item.start, item.end = item.start + chunk.start, item.end + chunk.start
             pairs.append((chunk, item))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Callable
 
 from assistant.intent import INTENTS, deciding_pattern, intent_terms, section_pattern
 from assistant.schema import Chunk, Hit
@@ -158,14 +159,14 @@ def _item_parts(hit: Hit, terms: Terms, whole: bool) -> list[Part]:
     return [Part(hit, spans, label=heading_label(chunk), bullet=True)] if spans else []
 
 
-def section_parts(kind: str, hits: list[Hit], all_chunks: list[Chunk], terms: Terms) -> list[Part] | None:
+def section_parts(kind: str, hits: list[Hit], chunks_of: Callable[[str], list[Chunk]], terms: Terms) -> list[Part] | None:
     """Plan / problems questions: the items of the report section whose heading has the kind's words."""
     pattern = section_pattern(kind)
     if pattern is None:
         return None
     reports = list(dict.fromkeys(h.chunk.doc for h in hits if h.chunk.doc_type == "report"))
     for doc in reports:
-        chunks = [c for c in all_chunks if c.doc == doc and pattern.search(c.section)]
+        chunks = [c for c in chunks_of(doc) if pattern.search(c.section)]
         if chunks:
             leaves = _leaves(chunks)
             chosen = _on_topic(leaves, [_chunk_topic(c, terms) for c in leaves])
@@ -177,7 +178,7 @@ def section_parts(kind: str, hits: list[Hit], all_chunks: list[Chunk], terms: Te
     return None
 
 
-def report_list_parts(hits: list[Hit], all_chunks: list[Chunk], terms: Terms, max_items: int = 5) -> list[Part] | None:
+def report_list_parts(hits: list[Hit], chunks_of: Callable[[str], list[Chunk]], terms: Terms, max_items: int = 5) -> list[Part] | None:
     """"What was done on X": every section of the top report on the topic, not only the top passages.
 
     Plan and problems sections are left out: what was done is not what is planned or lacking.
@@ -185,7 +186,7 @@ def report_list_parts(hits: list[Hit], all_chunks: list[Chunk], terms: Terms, ma
     if not hits or hits[0].chunk.doc_type != "report":
         return None
     skip = [section_pattern("plan"), section_pattern("problems")]
-    pool = [c for c in all_chunks if c.doc == hits[0].chunk.doc and c.section != "前言"
+    pool = [c for c in chunks_of(hits[0].chunk.doc) if c.section != "前言"
             and not any(p.search(c.section) for p in skip)]
     top = next((h.chunk for h in hits[:3] if h.chunk in pool), None)
     if top is None:
@@ -289,11 +290,11 @@ def compose(question: str, kind: str, hits: list[Hit], retriever) -> list[Part]:
     """The answer's parts for a question of this kind (see the module docstring)."""
     terms = question_terms(question, kind, retriever)
     if kind in ("plan", "problems"):
-        parts = section_parts(kind, hits, retriever.chunks, terms)
+        parts = section_parts(kind, hits, retriever.chunks_of, terms)
         if parts:
             return parts
     if kind == "list":
-        parts = report_list_parts(hits, retriever.chunks, terms)
+        parts = report_list_parts(hits, retriever.chunks_of, terms)
         if parts:
             return parts
     return sentence_parts(question, kind, hits, terms, retriever,

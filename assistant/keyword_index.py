@@ -50,7 +50,7 @@ from assistant.textutil import bm25_tokens, cache_dir
 if TYPE_CHECKING:
     from assistant.store import Store
 
-FORMAT = 1
+FORMAT = 2  # 2: per-file fields stored once per file, not on every chunk
 STAMP_KEY = "keyword_index"
 K1, B, EPSILON = 1.2, 0.5, 0.25  # rank_bm25.BM25Okapi(k1=1.2, b=0.5), its default epsilon
 _PART = 4 << 20  # bytes of packed index per record in the server's side collection
@@ -87,7 +87,7 @@ class KeywordIndex:
     # ---- building ------------------------------------------------------------------------------
     @classmethod
     def build(cls, ids: list[str], texts: list[str], metas: list[dict[str, Any]], stamp: str = "") -> KeywordIndex:
-        """From Chroma's rows (any order); tokens from each chunk's stored ``bm25`` field, as ``reload`` had it."""
+        """From Chroma's rows (any order), each chunk tokenised (its search context and text)."""
         rows = [_tf_row(t, m) for t, m in zip(texts, metas)]
         return cls._assemble(stamp, list(ids), list(texts), list(metas), rows)
 
@@ -99,6 +99,11 @@ class KeywordIndex:
         return self._assemble(self.stamp, [self.ids[i] for i in keep] + list(ids),
                               [self.texts[i] for i in keep] + list(texts), [self.metas[i] for i in keep] + list(metas), rows)
 
+    def terms(self, i: int) -> set[str]:
+        """The distinct BM25 tokens of chunk ``i`` (what answering checks a question's words against)."""
+        s, e = self.tf.indptr[i], self.tf.indptr[i + 1]
+        return {self.vocab[j] for j in self.tf.indices[s:e]}
+
     def _row(self, i: int) -> dict[str, int]:
         s, e = self.tf.indptr[i], self.tf.indptr[i + 1]
         return dict(zip((self.vocab[j] for j in self.tf.indices[s:e]), self.tf.data[s:e].tolist()))
@@ -107,7 +112,8 @@ class KeywordIndex:
     def _assemble(cls, stamp: str, ids: list[str], texts: list[str], metas: list[dict[str, Any]],
                   rows: list[dict[str, int]]) -> KeywordIndex:
         order = sorted(range(len(ids)), key=lambda i: (metas[i]["source"], int(metas[i]["start"])))
-        ids, texts, metas, rows = ([xs[i] for i in order] for xs in (ids, texts, metas, rows))
+        ids, texts, rows = ([xs[i] for i in order] for xs in (ids, texts, rows))
+        metas = [{k: v for k, v in metas[i].items() if k != "bm25"} for i in order]
         vocab: dict[str, int] = {}
         indptr, indices, data = [0], [], []
         for row in rows:
@@ -125,8 +131,7 @@ class KeywordIndex:
         tmp = folder.with_name(f"{folder.name}.tmp{os.getpid()}")
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
-        table = {"ids": self.ids, "texts": self.texts, "metas": self.metas}
-        (tmp / "chunks.json").write_bytes(orjson.dumps(table))
+        (tmp / "chunks.json").write_bytes(orjson.dumps(_columns(self.ids, self.texts, self.metas)))
         (tmp / "vocab.json").write_text(json.dumps(self.vocab, ensure_ascii=False), encoding="utf-8")
         for name, m in (("tf", self.tf), ("w", self.weights)):
             for part in ("indptr", "indices", "data"):
@@ -143,7 +148,7 @@ class KeywordIndex:
         if head.get("format") != FORMAT:
             raise ValueError(f"keyword index format {head.get('format')} (this version reads {FORMAT})")
         table = orjson.loads((folder / "chunks.json").read_bytes())  # 4× faster than json (chromadb requires it)
-        metas = table["metas"]
+        metas = _rows(table)
         vocab = json.loads((folder / "vocab.json").read_text(encoding="utf-8"))
         n, v = len(table["ids"]), max(len(vocab), 1)
         arrays = {f"{name}_{part}": np.load(folder / f"{name}_{part}.npy", mmap_mode="r")
@@ -166,10 +171,41 @@ class KeywordIndex:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+#: Chunk fields that differ within a file; every other metadata field (doc, source, doc_type, doc_info,
+#: file_hash, …) is the file's and is stored once per file — doc_info alone made a quarter of the table.
+_CHUNK_FIELDS = ("section", "article", "start", "end", "context")
+
+
+def _columns(ids: list[str], texts: list[str], metas: list[dict[str, Any]]) -> dict[str, Any]:
+    """The chunk table as columns, with each file's own fields once."""
+    files: dict[str, int] = {}
+    file_metas: list[dict[str, Any]] = []
+    table: dict[str, Any] = {"ids": ids, "texts": texts, "file": [], **{k: [] for k in _CHUNK_FIELDS}}
+    for m in metas:
+        i = files.get(m["source"])
+        if i is None:
+            i = files[m["source"]] = len(file_metas)
+            file_metas.append({k: v for k, v in m.items() if k not in _CHUNK_FIELDS})
+        table["file"].append(i)
+        for k in _CHUNK_FIELDS:
+            table[k].append(m.get(k, ""))
+    table["files"] = file_metas
+    return table
+
+
+def _rows(table: dict[str, Any]) -> list[dict[str, Any]]:
+    """``_columns`` undone: one metadata dict per chunk, as Chroma returns it."""
+    files, cols = table["files"], [table[k] for k in _CHUNK_FIELDS]
+    return [{**files[f], **dict(zip(_CHUNK_FIELDS, values))} for f, *values in zip(table["file"], *cols)]
+
+
 def _tf_row(text: str, meta: dict[str, Any]) -> dict[str, int]:
-    """Term counts of one chunk, in order of first appearance (what rank_bm25 builds per document)."""
+    """Term counts of one chunk (its search context and text), in order of first appearance (what rank_bm25
+    builds per document). The tokens are stored nowhere else: kept as a metadata string on every chunk, as
+    indexes before this version did, they doubled Chroma's write time and made most of the chunk table
+    (``_assemble`` drops such a string)."""
     row: dict[str, int] = {}
-    for t in str(meta.get("bm25", "")).split() or bm25_tokens(text):
+    for t in bm25_tokens(f"{meta.get('context', '')} {text}"):
         row[t] = row.get(t, 0) + 1
     return row
 

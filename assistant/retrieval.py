@@ -65,8 +65,10 @@ class Retriever:
         articles: dict[tuple[str, str], list[Chunk]] = defaultdict(list)
         titles: dict[str, str] = {}  # doc title → doc_type
         article_counts: dict[str, int] = defaultdict(int)
+        by_doc: dict[str, list[Chunk]] = defaultdict(list)
         for c in chunks:
             titles[c.doc] = c.doc_type
+            by_doc[c.doc].append(c)
             if c.article:
                 if (c.doc, c.article) not in articles:
                     article_counts[c.doc] += 1
@@ -81,8 +83,18 @@ class Retriever:
         # question's columns gives BM25Okapi.get_scores' numbers about twenty times faster than its Python loop
         self.vocab, self.weights = vocab, index.weights
         self.articles, self.titles, self.article_counts = articles, titles, article_counts
+        self.by_doc = by_doc
+
+    def chunks_of(self, doc: str) -> list[Chunk]:
+        """One document's passages in reading order, without a pass over the whole corpus."""
+        return self.by_doc.get(doc, [])
 
     # ---- signals used by answering -------------------------------------------------------------
+    def terms(self, chunk: Chunk) -> set[str]:
+        """The chunk's BM25 tokens (its context and text), read from the keyword index's row."""
+        i = self.by_id.get(chunk.id)
+        return self.keyword_index.terms(i) if i is not None else set(bm25_tokens(f"{chunk.context} {chunk.text}"))
+
     def idf(self, token: str) -> float:
         n = max(len(self.chunks), 1)
         return math.log((n + 1) / (self.df.get(token, 0) + 0.5))
@@ -182,7 +194,11 @@ class Retriever:
         allowed = self._allowed(doc, doc_type)
         if allowed is not None:
             scores = np.where(allowed, scores, -np.inf)
-        top = np.argsort(-scores)[:n]
+        if n < len(scores):  # the best n without sorting the whole corpus
+            part = np.argpartition(-scores, n)[:n]
+            top = part[np.argsort(-scores[part], kind="stable")]
+        else:
+            top = np.argsort(-scores, kind="stable")
         return [(int(i), float(scores[i])) for i in top if scores[i] > 0]
 
     def search(self, question: str, k: int = 5, doc: str | None = None, doc_type: str | None = None,

@@ -1,8 +1,8 @@
 """The index: a Chroma collection (embedded by default, a Chroma server when configured).
 
 This is the only module that knows Chroma. Chroma is the single source of truth: every chunk is stored with
-its verbatim text, its metadata, its dense vector and its jieba tokens (so the in-memory BM25 index is rebuilt
-at start-up without re-tokenising). File-level bookkeeping (hash, chunk count) rides on each chunk's
+its verbatim text, its metadata and its dense vector; the keyword index (assistant/keyword_index.py) is derived
+from them. File-level bookkeeping (hash, chunk count) rides on each chunk's
 metadata, which lets ingestion tell complete, partial and stale files apart with no second store.
 """
 

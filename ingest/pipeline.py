@@ -27,7 +27,6 @@ from tqdm import tqdm
 
 from assistant.schema import Chunk
 from assistant.store import FileRecord, Store, chunk_to_metadata
-from assistant.textutil import bm25_tokens
 from ingest.chunkers import chunk_document, classify
 from ingest.loaders import LoadError, iter_files, load
 
@@ -292,10 +291,7 @@ def _ingest_file(path: Path, source: str, digest: str, store: Store, prog: _Prog
     metas = []
     for c in chunks:
         meta = chunk_to_metadata(c)
-        meta.update(
-            file_hash=digest, file_chunks=len(chunks), ingested_at=now, doc_info=info,
-            bm25=" ".join(bm25_tokens(f"{c.context} {c.text}")),
-        )
+        meta.update(file_hash=digest, file_chunks=len(chunks), ingested_at=now, doc_info=info)
         metas.append(meta)
     existing = store.existing_ids(c.id for c in chunks)
     keep = [(c, m) for c, m in zip(chunks, metas) if c.id in existing]

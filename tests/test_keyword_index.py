@@ -29,7 +29,7 @@ def _docs(corpus, folder, *names):
 
 def _reference(chunks):
     """What ``Retriever.reload`` computed before the index was persisted: BM25Okapi, then its weights."""
-    corpus = [c.extra.get("bm25", "").split() or bm25_tokens(c.text) for c in chunks]
+    corpus = [bm25_tokens(f"{c.context} {c.text}") for c in chunks]
     bm = BM25Okapi(corpus, k1=1.2, b=0.5)
     vocab, rows, cols, vals = {}, [], [], []
     for d, freqs in enumerate(bm.doc_freqs):
