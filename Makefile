@@ -24,8 +24,14 @@ index: setup
 run: index
 	$(BIN)/python app.py
 
+# The ingest and retrieval tests run a second time against a real `chroma run` (tests/conftest.py).
+SERVER_TESTS := tests/test_pipeline.py tests/test_ingest_faults.py tests/test_keyword_index.py tests/test_store.py \
+	tests/test_retrieval_eval.py tests/test_answer.py tests/test_compose.py tests/test_article_questions.py \
+	tests/test_checker.py
+
 test: setup-test
 	$(BIN)/python -m pytest -q
+	ASSISTANT_TEST_CHROMA=server $(BIN)/python -m pytest -q $(SERVER_TESTS)
 
 bench: setup
 	$(BIN)/python bench/speed.py

@@ -5,13 +5,26 @@ derived files (GBK copies, edited copies, corrupt files) are written to tmp fold
 
 The ``engine`` fixture embeds the whole corpus once per session (tens of seconds). Tests must treat it as
 read-only: a test that needs to change an index builds its own small one (see ``small_engine``).
+
+``ASSISTANT_TEST_CHROMA=server`` runs the same tests against a real ``chroma run`` started for the session:
+every index that ``make_engine`` opens is then a collection of that server (one per index folder) instead of
+an embedded Chroma folder. ``make test`` runs the ingest and retrieval tests both ways.
 """
 
 from __future__ import annotations
 
+import atexit
+import hashlib
 import os
 import re
-from collections.abc import Callable
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 
@@ -117,22 +130,94 @@ def articles_of(law_path) -> Callable[[str], dict[str, str]]:
 
 def assistant_exe() -> str:
     """The installed ``assistant`` console script (beside this Python, or on PATH)."""
-    import shutil
-    import sys
-
     exe = Path(sys.executable).with_name("assistant")
     return str(exe) if exe.exists() else shutil.which("assistant") or pytest.fail("console script 'assistant' not found")
+
+
+# ---------------------------------------------------------------- Chroma servers
+
+
+@contextmanager
+def chroma_run(data: Path) -> Iterator[int]:
+    """A real ``chroma run`` (from the chromadb package) on a free loopback port, its data in ``data``."""
+    chroma = shutil.which("chroma") or str(Path(sys.executable).with_name("chroma"))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([chroma, "run", "--path", str(data), "--host", "127.0.0.1", "--port", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail("chroma run did not start within 60 s", pytrace=False)
+                time.sleep(0.3)
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+@pytest.fixture
+def chroma_server(tmp_path) -> Iterator[int]:
+    """A Chroma server of this test's own; yields its port."""
+    with chroma_run(tmp_path / "server-data") as port:
+        yield port
+
+
+SERVER_MODE = os.environ.get("ASSISTANT_TEST_CHROMA", "embedded") == "server"
+
+
+@cache
+def _session_server() -> int:
+    """The server-mode session's ``chroma run``, started on first use and stopped at exit."""
+    data = Path(tempfile.mkdtemp(prefix="chroma-session-"))
+    server = chroma_run(data)
+    port = server.__enter__()
+    atexit.register(lambda: (server.__exit__(None, None, None), shutil.rmtree(data, ignore_errors=True)))
+    return port
+
+
+def _server_settings(index_dir: Path) -> dict:
+    """In server mode: the session server, and a collection named after the index folder (so reopening a
+    folder reopens its collection, and two folders never share one)."""
+    name = "t" + hashlib.sha1(str(Path(index_dir).resolve()).encode()).hexdigest()[:20]
+    return {"chroma_host": "127.0.0.1", "chroma_port": _session_server(), "collection": name}
 
 
 # ---------------------------------------------------------------- indexes
 
 
 def make_engine(index_dir: Path, docs_dirs: list[Path] | None = None, **settings):
-    """An Engine on its own index folder; ``.env`` in the working directory is ignored."""
+    """An Engine on its own index folder; ``.env`` in the working directory is ignored. In server mode its
+    index is the folder's collection on the session's server (unless the test names a server itself)."""
     from assistant.engine import Engine
     from assistant.settings import Settings
 
+    if SERVER_MODE and "chroma_host" not in settings:
+        settings = {**_server_settings(index_dir), **settings}
     return Engine(Settings(_env_file=None, index_dir=index_dir, docs_dirs=docs_dirs or [], **settings))
+
+
+def copy_index(engine, index_dir: Path):
+    """A writable copy of ``engine``'s index as a new Engine on ``index_dir``: the folder copied, or in server
+    mode the collection's records (vectors included, so nothing is embedded again)."""
+    if not engine.settings.chroma_host:
+        shutil.copytree(engine.settings.index_dir, index_dir)
+        return make_engine(index_dir)
+    copy = make_engine(index_dir)
+    got = engine.store._collection.get(include=["embeddings", "documents", "metadatas"])
+    for i in range(0, len(got["ids"]), 1000):
+        part = slice(i, i + 1000)
+        copy.store._before_write(got["ids"][part])
+        copy.store._collection.add(ids=got["ids"][part], embeddings=got["embeddings"][part],
+                                   documents=got["documents"][part], metadatas=got["metadatas"][part])
+    copy.retriever.reload()
+    return copy
 
 
 @pytest.fixture(scope="session")
@@ -166,11 +251,7 @@ def two_reports_engine(engine, tmp_path_factory):
 
     Made from a copy of the session index, so only the new report is embedded. Read-only, like ``engine``.
     """
-    import shutil
-
-    index_dir = tmp_path_factory.mktemp("two-reports") / "index"
-    shutil.copytree(engine.settings.index_dir, index_dir)
-    eng = make_engine(index_dir)
+    eng = copy_index(engine, tmp_path_factory.mktemp("two-reports") / "index")
     report = eng.ingest([FIXTURES / "reports"], progress=False)
     assert len(report.added) == 1, report.summary()
     return eng

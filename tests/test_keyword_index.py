@@ -13,7 +13,6 @@ from scipy import sparse
 from assistant import keyword_index
 from assistant.textutil import bm25_tokens
 from conftest import make_engine
-from test_store import chroma_server  # noqa: F401  (the real `chroma run` fixture)
 
 FILING = "法规规章备案条例.md"
 DRUGS = "中华人民共和国禁毒法.md"

@@ -9,46 +9,12 @@ bge-small-zh-v1.5 takes).
 from __future__ import annotations
 
 import shutil
-import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import pytest
 
 from conftest import make_engine
 
 FILING = "法规规章备案条例.md"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def chroma_server(tmp_path):
-    chroma = shutil.which("chroma") or str(Path(sys.executable).with_name("chroma"))
-    port = _free_port()
-    proc = subprocess.Popen([chroma, "run", "--path", str(tmp_path / "server-data"), "--host", "127.0.0.1",
-                             "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                assert proc.poll() is None, "chroma run exited"
-                time.sleep(0.3)
-        else:
-            pytest.fail("chroma server did not start within 60 s")
-        yield port
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 def test_chroma_server_mode_ingests_and_answers(chroma_server, corpus, tmp_path):
