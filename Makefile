@@ -25,7 +25,7 @@ run: index
 	$(BIN)/python app.py
 
 # The ingest and retrieval tests run a second time against a real `chroma run` (tests/conftest.py).
-SERVER_TESTS := tests/test_pipeline.py tests/test_ingest_faults.py tests/test_keyword_index.py tests/test_store.py \
+SERVER_TESTS := tests/test_pipeline.py tests/test_keyword_index.py tests/test_store.py \
 	tests/test_retrieval_eval.py tests/test_answer.py tests/test_compose.py tests/test_article_questions.py \
 	tests/test_checker.py
 

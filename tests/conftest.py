@@ -203,6 +203,15 @@ def make_engine(index_dir: Path, docs_dirs: list[Path] | None = None, **settings
     return Engine(Settings(_env_file=None, index_dir=index_dir, docs_dirs=docs_dirs or [], **settings))
 
 
+def engine_env(engine) -> dict[str, str]:
+    """The environment under which an ``assistant`` subprocess opens ``engine``'s index (either mode)."""
+    st = engine.settings
+    env = {**os.environ, "ASSISTANT_INDEX_DIR": str(st.index_dir), "ASSISTANT_COLLECTION": st.collection}
+    if st.chroma_host:
+        env.update(ASSISTANT_CHROMA_HOST=st.chroma_host, ASSISTANT_CHROMA_PORT=str(st.chroma_port))
+    return env
+
+
 def copy_index(engine, index_dir: Path):
     """A writable copy of ``engine``'s index as a new Engine on ``index_dir``: the folder copied, or in server
     mode the collection's records (vectors included, so nothing is embedded again)."""

@@ -31,7 +31,7 @@ from assistant.ui_check import (
     report_choices,
     run_check,
 )
-from conftest import assistant_exe
+from conftest import assistant_exe, engine_env
 
 ROOT = Path(__file__).resolve().parents[1]
 TEST_TEXT = ROOT / "data" / "eval" / "citations_test.txt"
@@ -276,8 +276,8 @@ def run(engine, tmp_path_factory):
     cwd = tmp_path_factory.mktemp("check-cwd")  # no developer .env
 
     def run(*args: str, code: int = 0) -> str:
-        proc = subprocess.run([assistant_exe(), "check", "--index", str(engine.settings.index_dir), *args], cwd=cwd,
-                              capture_output=True, text=True, encoding="utf-8", timeout=300, check=False)
+        proc = subprocess.run([assistant_exe(), "check", *args], cwd=cwd, env=engine_env(engine), capture_output=True,
+                              text=True, encoding="utf-8", timeout=300, check=False)
         assert proc.returncode == code, proc.stderr[-2000:]
         return proc.stdout if code == 0 else proc.stderr
 
