@@ -24,7 +24,7 @@ from assistant.checker import (
     citation_map,
     find_document,
 )
-from assistant.ui_check import (
+from assistant.ui.check import (
     STATUS_LABELS,
     build_check_tab,
     citations_html,
@@ -257,7 +257,7 @@ def test_citation_map(engine):
 
 
 def test_map_html_lists_citing_documents_escaped(engine):
-    from assistant.ui_check import map_html
+    from assistant.ui.check import map_html
 
     page = map_html(citation_map(engine))
     assert page.count("<tr class='map-row'>") >= 3

@@ -1,0 +1,77 @@
+"""The Gradio web app: chat with cited passages, a sources panel, filters, the corpus list and uploads.
+
+Only presentation lives here: every question and every ingest goes through :class:`assistant.engine.Engine`.
+
+- :mod:`~assistant.ui.render`: the pure functions that turn answers and documents into HTML/Markdown (no Gradio,
+  no engine), so they are unit-tested without a browser;
+- :mod:`~assistant.ui.state`: :class:`AppState` (the engine, loaded in the background), upload and password checks;
+- :mod:`~assistant.ui.chat`: the Blocks app (chat, sources, corpus, uploads, the ``/ask`` and ``/status`` API);
+- :mod:`~assistant.ui.check`: the 引用核查 (citation check) tab;
+- :mod:`~assistant.ui.server`: CSS, Chinese pages, :func:`create_app` and :func:`serve`.
+
+Start with ``python app.py`` or ``assistant serve``.
+"""
+
+from __future__ import annotations
+
+import os
+
+# The one environment write of the project: no usage analytics / version check from a closed network.
+# Before any submodule: they import gradio.
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+from assistant.ui.chat import EXAMPLES, INTERNAL_ERROR, WAITING, build_app, guarded  # noqa: E402
+from assistant.ui.render import (  # noqa: E402
+    ALL,
+    NO_ANSWER_NOTE,
+    SOURCES_PLACEHOLDER,
+    TYPE_CODES,
+    TYPE_LABELS,
+    answer_markdown,
+    context_title,
+    corpus_html,
+    highlight,
+    md_escape,
+    neighbours,
+    source_group,
+    sources_html,
+    sources_panel,
+    stream_pieces,
+    type_code,
+    where_label,
+)
+from assistant.ui.server import (  # noqa: E402
+    CSS,
+    PIN_CHINESE,
+    THEME_FONTS,
+    ChinesePages,
+    create_app,
+    pin_chinese,
+    serve,
+)
+from assistant.ui.state import (  # noqa: E402
+    BUILDING,
+    LOAD_FAILED,
+    LOADING_EXISTING,
+    LOADING_MODEL,
+    NOT_READY,
+    UPLOAD_SUFFIXES,
+    AppState,
+    EngineUnavailable,
+    FailureThrottle,
+    loading_message,
+    password_ok,
+    safe_upload_name,
+    upload_target,
+    visitor_text,
+)
+
+__all__ = [
+    "ALL", "AppState", "BUILDING", "CSS", "ChinesePages", "EXAMPLES", "EngineUnavailable", "FailureThrottle",
+    "INTERNAL_ERROR", "LOADING_EXISTING", "LOADING_MODEL", "LOAD_FAILED", "NOT_READY", "NO_ANSWER_NOTE",
+    "PIN_CHINESE", "SOURCES_PLACEHOLDER", "THEME_FONTS", "TYPE_CODES", "TYPE_LABELS", "UPLOAD_SUFFIXES", "WAITING",
+    "answer_markdown", "build_app", "context_title", "corpus_html", "create_app", "guarded", "highlight",
+    "loading_message", "md_escape", "neighbours", "password_ok", "pin_chinese", "safe_upload_name", "serve",
+    "source_group", "sources_html", "sources_panel", "stream_pieces", "type_code", "upload_target", "visitor_text",
+    "where_label",
+]

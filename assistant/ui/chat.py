@@ -1,0 +1,262 @@
+"""The Blocks app: the chat with its sources panel and filters, the corpus list, the check tab, uploads and
+the public API (``/ask``, ``/status``). Every handler goes through :class:`~assistant.ui.state.AppState`."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from typing import Callable, Iterator
+
+import gradio as gr
+
+from assistant.ui.check import build_check_tab
+from assistant.ui.render import (ALL, TYPE_LABELS, answer_markdown, context_title, corpus_html, md_escape,
+                                 source_group, sources_panel, stream_pieces, type_code)
+from assistant.ui.state import UPLOAD_SUFFIXES, AppState, EngineUnavailable, password_ok
+
+log = logging.getLogger(__name__)
+
+#: Example questions per user group. Each one is checked against the real index in tests/test_ui.py.
+EXAMPLES: dict[str, list[str]] = {
+    "机关工作人员": [
+        "2022年审查了多少份重大行政决策？",
+        "教育局2022年在未成年人保护方面做了哪些工作？",
+        "禁毒知识竞赛的参与率和平均分是多少？",
+    ],
+    "学生和家长": [
+        "学校对学生欺凌应该怎么处理？",
+        "学生在学校受到人身损害，学校承担什么责任？",
+        "学校可以体罚学生吗？",
+    ],
+    "法律顾问": [
+        "《中华人民共和国未成年人保护法》第三十九条",
+        "民法典第一千二百条",
+        "禁毒法第九十九条",
+    ],
+}
+
+#: What the chat shows while the index loads, and instead of an unexpected error's text.
+WAITING = "请稍候：{message}"
+INTERNAL_ERROR = "抱歉，服务器处理时出错了，请稍后再试。（详细信息已记录在服务器日志中）"
+
+
+def guarded(fn: Callable) -> Callable:
+    """Visitor-facing handlers: an unexpected exception becomes a generic Chinese gr.Error (no exception text, no
+    paths, no stack trace); the traceback goes to the console. gr.Error messages written for visitors pass."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except gr.Error:
+            raise
+        except Exception:
+            log.exception("handler %s failed", fn.__name__)
+            raise gr.Error(INTERNAL_ERROR) from None
+
+    return wrapper
+
+
+
+def build_app(state: AppState) -> gr.Blocks:
+    settings = state.settings
+    upload_on = bool(settings.admin_password)
+
+    with gr.Blocks(title="柳州教育政策问答") as demo:
+        gr.Markdown("## 柳州教育政策文件问答\n回答只摘录文件原文，每句后的 [n] 指向右侧的引用来源。")
+        status = gr.Markdown("正在读取索引状态…", elem_id="status")
+        ctx = gr.State(None)  # doc title a bare 第N条 follow-up refers to
+        pending = gr.State("")  # the question being answered
+        groups = gr.State([])  # the sources panel: one source_group per answer, oldest first
+
+        with gr.Tabs():
+            with gr.Tab("问答", id="chat"):
+                with gr.Row():
+                    with gr.Column(scale=3):
+                        chatbot = gr.Chatbot(elem_id="chat", show_label=False, height=460, latex_delimiters=[],
+                                             buttons=["copy"], feedback_options=None,
+                                             placeholder="请在下面输入问题，或点击示例问题。")
+                        with gr.Row(equal_height=True):
+                            question = gr.Textbox(elem_id="question", show_label=False, scale=6,
+                                                  placeholder="输入问题，按回车发送，例如：未成年人保护法第三十九条",
+                                                  max_length=settings.max_question_chars * 2)
+                            send = gr.Button("发送", variant="primary", scale=1, min_width=80, elem_id="send")
+                            clear = gr.Button("清空", scale=1, min_width=80, elem_id="clear")
+                        with gr.Column(elem_id="examples") as examples:
+                            gr.Markdown("**示例问题**（点击即问）")
+                            example_buttons: list[tuple[gr.Button, str]] = []
+                            for group, questions in EXAMPLES.items():
+                                with gr.Row(equal_height=True, elem_classes=["example-row"]):
+                                    gr.Markdown(f"**{group}**", elem_classes=["example-group"], min_width=110)
+                                    for q in questions:
+                                        b = gr.Button(q, size="sm", variant="secondary", elem_classes=["example"],
+                                                      scale=0, min_width=0)
+                                        example_buttons.append((b, q))
+                    with gr.Column(scale=2):
+                        with gr.Row():
+                            doc_filter = gr.Dropdown([ALL], value=ALL, label="按文件筛选", elem_id="doc-filter",
+                                                     scale=3)
+                            type_filter = gr.Dropdown([ALL, *TYPE_LABELS.values()], value=ALL, label="按类型筛选",
+                                                      elem_id="type-filter", scale=1, min_width=100)
+                        gr.Markdown("### 引用来源")
+                        sources = gr.HTML(sources_panel([]), elem_id="sources")
+
+            with gr.Tab("关于语料", id="corpus"):
+                gr.Markdown("索引中的文件（法律法规的日期与沿革取自文件开头的说明）。")
+                corpus = gr.HTML(corpus_html([]), elem_id="corpus")
+
+            with gr.Tab("引用核查", id="check"):
+                build_check_tab(lambda: state.engine if state.ready.is_set() else None)
+
+            with gr.Tab("上传文件", id="upload"):
+                if upload_on:
+                    gr.Markdown(
+                        f"上传 .txt / .md / .docx / .pdf / .html 文件加入索引（每个不超过 {settings.upload_max_mb:g} MB）。"
+                        "文件保存在索引目录的 uploads 文件夹中；同名文件会被替换。"
+                    )
+                    password = gr.Textbox(label="管理员密码", type="password", elem_id="upload-password")
+                    files = gr.File(label="选择文件", file_count="multiple", file_types=list(UPLOAD_SUFFIXES),
+                                    elem_id="upload-files")
+                    upload_btn = gr.Button("导入", variant="primary", elem_id="upload-button")
+                    upload_result = gr.Markdown(elem_id="upload-result")
+                else:
+                    gr.Markdown("上传功能未启用：管理员设置环境变量 `ASSISTANT_ADMIN_PASSWORD` 后重启即可在此上传文件。",
+                                elem_id="upload-disabled")
+
+        timer = gr.Timer(1.0)
+
+        # ---- handlers ---------------------------------------------------------------------------
+        @guarded
+        def refresh():
+            """Status line, document choices and the corpus table; the timer stops once the index is ready."""
+            if state.ready.is_set():
+                return (state.message, gr.update(choices=[ALL, *state.titles()]), corpus_html(state.documents()),
+                        gr.Timer(active=False))
+            return state.message, gr.update(), gr.update(), gr.Timer(active=True)
+
+        def take_question(text: str, history: list[dict]):
+            q = (text or "").strip()
+            if not q:
+                return gr.update(), history, "", gr.update()
+            history = [*(history or []), {"role": "user", "content": md_escape(q)}]
+            return "", history, q, gr.update(visible=False)
+
+        def respond(q: str, history: list[dict], doc: str, dtype: str, title: str | None,
+                    done: list[str]) -> Iterator:
+            """Streams the answer; its cards join the panel as a new group, so every earlier [n] still links."""
+            history, done = list(history or []), list(done or [])
+            if not q:
+                yield history, gr.update(), title, done
+                return
+            history.append({"role": "assistant", "content": "正在查找相关条文…"})
+            yield history, gr.update(), title, done
+            deadline = time.monotonic() + settings.ask_wait_s
+            while not state.ready.is_set() and state.error is None and time.monotonic() < deadline:
+                history[-1] = {"role": "assistant", "content": md_escape(WAITING.format(message=state.message))}
+                yield history, gr.update(), title, done  # the visitor sees what is loading, and its progress
+                state.ready.wait(1.0)
+            try:
+                answer = state.ask(q, doc=None if doc in (None, "", ALL) else doc, doc_type=type_code(dtype),
+                                   context_title=title)
+            except Exception as e:  # show the failure in the chat, keep the page usable
+                if not isinstance(e, EngineUnavailable):
+                    log.exception("ask failed")
+                text = str(e) if isinstance(e, EngineUnavailable) else INTERNAL_ERROR
+                history[-1] = {"role": "assistant", "content": md_escape(text)}
+                yield history, gr.update(), title, done
+                return
+            turn = len(done) + 1
+            numbers = [c.n for c in answer.citations] if answer.found else []
+            done.append(source_group(turn, q, answer, state.context(answer) if answer.found else None))
+            panel = sources_panel(done)
+            title = context_title(answer, title)
+            for piece in stream_pieces(answer.answer):
+                history[-1] = {"role": "assistant", "content": answer_markdown(piece, numbers, turn)}
+                yield history, panel, title, done
+                time.sleep(0.02)
+
+        def reset():
+            return [], sources_panel([]), None, [], "", gr.update(visible=True)
+
+        @guarded
+        def upload(file_list, pw: str, request: gr.Request, progress=gr.Progress()):
+            """Password (constant time, slowed down after failures), then :meth:`AppState.ingest_uploads`."""
+            unchanged = (gr.update(),) * 4
+            if not settings.admin_password:
+                return ("上传功能未启用。", *unchanged)
+            client = getattr(getattr(request, "client", None), "host", None) or "?"
+            if not password_ok(pw, settings.admin_password):
+                delay = state.throttle.failed(client)
+                log.warning("wrong upload password from %s, answered after %.1f s", client, delay)
+                time.sleep(delay)
+                return ("**密码错误**，没有导入任何文件。连续输错后每次等待的时间会越来越长。", *unchanged)
+            state.throttle.succeeded(client)
+            if not file_list:
+                return ("请先选择要上传的文件。", *unchanged)
+            if not state.ready.is_set():
+                return ("索引尚未就绪，请稍后再上传。", *unchanged)
+            paths = [f if isinstance(f, str) else getattr(f, "name", str(f)) for f in file_list]
+            progress(0.0, desc="开始导入")
+            report = state.ingest_uploads(paths, lambda frac, name: progress(frac, desc=f"正在导入 {name}"))
+            state.refresh_message()
+            return (report, gr.update(choices=[ALL, *state.titles()]), corpus_html(state.documents()),
+                    gr.update(value=None), state.message)
+
+        # ---- wiring -----------------------------------------------------------------------------
+        private = {"api_visibility": "private"}
+        ask_outputs = [chatbot, sources, ctx, groups]
+        answering = []  # the streaming events, cancelled by 清空
+        starts = [(trigger, take_question, [question, chatbot]) for trigger in (question.submit, send.click)]
+        starts += [(button.click, lambda h, q=q: take_question(q, h), [chatbot]) for button, q in example_buttons]
+        for trigger, fn, inputs in starts:
+            answering.append(
+                trigger(fn, inputs, [question, chatbot, pending, examples], queue=False, **private)
+                .then(respond, [pending, chatbot, doc_filter, type_filter, ctx, groups], ask_outputs,
+                      show_progress="hidden", concurrency_limit=8, **private)
+            )
+        clear.click(reset, None, [chatbot, sources, ctx, groups, question, examples], cancels=answering,
+                    queue=False, **private)
+        refresh_outputs = [status, doc_filter, corpus, timer]
+        timer.tick(refresh, None, refresh_outputs, show_progress="hidden", **private)
+        demo.load(refresh, None, refresh_outputs, show_progress="hidden", **private)
+        if upload_on:
+            upload_btn.click(upload, [files, password], [upload_result, doc_filter, corpus, files, status],
+                             concurrency_limit=1, **private)
+
+        # ---- the public API ---------------------------------------------------------------------
+        @guarded
+        def ask(question: str, doc: str = ALL, doc_type: str = ALL) -> dict:
+            """回答一个问题，返回与 `assistant ask --json` 相同的 JSON（id, question, found, answer, citations, retrieved, ms）。
+
+            服务刚启动、索引还在加载或建立时，最多等待 ASSISTANT_ASK_WAIT_S 秒（默认 60）再回答；仍未就绪则报错
+            （gr.Error，客户端收到异常）「索引尚未就绪：正在加载已有索引（…）。请稍后再试。」或「…正在建立索引 N%…」，
+            绝不返回 found=false。其他意外错误只给出通用提示，详情写入服务器日志。
+
+            Args:
+                question: 问题
+                doc: 只在这个文件中查找（文件标题），"全部" 表示不限
+                doc_type: 文件类型：全部 / 报告 / 法律 / 法规 / 其他（或 report / law / regulation / other）
+            """
+            try:
+                code = type_code(doc_type)
+            except ValueError as e:
+                raise gr.Error(str(e)) from None
+            try:
+                state.require_ready(settings.ask_wait_s)
+            except EngineUnavailable as e:
+                raise gr.Error(str(e)) from None
+            if doc and doc != ALL and doc not in state.engine.retriever.titles:
+                raise gr.Error(f"索引中没有这个文件：{doc}")
+            return state.ask(question, doc=None if doc in (None, "", ALL) else doc, doc_type=code).to_json()
+
+        @guarded
+        def status_api() -> dict:
+            """索引状态：{ready, phase, progress, message, error, ingesting}。phase：loading（正在加载已有索引）/
+            building（正在建立索引，progress 为进度）/ ready / error；ingesting：正在导入上传的文件（照常回答）。"""
+            return state.status()
+
+        gr.api(ask, api_name="ask", concurrency_limit=8)
+        gr.api(status_api, api_name="status")
+
+    return demo
