@@ -105,7 +105,7 @@ def doc_note(title: str, info: str, titles) -> str:
 def check_text(engine, text: str, self_title: str | None = None, with_support: bool = True) -> CheckReport:
     """Check every citation in ``text``. ``self_title``: the document the text belongs to (本法第X条 → it)."""
     r = engine.retriever
-    infos = {doc: chunks[0].extra.get("doc_info", "") for doc, chunks in r.by_doc.items()}
+    infos = {doc: r.chunks[rows[0]].extra.get("doc_info", "") for doc, rows in r.doc_rows.items()}
     spans = sentence_spans(text)
     starts = [s for s, _ in spans]
     parsed = cit.parse_citations(text, r.titles)

@@ -65,10 +65,10 @@ class Retriever:
         articles: dict[tuple[str, str], list[Chunk]] = defaultdict(list)
         titles: dict[str, str] = {}  # doc title → doc_type
         article_counts: dict[str, int] = defaultdict(int)
-        by_doc: dict[str, list[Chunk]] = defaultdict(list)
-        for c in chunks:
+        doc_rows: dict[str, list[int]] = defaultdict(list)
+        for i, c in enumerate(chunks):
             titles[c.doc] = c.doc_type
-            by_doc[c.doc].append(c)
+            doc_rows[c.doc].append(i)
             if c.article:
                 if (c.doc, c.article) not in articles:
                     article_counts[c.doc] += 1
@@ -83,11 +83,11 @@ class Retriever:
         # question's columns gives BM25Okapi.get_scores' numbers about twenty times faster than its Python loop
         self.vocab, self.weights = vocab, index.weights
         self.articles, self.titles, self.article_counts = articles, titles, article_counts
-        self.by_doc = by_doc
+        self.doc_rows = doc_rows
 
     def chunks_of(self, doc: str) -> list[Chunk]:
         """One document's passages in reading order, without a pass over the whole corpus."""
-        return self.by_doc.get(doc, [])
+        return [self.chunks[i] for i in self.doc_rows.get(doc, ())]
 
     # ---- signals used by answering -------------------------------------------------------------
     def terms(self, chunk: Chunk) -> set[str]:
@@ -169,9 +169,14 @@ class Retriever:
 
     # ---- hybrid search -------------------------------------------------------------------------
     def _allowed(self, doc: str | None, doc_type: str | None) -> np.ndarray | None:
+        """The rows a document / type filter keeps, from the per-document rows (no pass over every chunk)."""
         if not doc and not doc_type:
             return None
-        return np.array([(not doc or c.doc == doc) and (not doc_type or c.doc_type == doc_type) for c in self.chunks])
+        mask = np.zeros(len(self.chunks), dtype=bool)
+        for d in [doc] if doc else list(self.titles):
+            if not doc_type or self.titles.get(d) == doc_type:
+                mask[self.doc_rows.get(d, [])] = True
+        return mask
 
     def dense(self, question: str, n: int, doc: str | None = None, doc_type: str | None = None,
               vector: list[float] | None = None) -> list[tuple[int, float]]:
