@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 
 __all__ = [
@@ -128,7 +130,8 @@ def _norm(name: str) -> str:
     return s
 
 
-def title_aliases(title: str) -> set[str]:
+@lru_cache(maxsize=65536)
+def title_aliases(title: str) -> frozenset[str]:
     """Names a full title is cited by: itself, without 中华人民共和国 (民法典, 宪法, 行政诉讼法 ...),
     without the issuing court, plus explicit short forms. Deliberately no fuzzy forms: 备案条例 must
     not silently mean either of 法规规章备案条例 / 法规规章备案审查条例."""
@@ -139,7 +142,34 @@ def title_aliases(title: str) -> set[str]:
     for court in ("最高人民法院", "最高人民检察院"):
         if core.startswith(court + "关于"):
             aliases.add(core.removeprefix(court))
-    return {a for a in aliases if len(a) >= 2}
+    return frozenset(a for a in aliases if len(a) >= 2)
+
+
+@dataclass(frozen=True)
+class _TitleIndex:
+    """Lookups over one set of known titles, built once per set (a corpus of thousands of documents would
+    otherwise normalise every title and alias for every name resolved)."""
+
+    norms: dict[str, str]  # title → _norm(title), in the titles' order
+    exact: dict[str, list[str]]  # _norm(title) → titles
+    alias: dict[str, list[str]]  # _norm(alias) → titles
+    longest_first: list[str]  # every alias, longest first (what parse_citations matches at an article's left)
+
+
+@lru_cache(maxsize=8)
+def _title_index(titles: tuple[str, ...]) -> _TitleIndex:
+    norms, exact, alias = {}, defaultdict(list), defaultdict(list)
+    for t in titles:
+        norms[t] = _norm(t)
+        exact[norms[t]].append(t)
+        for a in dict.fromkeys(_norm(a) for a in title_aliases(t)):
+            alias[a].append(t)
+    longest = sorted({a for t in titles for a in title_aliases(t)}, key=len, reverse=True)
+    return _TitleIndex(norms, dict(exact), dict(alias), longest)
+
+
+def _index(known_titles: Iterable[str]) -> _TitleIndex:
+    return _title_index(tuple(dict.fromkeys(known_titles)))
 
 
 def resolve_title(name: str, known_titles: Iterable[str]) -> list[str]:
@@ -150,19 +180,19 @@ def resolve_title(name: str, known_titles: Iterable[str]) -> list[str]:
     databases add them, but they never name a different document. Only such words are dropped, so 宪法修正案,
     高等教育法 or 行政复议法实施条例 stay names of documents that are not in the corpus.
     """
-    return _resolve(_norm(name), list(dict.fromkeys(known_titles)), abbreviations=True)
+    return _resolve(_norm(name), _index(known_titles), abbreviations=True)
 
 
-def _resolve(key: str, titles: list[str], abbreviations: bool) -> list[str]:
+def _resolve(key: str, titles: _TitleIndex, abbreviations: bool) -> list[str]:
     """resolve_title on a normalised name. What is left after dropping a version note or a classification word
     must match a title or an alias when the dropped word was glued in front: 行政法规制定程序条例 minus 行政法规 is no
     abbreviation of 规章制定程序条例 (【法律】出庭应诉规定 still is one)."""
-    exact = [t for t in titles if _norm(t) == key]
+    exact = titles.exact.get(key, [])
     if exact or not key:
-        return exact
-    hits = [t for t in titles if key in {_norm(a) for a in title_aliases(t)}]
+        return list(exact)
+    hits = titles.alias.get(key, [])
     if hits:
-        return hits
+        return list(hits)
     tail, head = _TAIL_NOISE.search(key), _HEAD_NOISE.match(key)
     separated = bool(head) and head.group()[-1] in "-—–_:|/·]"  # 【法律】… / 社会法 - …: clearly no part of the name
     for rest, abbreviated in ((key[: tail.start()] if tail else "", abbreviations),
@@ -172,7 +202,7 @@ def _resolve(key: str, titles: list[str], abbreviations: bool) -> list[str]:
     return _abbreviation_of(key, titles) if abbreviations else []
 
 
-def _abbreviation_of(key: str, titles: list[str]) -> list[str]:
+def _abbreviation_of(key: str, titles: _TitleIndex) -> list[str]:
     """Titles that ``key`` abbreviates by dropping characters (出庭应诉规定 → 最高人民法院关于…出庭应诉若干问题的规定).
 
     Only for names of four or more characters with the same last character (法/例/定…), so 刑法 never turns
@@ -185,7 +215,7 @@ def _abbreviation_of(key: str, titles: list[str]) -> list[str]:
         it = iter(big)
         return all(ch in it for ch in small)
 
-    return [t for t in titles if _norm(t)[-1] == key[-1] and subsequence(key, _norm(t))]
+    return [t for t, n in titles.norms.items() if n[-1] == key[-1] and subsequence(key, n)]
 
 
 # --- parsing ----------------------------------------------------------------------------------
@@ -259,7 +289,7 @@ def _alias_at_end(before: str, aliases: list[str]) -> str | None:
 
 
 def _aliases(known_titles: Iterable[str]) -> list[str]:
-    return sorted({a for t in known_titles for a in title_aliases(t)}, key=len, reverse=True)
+    return _index(known_titles).longest_first
 
 
 def is_self_reference(name: str) -> bool:
