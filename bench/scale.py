@@ -279,7 +279,8 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3, help="cold starts per point (the median is reported)")
     ap.add_argument("--json", help="write the rows here")
     ap.add_argument("--plot", help="write a PNG here (needs matplotlib)")
-    ap.add_argument("--work", help="keep corpora and indexes here (default: a temporary folder)")
+    ap.add_argument("--work", help="build corpora and indexes here (default: a temporary folder)")
+    ap.add_argument("--keep", action="store_true", help="leave the indexes in --work (to profile them afterwards)")
     ap.add_argument("--table-from", help="only print the table (and --plot) of rows saved earlier with --json")
     ap.add_argument("--_warm", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -299,8 +300,9 @@ def main() -> None:
                 rows.append(row)
                 if args.json:
                     Path(args.json).write_text(json.dumps(rows, ensure_ascii=False, indent=1))
-                shutil.rmtree(work / f"index-{scale}-{mode}", ignore_errors=True)
-                shutil.rmtree(work / f"server-{scale}", ignore_errors=True)
+                if not args.keep:
+                    shutil.rmtree(work / f"index-{scale}-{mode}", ignore_errors=True)
+                    shutil.rmtree(work / f"server-{scale}", ignore_errors=True)
             shutil.rmtree(work / f"corpus-{scale}", ignore_errors=True)
     print(table(rows))
     if args.plot:
