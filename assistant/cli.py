@@ -14,24 +14,25 @@ def _print_json(obj) -> None:
     print(json.dumps(obj, ensure_ascii=False))
 
 
-def _engine(args):
+def _settings(args) -> Settings:
+    return Settings(**({"index_dir": Path(args.index)} if getattr(args, "index", None) else {}))
+
+
+def _engine(args, settings: Settings | None = None):
     from assistant.engine import Engine
 
-    overrides = {}
-    if getattr(args, "index", None):
-        overrides["index_dir"] = Path(args.index)
-    return Engine(Settings(**overrides))
+    return Engine(settings or _settings(args))
 
 
 def cmd_ingest(args) -> int:
     """Exit status 75 (EX_TEMPFAIL: try again later) when another ingest is writing the same index."""
     from ingest.pipeline import IngestBusy, ingest_lock, lock_folder
 
-    settings = Settings(**({"index_dir": Path(args.index)} if args.index else {}))
+    settings = _settings(args)
     try:
         # Taken before the engine opens Chroma: a second writer must not even open a folder being written.
         with ingest_lock(lock_folder(settings)):
-            report = _engine(args).ingest(args.paths or None, progress=not args.quiet)
+            report = _engine(args, settings).ingest(args.paths or None, progress=not args.quiet)
     except IngestBusy as e:
         print(f"错误 / error: {e}", file=sys.stderr)
         return 75
