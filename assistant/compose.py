@@ -192,9 +192,10 @@ def report_list_parts(hits: list[Hit], chunks_of: Callable[[str], list[Chunk]], 
     if top is None:
         return None
     leaves = _leaves(pool)
-    chosen = [c for c in _on_topic(leaves, [_chunk_topic(c, terms) for c in leaves], keep=0.6)
-              if _chunk_topic(c, terms) > 0 and c is not top]
-    chosen = [top] + sorted(chosen, key=lambda c: -_chunk_topic(c, terms))
+    topic = {c.id: _chunk_topic(c, terms) for c in leaves}  # segments each passage once, not three times
+    chosen = [c for c in _on_topic(leaves, [topic[c.id] for c in leaves], keep=0.6)
+              if topic[c.id] > 0 and c is not top]
+    chosen = [top] + sorted(chosen, key=lambda c: -topic[c.id])
     chosen = sorted(chosen[:max_items], key=lambda c: c.start)
     if len(chosen) == 1:
         parts = _item_parts(Hit(top, 1.0), terms, whole=True)

@@ -173,7 +173,7 @@ class Retriever:
         if not doc and not doc_type:
             return None
         mask = np.zeros(len(self.chunks), dtype=bool)
-        for d in [doc] if doc else list(self.titles):
+        for d in [doc] if doc else self.titles:
             if not doc_type or self.titles.get(d) == doc_type:
                 mask[self.doc_rows.get(d, [])] = True
         return mask
