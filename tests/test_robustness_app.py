@@ -261,7 +261,7 @@ def test_upload_names_cannot_escape_through_the_real_handler(app):
     assert stray == [] and not Path("/tmp/绝对路径.txt").exists()
 
     # a file the client did not upload (a path on the server) is refused, and the refusal names no path
-    outside = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "reports" / f"{REPORT}.txt"
+    outside = Path(__file__).resolve().parents[1] / "data" / "corpus" / "reports" / f"{REPORT}.txt"
     msg = upload_event(app, [(str(outside), "x.txt")], PASSWORD)
     assert msg["success"] is False and str(outside.parent) not in json.dumps(msg, ensure_ascii=False)
     assert sorted(p.name for p in uploads.iterdir()) == sorted(["逃逸.txt", "绝对路径.txt", "反斜杠.txt"])
