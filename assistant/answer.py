@@ -11,8 +11,10 @@ import re
 import time
 from dataclasses import dataclass
 
+from assistant.bodies import Scope, unknown_body_message
 from assistant.citations import int_to_cn
 from assistant.compose import compose
+from assistant.conversation import standalone
 from assistant.intent import classify, section_pattern
 from assistant.normalize import for_matching, has_words, replace_surrogates
 from assistant.retrieval import ArticleLookup, Retriever
@@ -36,6 +38,10 @@ ANSWER_TYPES: tuple[tuple[str, re.Pattern, re.Pattern], ...] = (
     ("person", re.compile(r"是谁|叫什么名字|姓名|是哪位"), re.compile(r"(?!)")),  # no passage here names people
     ("clock", re.compile(r"几点|几时|什么时间点"), re.compile(rf"{_CN_NUM}\s*(?:时|点)")),
     ("month", re.compile(r"几月|哪个月|哪一个月|什么月份"), re.compile(rf"{_CN_NUM}\s*月")),
+    # 多少师生 / 多少家: a count with no measure word still needs a number in the answer (digits, or a Chinese
+    # numeral with a measure word: 八五普法 is a name, not a count)
+    ("number", re.compile(r"(?<!哪)多少(?!钱|元|份|件|项|条|次|人|名)"),
+     re.compile(r"[0-9０-９]|[一二三四五六七八九十百千万两]+(?:多|余)?[个名人份件项次场所家位批期篇条起天日年月]")),
 )
 #: "多少份 / 几次 / 多少所": a count of something is stated as number + the same measure word (or a kin).
 _COUNT_QUESTION = re.compile(r"(?<!哪)(?:多少|几)(?:个)?([人名份件项条家所次起场期篇册张天日岁位批])")
@@ -50,7 +56,7 @@ def unanswered_type(question: str, passages: list[str]) -> str | None:
             return name
     for m in _COUNT_QUESTION.finditer(question):
         measure = _MEASURE_KIN.get(m.group(1), m.group(1))
-        stated = re.compile(rf"(?<![第0-9０-９])(?:{_CN_NUM})(?:多)?(?:个|周)?{measure}")
+        stated = re.compile(rf"(?<![第0-9０-９])(?:{_CN_NUM})(?:多|余|来|逾)?(?:个|周)?{measure}")
         if not any(stated.search(p) for p in passages):
             return f"count:{m.group(1)}"
     return None
@@ -83,6 +89,25 @@ class Signals:
         return self.score() >= min_score or (self.margin >= 0.4 and self.bm25 >= 40)
 
 
+#: With no body named, reports whose best passage scores at least this share of the top passage's answer too,
+#: each with its own citation ("各地是怎么做的": several reports answer it; picking one would hide the others).
+MULTI_REPORT_SHARE = 0.8
+#: At most this many reports are answered side by side.
+MAX_REPORTS = 4
+
+
+def report_groups(hits: list[Hit]) -> list[list[Hit]]:
+    """The top passages grouped by report, when a report leads and others come close (see MULTI_REPORT_SHARE);
+    [] otherwise (a law question, or one report far ahead)."""
+    if not hits or hits[0].chunk.doc_type != "report":
+        return []
+    docs = list(dict.fromkeys(h.chunk.doc for h in hits
+                              if h.chunk.doc_type == "report" and h.score >= MULTI_REPORT_SHARE * hits[0].score))
+    if len(docs) < 2:
+        return []
+    return [[h for h in hits if h.chunk.doc == d] for d in docs[:MAX_REPORTS]]
+
+
 class Answerer:
     def __init__(self, retriever: Retriever, min_score: float = 0.4, max_chars: int = 500, k: int = 5) -> None:
         self.retriever = retriever
@@ -92,8 +117,10 @@ class Answerer:
 
     # ---- public --------------------------------------------------------------------------------
     def ask(self, question: str, k: int | None = None, doc: str | None = None, doc_type: str | None = None,
-            context_title: str | None = None, qid=None) -> Answer:
-        """Answer one question. ``context_title`` resolves a bare 第N条 (follow-up questions).
+            context_title: str | None = None, qid=None, history: list[str] | None = None) -> Answer:
+        """Answer one question. ``context_title`` resolves a bare 第N条 (follow-up questions); ``history`` is the
+        conversation's earlier questions, oldest first: a follow-up that leans on them (如果…呢？) is answered as
+        the question it continues, with the new detail (``Answer.standalone`` says how it was understood).
 
         Matching uses :func:`assistant.normalize.for_matching` (traditional → simplified, invisible characters
         dropped), so 未成年人保護法第三十九條 finds 未成年人保护法第三十九条; the answer keeps the question as typed.
@@ -113,14 +140,40 @@ class Answerer:
         elif not has_words(m):  # punctuation / emoji only: no search can match, ask for words instead
             ans = Answer(question=q, found=False, answer=NO_WORDS)
         else:
+            full = standalone(m, [for_matching(h) for h in history or [] if h and len(h) <= self.max_chars])
             lookup = self.retriever.lookup_articles(m, default_title=doc or context_title, ask_which=True)
-            kind = classify(m)
-            hits = self.retriever.search(m, k=k, doc=doc, doc_type=doc_type, kind=kind)
-            ans = self._from_lookup(m, lookup, hits) if lookup else self._extractive(m, kind, hits)
+            own = classify(m)
+            kind = own if own != "fact" or full == m else classify(full)
+            scope = self.retriever.bodies.scope(full) if not doc else Scope()
+            if scope.year_missing or (scope.unknown and scope.organisation and not scope.docs) and not lookup:
+                hits = []
+                ans = Answer(q, False, unknown_body_message(scope, self.retriever.bodies),
+                             reasons={"body": "not_in_corpus", "scope": scope.__dict__})
+            else:
+                hits = self.retriever.search(full, k=k, doc=doc, doc_type=doc_type, kind=kind,
+                                             docs=self._scope_docs(scope))
+                ans = (self._from_lookup(m, lookup, hits) if lookup
+                       else self._extractive(full, kind, hits, several=not scope.named and not doc))
+                if scope.named:
+                    ans.reasons["scope"] = scope.__dict__
             ans.question = q
+            if full != m:
+                ans.standalone = full
+                ans.answer = f"（按“{full}”回答）\n{ans.answer}"
         ans.id = qid
         ans.ms = (time.perf_counter() - t0) * 1000
         return ans
+
+    def _scope_docs(self, scope: Scope) -> list[str] | None:
+        """The documents a question about a body may be answered from: that body's reports when it names the body
+        (柳州市教育局…), those reports and the laws when it names only a place (柳州的学校…); the laws alone when
+        the place has no report here. Never another body's report."""
+        if scope.docs and scope.organisation:
+            return scope.docs
+        if scope.docs or scope.unknown:
+            reports = set(self.retriever.bodies.docs)
+            return [d for d in self.retriever.titles if d not in reports or d in scope.docs]
+        return None
 
     # ---- explicit articles ---------------------------------------------------------------------
     def _from_lookup(self, q: str, lookup: ArticleLookup, hits: list[Hit]) -> Answer:
@@ -196,14 +249,25 @@ class Answerer:
         bm25 = (hits[0].bm25 or 0.0) if hits else 0.0
         return Signals(dense=dense, coverage=covered / total, margin=margin, bm25=bm25)
 
-    def _extractive(self, q: str, kind: str, hits: list[Hit]) -> Answer:
+    def _extractive(self, q: str, kind: str, hits: list[Hit], several: bool = False) -> Answer:
+        """The composed answer, or NOT_FOUND. ``several``: no body is named, so when several reports answer, each
+        answers in turn under its title (report_groups)."""
         sig = self.signals(q, hits)
         reasons = {"signals": sig.__dict__ | {"score": round(sig.score(), 3)}, "kind": kind}
         if not hits or not (sig.answerable(self.min_score) or any(_in_kind_section(kind, h) for h in hits[:3])):
             return Answer(q, False, NOT_FOUND, retrieved=hits, reasons=reasons)
         citations: dict[str, Citation] = {}
         lines, quoted = [], []
-        for part in compose(q, kind, hits, self.retriever):
+        groups = report_groups(hits) if several else []
+        parts, headers = [], {}  # headers: index of a group's first part → the line naming its report
+        for group in groups or [hits]:
+            composed = compose(q, kind, group, self.retriever)
+            if groups and composed:
+                headers[len(parts)] = f"《{group[0].chunk.doc}》："
+            parts += composed
+        for i, part in enumerate(parts):
+            if i in headers:
+                lines.append(headers[i])
             chunk = part.hit.chunk
             c = citations.get(chunk.id)
             if c is None:

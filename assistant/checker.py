@@ -196,7 +196,7 @@ def rival_articles(engine, claim: str, title: str, cited: list[str]) -> list[str
     index = {a: i for i, a in enumerate(order)}
     near = {order[j] for a in cited if a in index
             for j in range(index[a] - RIVAL_NEIGHBOURS, index[a] + RIVAL_NEIGHBOURS + 1) if 0 <= j < len(order)}
-    closest = [r.chunks[i].article for i, _ in r.keyword(claim, 20, doc=title) if r.chunks[i].article]
+    closest = [r.chunks[i].article for i, _ in r.keyword(claim, 20, allowed=[title]) if r.chunks[i].article]
     near.update(list(dict.fromkeys(a for a in closest if a not in cited))[:RIVAL_CLOSEST])
     return [a for a in order if a in near and a not in cited]
 

@@ -62,7 +62,11 @@ def cmd_ask(args) -> int:
                 except json.JSONDecodeError as e:
                     print(f"{args.batch}:{lineno}: invalid JSON: {e}", file=sys.stderr)
                     return 2
-                ans = engine.ask(item.get("question", ""), qid=item.get("id"), **filters)
+                history = item.get("history") or None  # the conversation's earlier questions, oldest first
+                if history is not None and not (isinstance(history, list) and all(isinstance(h, str) for h in history)):
+                    print(f"{args.batch}:{lineno}: \"history\" must be a list of earlier questions", file=sys.stderr)
+                    return 2
+                ans = engine.ask(item.get("question", ""), qid=item.get("id"), history=history, **filters)
                 _print_json(ans.to_json()) if args.json else _print_text(ans)
         return 0
     ans = engine.ask(args.question, **filters)

@@ -145,10 +145,46 @@ def _chunk_topic(chunk: Chunk, terms: Terms) -> float:
     return _topic_score(chunk.section + " " + chunk.text, chunk.doc, terms)
 
 
+#: A run-in item (一是…二是…): the marker at the start of a clause. The item runs to the next marker, so its label
+#: sentence (二是严监管。) comes with the sentences that say what was done.
+_RUN_IN = re.compile(r"(?:^|(?<=[。；;：:，,\n]))\s*(?=[一二三四五六七八九十]+是)")
+#: A run-in item longer than this many sentences is narrowed to its label and its sentences on the question's topic.
+ITEM_SENTENCES = 3
+
+
+def run_in_items(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each run-in item of a passage (一是…；二是…；三是…), or [] when it has fewer than two."""
+    starts = [m.end() for m in _RUN_IN.finditer(text)]
+    starts = [s for i, s in enumerate(starts) if text.startswith(("一是", "二是", "三是", "四是", "五是", "六是",
+                                                                   "七是", "八是", "九是", "十是"), s)]
+    if len(starts) < 2:
+        return []
+    items = []
+    for i, s in enumerate(starts):
+        end = starts[i + 1] if i + 1 < len(starts) else len(text)
+        para = text.find("\n", s, end)  # the last item ends with its paragraph
+        items.append((s, para if i + 1 == len(starts) and para > 0 else end))
+    return items
+
+
+def _run_in_parts(hit: Hit, items: list[tuple[int, int]], terms: Terms) -> list[Part]:
+    text = hit.chunk.text
+    parts = []
+    for s, e in items:
+        spans = [sp for sp in clause_spans(text[:e]) if sp[1] > s]
+        spans = [(max(a, s), b) for a, b in spans]
+        if len(spans) > ITEM_SENTENCES:
+            spans = spans[:1] + [sp for sp in spans[1:] if set(tokens(text[sp[0]:sp[1]])) & terms.specific]
+        parts.append(Part(hit, spans, bullet=True))
+    return parts
+
+
 def _item_parts(hit: Hit, terms: Terms, whole: bool) -> list[Part]:
     """A report passage as list items: one item with its heading, or, for a passage that enumerates inline
-    (一是……；二是……), one item per enumerated sentence."""
+    (一是……；二是……), one item per enumerated item."""
     chunk = hit.chunk
+    if items := run_in_items(chunk.text):
+        return _run_in_parts(hit, items, terms)
     spans = content_spans(chunk)
     enumerated = [(s, e) for s, e in spans if _ENUMERATED.match(chunk.text, s)]
     if len(enumerated) >= 2:
@@ -288,8 +324,16 @@ def _with_items(chosen: list, kind: str, retriever) -> list[Part]:
 
 
 def compose(question: str, kind: str, hits: list[Hit], retriever) -> list[Part]:
-    """The answer's parts for a question of this kind (see the module docstring)."""
+    """The answer's parts for a question of this kind (see the module docstring).
+
+    The words of a report's title (柳州市教育局, 2022年, 法治政府建设, 报告) say which document the question is about,
+    not which of its sentences answers it: every sentence of that report stands under that title, so they do not
+    count for choosing sentences (an opening sentence that repeats the body's name is no answer).
+    """
     terms = question_terms(question, kind, retriever)
+    title_words = {t for h in hits if h.chunk.doc_type == "report" for t in tokens(h.chunk.doc)}
+    if title_words:
+        terms = Terms({t: w for t, w in terms.weights.items() if t not in title_words}, terms.specific - title_words)
     if kind in ("plan", "problems"):
         parts = section_parts(kind, hits, retriever.chunks_of, terms)
         if parts:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from assistant.settings import USE_MODEL
+from assistant.normalize import to_simplified
 from assistant.textutil import LazyTable, cache_dir
 
 if TYPE_CHECKING:  # importing langchain_core's Embeddings costs 0.1 s at start-up; USEEmbeddings duck-types it
@@ -212,6 +213,24 @@ def _sentence_transformers(model: str) -> Embeddings:
 
 
 @lru_cache(maxsize=4)
+class Simplified:
+    """Any embeddings model, fed simplified characters: a traditional-script report (寧夏自治區…報告) and a
+    simplified question land near each other. Stored passages stay verbatim; only what is embedded changes.
+    Everything else (``preload``, the model's attributes) is the wrapped model's."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self.inner.embed_documents([to_simplified(t) for t in texts])
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.inner.embed_query(to_simplified(text))
+
+    def __getattr__(self, name: str):
+        return getattr(self.inner, name)
+
+
 def get_embeddings(model: str = USE_MODEL) -> Embeddings:
     """One loaded model per name for the whole process (the UI, CLI batch and tests share it)."""
     if model == USE_MODEL:

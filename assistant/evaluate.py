@@ -66,6 +66,21 @@ def citation_is_verbatim(chunk) -> bool:
         return False
 
 
+def other_body_citations(answer: Answer, question: dict, reports: list[str]) -> list[str]:
+    """Reports the answer cites that belong to another body than the one the question names (question sets with
+    a ``body`` field): a report neither expected nor of a body whose place the ``body`` names; none for a question
+    naming no body."""
+    from assistant.bodies import profile
+
+    named = question.get("body")
+    if not named:
+        return []
+    expected = {e["doc"] for e in question.get("expected") or []}
+    report_set = set(reports)
+    return sorted({d for d in (c.chunk.doc for c in answer.citations) if d in report_set and d not in expected
+                   and not any(k in named for k in profile(d).keys)})
+
+
 def percentile(values: list[float], q: float) -> float:
     if not values:
         return 0.0
@@ -79,8 +94,9 @@ def evaluate(engine, path: str | Path, k: int = 5, mode: str = "hybrid") -> dict
     try:
         rows = []
         for q in questions:
-            ans = engine.ask(q["question"], k=k, qid=q.get("id"))
+            ans = engine.ask(q["question"], k=k, qid=q.get("id"), history=q.get("history") or None)
             rank = first_hit_rank(ans, q.get("expected") or [])
+            answerable = bool(q.get("answerable", True))
             rows.append({
                 "id": q.get("id"), "kind": q.get("kind"), "answerable": bool(q.get("answerable", True)),
                 "type": q.get("type") or classify(q["question"]),
@@ -88,8 +104,12 @@ def evaluate(engine, path: str | Path, k: int = 5, mode: str = "hybrid") -> dict
                 "quoted": answer_quotes(ans, q),
                 "on_point": [expected_passage(c.chunk, q) for c in ans.citations],
                 "verbatim": [citation_is_verbatim(c.chunk) for c in ans.citations],
+                "other_body": other_body_citations(ans, q, engine.retriever.bodies.docs),
                 "answer": ans.answer, "reasons": ans.reasons,
             })
+            row = rows[-1]
+            # right: the expected sentence quoted from the named body's document, or refused when it does not say
+            row["right"] = (ans.found and row["quoted"] and not row["other_body"]) if answerable else not ans.found
     finally:
         engine.retriever.mode = "hybrid"
     answerable = [r for r in rows if r["answerable"]]
@@ -118,6 +138,8 @@ def evaluate(engine, path: str | Path, k: int = 5, mode: str = "hybrid") -> dict
         "refusal_accuracy": (sum(1 for r in unanswerable if not r["found"]) / len(unanswerable)) if unanswerable else None,
         "false_refusals": sum(1 for r in answerable if not r["found"]),
         "citations_verbatim": (sum(cited) / len(cited)) if cited else None,
+        "right": sum(r["right"] for r in rows) / max(len(rows), 1),
+        "other_body_answers": [r["id"] for r in rows if r["other_body"]],
         "p50_ms": statistics.median(ms) if ms else 0.0,
         "p95_ms": percentile(ms, 0.95),
         "misses": [r["id"] for r in answerable if not r["rank"]],
@@ -181,13 +203,15 @@ def format_report(result: dict) -> str:
         f"   citation precision {_fmt(result['citation_precision'])}",
         f"refusal accuracy {_fmt(result['refusal_accuracy'])}"
         f"   false refusals {result['false_refusals']}",
-        f"citations verbatim {_fmt(result['citations_verbatim'])}",
+        f"citations verbatim {_fmt(result['citations_verbatim'])}"
+        f"   right (quoted or rightly refused) {result['right']:.3f}"
+        f"   answers citing another body's report {len(result['other_body_answers'])}",
         f"p50 {result['p50_ms']:.1f} ms   p95 {result['p95_ms']:.1f} ms",
     ]
     for t, g in result["by_type"].items():
         lines.append(f"  {t:<11} {g['questions']:>3} q   quotes expected {g['answer_quotes_expected']:.3f}"
                      f"   citation precision {_fmt(g['citation_precision'])}   hit@1 {g['hit@1']:.3f}")
-    for key in ("misses", "wrong_answers", "wrong_refusals", "not_quoted"):
+    for key in ("misses", "wrong_answers", "wrong_refusals", "not_quoted", "other_body_answers"):
         if result[key]:
             lines.append(f"{key}: {', '.join(map(str, result[key]))}")
     return "\n".join(lines)

@@ -38,7 +38,7 @@ INTENTS: dict[str, Intent] = {i.name: i for i in (
                       r"|(?:存在|有|还有)(?:哪些|什么|的|些)?问题|问题(?:有哪些|是什么|在哪)|哪些问题|什么问题"),
            section=re.compile(r"问题|不足|短板|薄弱|困难|差距|欠缺|弱项")),
     Intent("liability",
-           re.compile(r"负责|谁的责任|责任(?:吗|呢|在谁|归谁)|有责任|担责|(?:钱|费)得?.{0,6}出吗|谁出|担.{0,5}责任|什么责任|什么后果|承担.{0,8}责任|要赔|赔偿|赔钱|谁赔|该赔|赔吗|赔不赔"
+           re.compile(r"(?:谁|要|该|得|应该|应当|来)负责|负责吗|负什么责|谁的责任|责任(?:吗|呢|在谁|归谁)|有责任|担责|(?:钱|费)得?.{0,6}出吗|谁出|担.{0,5}责任|什么责任|什么后果|承担.{0,8}责任|要赔|赔偿|赔钱|谁赔|该赔|赔吗|赔不赔"
                       r"|追责|追究|算谁的|怪谁|谁来管|谁管"),
            deciding=re.compile(r"承担.{0,12}责任|责任|赔偿|追究|处分|处罚")),
     Intent("time",
@@ -93,7 +93,10 @@ _SCHOOL_AGE = (("幼儿园", 5), ("托儿所", 3), ("小学", 10), ("初一", 13
 
 
 def _age(question: str) -> int | None:
-    if m := _AGE.search(question):
+    """The child's age the question gives; the last one when it gives several (a follow-up's 要是十六岁呢 after
+    我家孩子6岁… replaces the earlier age)."""
+    if found := list(_AGE.finditer(question)):
+        m = found[-1]
         try:
             from assistant.citations import cn_to_int
 

@@ -50,7 +50,7 @@ from assistant.textutil import bm25_tokens, cache_dir
 if TYPE_CHECKING:
     from assistant.store import Store
 
-FORMAT = 2  # 2: per-file fields stored once per file, not on every chunk
+FORMAT = 3  # 2: per-file fields stored once per file, not on every chunk; 3: traditional text tokenised as simplified
 STAMP_KEY = "keyword_index"
 K1, B, EPSILON = 1.2, 0.5, 0.25  # rank_bm25.BM25Okapi(k1=1.2, b=0.5), its default epsilon
 _PART = 4 << 20  # bytes of packed index per record in the server's side collection

@@ -14,8 +14,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from assistant import citations as cit
+from assistant.bodies import Bodies
 from assistant.intent import intent_terms, kind_weight
 from assistant.keyword_index import as_retriever_views, open_index
+from assistant.normalize import to_simplified
 from assistant.schema import Chunk, Hit
 from assistant.store import Store
 from assistant.synonyms import expansions
@@ -84,6 +86,10 @@ class Retriever:
         self.vocab, self.weights = vocab, index.weights
         self.articles, self.titles, self.article_counts = articles, titles, article_counts
         self.doc_rows = doc_rows
+        self.bodies = Bodies({t: "\n".join(chunks[i].text for i in doc_rows[t])
+                              for t, kind in titles.items() if kind == "report"})
+        # titles as a simplified question names them (寧夏自治區… → 宁夏自治区…)
+        self.simplified_titles = {to_simplified(t): t for t in titles}
 
     def chunks_of(self, doc: str) -> list[Chunk]:
         """One document's passages in reading order, without a pass over the whole corpus."""
@@ -162,32 +168,41 @@ class Retriever:
             if c.title:
                 found += cit.resolve_title(c.title, self.titles)
         q = question.replace("中华人民共和国", "")
-        for title in self.titles:
-            if title not in found and any(len(a) >= 3 and a in q for a in cit.title_aliases(title)):
+        for simple, title in self.simplified_titles.items():
+            if title not in found and any(len(a) >= 3 and a in q for a in cit.title_aliases(simple)):
                 found.append(title)
         return found
 
     # ---- hybrid search -------------------------------------------------------------------------
-    def _allowed(self, doc: str | None, doc_type: str | None) -> np.ndarray | None:
-        """The rows a document / type filter keeps, from the per-document rows (no pass over every chunk)."""
-        if not doc and not doc_type:
+    def allowed_docs(self, doc: str | None, doc_type: str | None, docs: list[str] | None = None) -> list[str] | None:
+        """The documents a filter keeps: one document, a type, and/or a list (the reports of a body the question
+        names, or every document but the reports); None when nothing is filtered."""
+        if not doc and not doc_type and docs is None:
+            return None
+        keep = [doc] if doc else list(docs) if docs is not None else list(self.titles)
+        if doc and docs is not None and doc not in docs:
+            return []
+        return [d for d in keep if not doc_type or self.titles.get(d) == doc_type]
+
+    def _allowed(self, allowed: list[str] | None) -> np.ndarray | None:
+        """The rows of the allowed documents, from the per-document rows (no pass over every chunk)."""
+        if allowed is None:
             return None
         mask = np.zeros(len(self.chunks), dtype=bool)
-        for d in [doc] if doc else self.titles:
-            if not doc_type or self.titles.get(d) == doc_type:
-                mask[self.doc_rows.get(d, [])] = True
+        for d in allowed:
+            mask[self.doc_rows.get(d, [])] = True
         return mask
 
-    def dense(self, question: str, n: int, doc: str | None = None, doc_type: str | None = None,
+    def dense(self, question: str, n: int, allowed: list[str] | None = None,
               vector: list[float] | None = None) -> list[tuple[int, float]]:
-        where = {k: v for k, v in (("doc", doc), ("doc_type", doc_type)) if v}
-        if len(where) == 2:
-            where = {"$and": [{k: v} for k, v in where.items()]}
+        if allowed is not None and not allowed:
+            return []
+        where = None if allowed is None else {"doc": allowed[0]} if len(allowed) == 1 else {"doc": {"$in": allowed}}
         vector = vector if vector is not None else self.store.embeddings.embed_query(question)
-        hits = self.store.dense_search(vector, n, where or None)
+        hits = self.store.dense_search(vector, n, where)
         return [(self.by_id[i], s) for i, s in hits if i in self.by_id]
 
-    def keyword(self, question: str, n: int, doc: str | None = None, doc_type: str | None = None,
+    def keyword(self, question: str, n: int, allowed: list[str] | None = None,
                 kind: str = "fact") -> list[tuple[int, float]]:
         if self.bm25 is None:
             return []
@@ -201,9 +216,9 @@ class Retriever:
         spans = [slice(w.indptr[j], w.indptr[j + 1]) for j in cols]
         scores = np.bincount(np.concatenate([w.indices[sl] for sl in spans]),
                              weights=np.concatenate([w.data[sl] for sl in spans]), minlength=w.shape[0])
-        allowed = self._allowed(doc, doc_type)
-        if allowed is not None:
-            scores = np.where(allowed, scores, -np.inf)
+        mask = self._allowed(allowed)
+        if mask is not None:
+            scores = np.where(mask, scores, -np.inf)
         if n < len(scores):  # the best n without sorting the whole corpus
             part = np.argpartition(-scores, n)[:n]
             top = part[np.argsort(-scores[part], kind="stable")]
@@ -212,13 +227,15 @@ class Retriever:
         return [(int(i), float(scores[i])) for i in top if scores[i] > 0]
 
     def search(self, question: str, k: int = 5, doc: str | None = None, doc_type: str | None = None,
-               mode: str | None = None, kind: str = "fact") -> list[Hit]:
-        """The top ``k`` passages; ``kind`` (assistant.intent) favours the passages that answer that kind of question."""
+               mode: str | None = None, kind: str = "fact", docs: list[str] | None = None) -> list[Hit]:
+        """The top ``k`` passages; ``kind`` (assistant.intent) favours the passages that answer that kind of question.
+        ``docs`` confines the search to those documents (the reports of the body a question names)."""
         mode = mode or self.mode
         n = max(self.candidates, k)
+        allowed = self.allowed_docs(doc, doc_type, docs)
         vector = self.store.embeddings.embed_query(question) if mode in ("hybrid", "dense") else None
-        dense = self.dense(question, n, doc, doc_type, vector) if vector is not None else []
-        keyword = self.keyword(question, n, doc, doc_type, kind) if mode in ("hybrid", "bm25") else []
+        dense = self.dense(question, n, allowed, vector) if vector is not None else []
+        keyword = self.keyword(question, n, allowed, kind) if mode in ("hybrid", "bm25") else []
         boost = set(self.mentioned_titles(question)) if not doc else set()
         hits = self.fuse(dense, keyword, k, boost, kind)
         if vector is not None:  # keyword-only hits get their cosine too: answerability reads it

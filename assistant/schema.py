@@ -91,11 +91,14 @@ class Answer:
     id: Any = None
     #: Why the assistant answered or refused (signals and their values); not part of the JSON contract.
     reasons: dict[str, Any] = field(default_factory=dict)
+    #: A follow-up as it was understood and answered (the earlier question with the new detail), else None.
+    standalone: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "question": self.question,
+            "standalone_question": self.standalone,
             "found": self.found,
             "answer": self.answer,
             "citations": [c.to_json() for c in self.citations],

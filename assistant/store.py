@@ -17,7 +17,7 @@ import chromadb
 import numpy as np
 from chromadb.config import Settings as ChromaSettings
 
-from assistant.embeddings import get_embeddings, model_slug
+from assistant.embeddings import Simplified, get_embeddings, model_slug
 from assistant.schema import Chunk
 from assistant.settings import Settings
 
@@ -74,7 +74,7 @@ def metadata_to_chunk(chunk_id: str, text: str, meta: dict[str, Any]) -> Chunk:
 class Store:
     def __init__(self, settings: Settings, embeddings: Embeddings | None = None) -> None:
         self.settings = settings
-        self.embeddings = embeddings or get_embeddings(settings.embedding_model)
+        self.embeddings = Simplified(embeddings or get_embeddings(settings.embedding_model))
         if settings.chroma_host:
             client = chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port)
         else:

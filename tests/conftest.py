@@ -264,3 +264,13 @@ def two_reports_engine(engine, tmp_path_factory):
     report = eng.ingest([FIXTURES / "reports"], progress=False)
     assert len(report.added) == 1, report.summary()
     return eng
+
+
+@pytest.fixture(scope="session")
+def bureaus_engine(engine, corpus: Path, tmp_path_factory):
+    """The session index plus the 21 other bodies' reports of data/corpus/other_bureaus (one in traditional
+    characters): many reports side by side. Made from a copy of the session index; read-only, like ``engine``."""
+    eng = copy_index(engine, tmp_path_factory.mktemp("bureaus") / "index")
+    report = eng.ingest([corpus / "other_bureaus"], progress=False)
+    assert len(report.added) == 21 and report.skipped == [], report.summary()
+    return eng
