@@ -9,8 +9,12 @@ $(BIN)/python:
 	$(PY) -m venv $(VENV) || python3 -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-setup: $(BIN)/python
+# Installed again only when pyproject.toml changed: later `make run`s start at once.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e .
+	touch $@
+
+setup: $(VENV)/.installed
 
 # Debian's Chromium for the browser tests (no browser download), CJK fonts for readable screenshots.
 setup-test: $(BIN)/python
