@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from assistant import citations as cit
-from assistant.schema import Chunk
+from assistant.schema import LEGAL_TYPES, Chunk
 from assistant.textutil import sentence_spans, tokens
 
 STATUSES = ("ok", "no_such_article", "document_not_in_corpus", "ambiguous")
@@ -268,7 +268,7 @@ def check_document(engine, name: str, with_support: bool | None = None) -> Check
     references (违反本法第十一条规定的，由…处分) state consequences, not what the cited article says."""
     title = find_document(engine, name)
     if with_support is None:
-        with_support = engine.retriever.titles[title] not in ("law", "regulation")
+        with_support = engine.retriever.titles[title] not in LEGAL_TYPES
     return CheckReport([item for _, item in _checked_chunks(engine, title, with_support)])
 
 

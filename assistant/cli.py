@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from assistant.schema import DOC_TYPES
 from assistant.settings import Settings
 
 
@@ -168,7 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--batch", help="JSONL file of {id, question} lines; one JSON answer per line")
     sp.add_argument("--k", type=int, default=None, help="passages to retrieve (default 5)")
     sp.add_argument("--doc", help="only this document (title)")
-    sp.add_argument("--type", choices=["report", "law", "regulation", "other"], help="only this document type")
+    sp.add_argument("--type", choices=list(DOC_TYPES), help="only this document type")
     common(sp)
     sp.set_defaults(func=cmd_ask)
 

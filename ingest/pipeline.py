@@ -25,7 +25,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from assistant.schema import Chunk
+from assistant.schema import DOC_TYPES, Chunk
 from assistant.store import FileRecord, Store, chunk_to_metadata
 from ingest.chunkers import chunk_document, classify
 from ingest.loaders import LoadError, iter_files, load
@@ -257,7 +257,9 @@ def _ingest_one(path: Path, source: str, rec: FileRecord | None, owner_of_hash: 
     if owner != source:
         report.skipped.append((name, f"与 {owner} 内容相同 / duplicate of that file"))
         return "跳过 skipped（重复 / duplicate）"
-    if rec and rec.file_hash == digest and rec.complete:
+    # an unchanged file is left alone, unless it was classified with a kind this version no longer has (an index
+    # made before 法规 was split into 行政法规 / 部门规章 / …): its passages keep their ids, only metadata is rewritten
+    if rec and rec.file_hash == digest and rec.complete and rec.doc_type in DOC_TYPES:
         if not rec.stale_ids:
             report.unchanged.append(name)
             return "未变 unchanged"

@@ -219,7 +219,7 @@ def test_doc_type_filter(engine):
     question = "禁毒教育"
     unfiltered = {h.chunk.doc_type for h in engine.ask(question).retrieved}
     assert len(unfiltered) > 1, "the filter tests below would prove nothing"
-    for doc_type in ("report", "law", "regulation"):
+    for doc_type in ("report", "law", "admin_regulation"):
         answer = engine.ask(question, doc_type=doc_type)
         assert answer.retrieved, doc_type
         assert {h.chunk.doc_type for h in answer.retrieved} == {doc_type}

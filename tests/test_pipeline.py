@@ -59,7 +59,7 @@ def test_first_ingest_adds_and_second_is_idempotent(small_engine, docs):
     records = engine.store.files()
     assert resolved(records) == resolved(docs.iterdir())
     assert all(r.complete for r in records.values())
-    assert {r.doc_type for r in records.values()} == {"report", "law", "regulation"}
+    assert {r.doc_type for r in records.values()} == {"report", "law", "admin_regulation"}
 
     ids = sorted(c.id for c in engine.store.all_chunks())
     second = engine.ingest([docs], progress=False)

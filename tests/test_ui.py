@@ -177,7 +177,7 @@ def test_neighbours_stay_within_source():
 
 
 def test_corpus_html_escapes():
-    rows = [{"doc": "<i>法</i>", "doc_type": "regulation", "chunks": 3, "info": "2019年通过 / 2020年<修正>",
+    rows = [{"doc": "<i>法</i>", "doc_type": "admin_regulation", "chunks": 3, "info": "2019年通过 / 2020年<修正>",
              "ingested_at": "2024-01-02T03:04:05+00:00"}]
     out = ui.corpus_html(rows)
     assert "&lt;i&gt;法&lt;/i&gt;" in out and "2019年通过<br>2020年&lt;修正&gt;" in out
@@ -187,7 +187,7 @@ def test_corpus_html_escapes():
 
 def test_type_code_and_context_title():
     assert ui.type_code("全部") is None and ui.type_code("") is None and ui.type_code(None) is None
-    assert ui.type_code("法律") == "law" and ui.type_code("报告") == "report" and ui.type_code("regulation") == "regulation"
+    assert ui.type_code("法律") == "law" and ui.type_code("报告") == "report" and ui.type_code("行政法规") == "admin_regulation"
     with pytest.raises(ValueError):
         ui.type_code("小说")
     assert ui.context_title(_answer(), "旧法") == "测试法"

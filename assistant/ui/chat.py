@@ -236,7 +236,7 @@ def build_app(state: AppState) -> gr.Blocks:
             Args:
                 question: 问题
                 doc: 只在这个文件中查找（文件标题），"全部" 表示不限
-                doc_type: 文件类型：全部 / 报告 / 法律 / 法规 / 其他（或 report / law / regulation / other）
+                doc_type: 文件类型：全部 / 报告 / 法律 / 行政法规 / 部门规章 / 地方性法规 / 司法解释 / 规范性文件 / 其他（或 schema.DOC_TYPES 的代码）
             """
             try:
                 code = type_code(doc_type)

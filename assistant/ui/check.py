@@ -19,6 +19,7 @@ from typing import Any
 import gradio as gr
 
 from assistant import checker
+from assistant.schema import LEGAL_TYPES
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +96,7 @@ def report_choices(engine) -> list[str]:
     """Ingested documents that are not laws or regulations (reports, drafts), for the dropdown."""
     if engine is None:
         return []
-    return sorted(t for t, kind in engine.retriever.titles.items() if kind not in ("law", "regulation"))
+    return sorted(t for t, kind in engine.retriever.titles.items() if kind not in LEGAL_TYPES)
 
 
 def run_check(engine, text: str | None, doc: str | None) -> str:

@@ -11,7 +11,8 @@ from typing import Any, Sequence
 from assistant.schema import Answer, Chunk
 
 ALL = "全部"
-TYPE_LABELS = {"report": "报告", "law": "法律", "regulation": "法规", "other": "其他"}
+TYPE_LABELS = {"report": "报告", "law": "法律", "admin_regulation": "行政法规", "rule": "部门规章",
+               "local_regulation": "地方性法规", "judicial": "司法解释", "normative": "规范性文件", "other": "其他"}
 TYPE_CODES = {v: k for k, v in TYPE_LABELS.items()}
 
 NO_ANSWER_NOTE = "现有文件无法回答这个问题，因此没有引用来源。"

@@ -30,7 +30,7 @@ CSS = """
 .src-type { font-size: 0.8em; font-weight: 500; padding: 1px 6px; border-radius: 4px; margin-left: 4px;
   background: #e0e7ff; color: #3730a3; }
 .src-type-report { background: #dcfce7; color: #166534; }
-.src-type-regulation { background: #fef3c7; color: #92400e; }
+.src-type-admin_regulation, .src-type-rule, .src-type-local_regulation, .src-type-judicial, .src-type-normative { background: #fef3c7; color: #92400e; }
 .src-where { font-size: 0.85em; color: var(--body-text-color-subdued); margin: 2px 0 6px; }
 .src-text, .ctx { white-space: pre-wrap; line-height: 1.6; }
 .src-text mark { background: #fde68a; color: inherit; padding: 0 1px; }
