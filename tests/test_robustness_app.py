@@ -298,7 +298,7 @@ def ask_raw(url: str, data: list) -> tuple[str, object]:
 
 
 def test_visitor_text_hides_paths():
-    assert ui.visitor_text("与 /work/shared/corpus/a.txt 内容相同") == "与 … 内容相同"
+    assert ui.visitor_text("与 /srv/policy-docs/a.txt 内容相同") == "与 … 内容相同"
     assert ui.visitor_text("处理失败 / failed: OSError: '/root/x/y.pdf'") == "处理失败 / failed: OSError: '…'"
     assert ui.visitor_text("C:\\Users\\x\\a.docx 无法读取") == "… 无法读取"
     assert ui.visitor_text("报告/法律/法规，txt / md") == "报告/法律/法规，txt / md"  # not paths: kept
