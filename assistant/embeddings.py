@@ -212,7 +212,6 @@ def _sentence_transformers(model: str) -> Embeddings:
     )
 
 
-@lru_cache(maxsize=4)
 class Simplified:
     """Any embeddings model, fed simplified characters: a traditional-script report (寧夏自治區…報告) and a
     simplified question land near each other. Stored passages stay verbatim; only what is embedded changes.
@@ -231,6 +230,7 @@ class Simplified:
         return getattr(self.inner, name)
 
 
+@lru_cache(maxsize=4)
 def get_embeddings(model: str = USE_MODEL) -> Embeddings:
     """One loaded model per name for the whole process (the UI, CLI batch and tests share it)."""
     if model == USE_MODEL:
