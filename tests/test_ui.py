@@ -253,6 +253,27 @@ def test_questions_before_the_index_is_ready(tmp_path):
     assert state.titles() == [] and state.documents() == []
 
 
+def test_progress_text_names_files_not_paths_and_never_the_sentinel():
+    """``ingest`` reports each file, then (1.0, "done"): the visitor sees the file names and a Chinese last step."""
+    assert ui.progress_text(0.5, "/srv/index/uploads/青蛙合唱节通知.txt") == "正在导入 青蛙合唱节通知.txt"
+    assert ui.progress_text(1.0, "done") == ui.UPLOAD_FINISHING
+    assert ui.progress_text(0.25, "a/b.md", ui.BUILDING, ui.BUILT) == "首次启动：正在建立索引 25%（b.md）"
+    assert ui.progress_text(1.0, "done", ui.BUILDING, ui.BUILT) == ui.BUILT
+    assert not re.search("[A-Za-z]{2,}", ui.BUILT + ui.UPLOAD_FINISHING)
+
+
+def test_gradio_words_are_translated_for_zh_cn():
+    """The translations go to Gradio's frontend under the locale the page is pinned to; all of them Chinese."""
+    i18n = ui.gradio_i18n()
+    assert i18n.translations_dict == {"zh-CN": ui.GRADIO_ZH_CN}
+    for key in ("chatbot.copy_message", "common.complete", "status.queue_position"):  # a tester saw these
+        assert key in ui.GRADIO_ZH_CN
+    for text in [*ui.GRADIO_ZH_CN.values(), *ui.HARDCODED.values()]:
+        words = re.sub(r"\{\w+\}", "", text)  # {position} and the like are filled in by Gradio
+        assert re.search(r"[\u4e00-\u9fff]", words) and not re.search("[A-Za-z]{2,}", words), text
+    assert ui.TRANSLATE_SCRIPT in ui.PIN_CHINESE
+
+
 def test_ingest_uploads_keeps_bad_files_out(small_engine, tmp_path):
     eng = small_engine(upload_max_mb=0.01)  # 10 KB
     state = ui.AppState(eng.settings, eng)
@@ -445,7 +466,8 @@ def test_api_rejects_bad_filters(client):
 
 
 @pytest.fixture(scope="module")
-def browser():
+def playwright():
+    """One Playwright for the module (the sync API allows one at a time); browsers are launched from it."""
     if not CHROMIUM.exists():
         if os.environ.get("CI"):
             pytest.fail(f"{CHROMIUM} missing and CI is set: install the Debian package 'chromium'", pytrace=False)
@@ -453,9 +475,22 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
+        yield p
+
+
+@pytest.fixture(scope="module")
+def browser(playwright):
+    b = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+    yield b
+    b.close()
+
+
+@pytest.fixture(scope="module")
+def en_browser(playwright):
+    """Chromium whose own language is English (``--lang=en-US``), as a visitor abroad or on an English system has."""
+    b = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=[*CHROMIUM_ARGS, "--lang=en-US"])
+    yield b
+    b.close()
 
 
 @pytest.fixture(scope="module")
@@ -464,8 +499,10 @@ def shots(tmp_path_factory) -> Path:
 
 
 @contextlib.contextmanager
-def open_page(browser, app_server, locale: str):
+def open_page(browser, app_server, locale: str, init_script: str | None = None):
     context = browser.new_context(viewport={"width": 1360, "height": 940}, locale=locale)
+    if init_script:
+        context.add_init_script(init_script)
     pg = context.new_page()
     pg.set_default_timeout(30_000)
     outside = []
@@ -480,13 +517,6 @@ def open_page(browser, app_server, locale: str):
 @pytest.fixture
 def page(browser, app_server):
     with open_page(browser, app_server, "zh-CN") as pg:
-        yield pg
-
-
-@pytest.fixture
-def en_page(browser, app_server):
-    """The page in a browser whose language is English."""
-    with open_page(browser, app_server, "en-US") as pg:
         yield pg
 
 
@@ -677,47 +707,102 @@ def test_context_expander_stays_above_the_footer(page, shots):
     save(page, shots / "context_open.png")
 
 
-#: ASCII words allowed on the page: product names in the footer, and the file types/units the upload tab names.
-ASCII_WORDS_OK = {"API", "Gradio", "txt", "md", "docx", "pdf", "html", "MB", "uploads"}
-_VISIBLE_ASCII_WORDS = r"""() => {
-  const words = new Set();
-  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
-  for (let node; (node = walker.nextNode()); ) {
-    const el = node.parentElement;
-    // document and answer text may hold any characters; screen-reader-only labels are not seen
-    if (!el || el.closest(".src-text, .ctx, .message-content, script, style") || !el.checkVisibility()) continue;
-    const r = el.getBoundingClientRect();
-    if (r.width <= 1 || r.height <= 1) continue;
-    for (const w of node.textContent.match(/[A-Za-z]{2,}/g) || []) words.add(w);
-  }
-  return [...words];
+#: ASCII words allowed on the page: the API link, and the file types and size unit the upload tab names.
+ASCII_WORDS_OK = {"API", "txt", "md", "docx", "pdf", "html", "htm", "MB"}
+_ATTRIBUTES = ["aria-label", "title", "placeholder", "alt"]
+
+#: Every text node that shows and every attribute value that appears, as it stands 50 ms after the change (Gradio
+#: writes some English that the page's translator rewrites at once: the visitor never sees that): catches words
+#: that only flash by, such as the upload progress or the screen-reader announcement of a finished event.
+_RECORD_ENGLISH = """(() => {
+  window.__english = [];
+  const WORD = /[A-Za-z]{2,}/, ATTRS = %s, pending = new Set();
+  const check = () => {
+    for (const n of pending) {
+      if (!n.isConnected) continue;
+      if (n.nodeType === 3) {
+        const el = n.parentElement;
+        if (el && !el.closest("script, style") && el.checkVisibility() && WORD.test(n.nodeValue))
+          window.__english.push(["text", n.nodeValue.trim().slice(0, 200)]);
+      } else if (n.nodeType === 1) {
+        for (const a of ATTRS) { const v = n.getAttribute(a); if (v && WORD.test(v)) window.__english.push([a, v.slice(0, 200)]); }
+      }
+    }
+    pending.clear();
+  };
+  const add = (n) => {
+    pending.add(n);
+    if (n.nodeType !== 1) return;
+    const w = document.createTreeWalker(n, NodeFilter.SHOW_ELEMENT | NodeFilter.SHOW_TEXT);
+    for (let m; (m = w.nextNode()); ) pending.add(m);
+  };
+  new MutationObserver((changes) => {
+    for (const c of changes) c.type === "childList" ? c.addedNodes.forEach(add) : add(c.target);
+    setTimeout(check, 50);
+  }).observe(document, {subtree: true, childList: true, characterData: true, attributes: true, attributeFilter: ATTRS});
+})();""" % _ATTRIBUTES
+
+#: The page as it stands: the words of body.innerText (what shows, screen-reader-only text included) and of every
+#: aria-label / title / placeholder / alt attribute, shown or not.
+_PAGE_WORDS = r"""(attrs) => {
+  const out = [];
+  for (const w of document.body.innerText.match(/[A-Za-z]{2,}/g) || []) out.push(["text", w]);
+  for (const el of document.querySelectorAll("*"))
+    for (const a of attrs) for (const w of (el.getAttribute(a) || "").match(/[A-Za-z]{2,}/g) || []) out.push([a, w]);
+  return out;
 }"""
 
 
+def english_words(found: list[list[str]]) -> set[str]:
+    """(where, text) pairs → "where: word" for every ASCII word outside :data:`ASCII_WORDS_OK`."""
+    return {f"{where}: {w}" for where, text in found for w in re.findall(r"[A-Za-z]{2,}", text)
+            if w not in ASCII_WORDS_OK}
+
+
+def boxes_overlap(a: dict, b: dict) -> bool:
+    return a["x"] < b["x"] + b["width"] and b["x"] < a["x"] + a["width"] and \
+        a["y"] < b["y"] + b["height"] and b["y"] < a["y"] + a["height"]
+
+
 @pytest.mark.browser
-def test_page_is_chinese_in_an_english_browser(en_page, shots):
-    """Gradio's own words (footer, upload hints, buttons) are Chinese although the browser asks for English."""
+def test_page_is_chinese_in_an_english_browser(en_browser, app_server, shots):
+    """Chromium started with --lang=en-US and an en-US context: every word Gradio shows or puts in an attribute
+    (tooltips, screen-reader labels and announcements, progress, hidden labels) is Chinese, on every tab."""
     from playwright.sync_api import expect
 
-    page = en_page
-    expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
-    footer = page.locator("footer")
-    expect(footer).to_contain_text("通过 API 使用")
-    expect(footer).to_contain_text("设置")
-    ask(page, "学校对学生欺凌应该怎么处理？")
-    wait_answer(page, "学生欺凌")
-    seen = {"问答": page.evaluate(_VISIBLE_ASCII_WORDS)}
-    save(page, shots / "english_browser.png")
-    for tab in ("关于语料", "引用核查", "上传文件"):
-        page.get_by_role("tab", name=tab).click()
-        page.wait_for_timeout(300)
-        seen[tab] = page.evaluate(_VISIBLE_ASCII_WORDS)
-    expect(page.locator("#upload-files")).to_be_visible()
-    english = {tab: sorted(set(words) - ASCII_WORDS_OK) for tab, words in seen.items()}
-    assert not any(english.values()), english
-    # the API docs stay one click away
-    footer.get_by_text("通过 API 使用").click()
-    expect(page.get_by_text("/ask").first).to_be_visible()
+    with open_page(en_browser, app_server, "en-US", init_script=_RECORD_ENGLISH) as page:
+        assert page.evaluate("Intl.DateTimeFormat().resolvedOptions().locale") == "en-US"
+        expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
+        footer = page.locator("footer")
+        expect(footer).to_contain_text("通过 API 使用")
+        expect(footer).to_contain_text("设置")
+        ask(page, "学校对学生欺凌应该怎么处理？")
+        wait_answer(page, "学生欺凌")
+        bot = page.locator('#chat [data-testid="bot"]').last
+        expect(bot).to_have_attribute("aria-label", re.compile(r"^回答：根据.*\[1\]", re.S))  # read as [1], not as a link
+        expect(page.locator("#chat .message-buttons button").last).to_have_attribute(
+            "title", ui.GRADIO_ZH_CN["chatbot.copy_message"])  # Gradio's own key, from our translations
+        page.wait_for_timeout(1500)  # the screen-reader announcement of the finished answer
+        seen = {"问答": page.evaluate(_PAGE_WORDS, _ATTRIBUTES)}
+        save(page, shots / "english_browser.png")
+        # the chat's clear button and the copy buttons stay off the messages
+        messages = [m.bounding_box() for m in page.locator('#chat [data-testid="user"], #chat [data-testid="bot"]').all()]
+        buttons = [b.bounding_box() for b in page.locator("#chat button").all() if b.is_visible()]
+        assert len(messages) == 2 and buttons
+        assert not [(m, b) for m in messages for b in buttons if boxes_overlap(m, b)]
+        for tab in ("关于语料", "引用核查", "上传文件"):
+            page.get_by_role("tab", name=tab).click()
+            page.wait_for_timeout(1500)
+            seen[tab] = page.evaluate(_PAGE_WORDS, _ATTRIBUTES)
+            save(page, shots / f"english_browser_{tab}.png")
+        expect(page.locator("#upload-files")).to_be_visible()
+        english = {tab: sorted(english_words(found)) for tab, found in seen.items()}
+        assert not any(english.values()), english
+        flashed = sorted(english_words(page.evaluate("window.__english")))
+        assert not flashed, flashed
+        # the API docs stay one click away
+        footer.get_by_text("通过 API 使用").click()
+        expect(page.get_by_text("/ask").first).to_be_visible()
 
 
 @pytest.mark.browser
@@ -811,6 +896,20 @@ def test_citation_check_tab(page, shots):
     expect(report_row).to_contain_text("语料中无此文件")
 
 
+#: Records what Gradio's progress overlays (status trackers) show while an event runs: [how many, their texts].
+_RECORD_PROGRESS = """() => {
+  window.__progress = [];
+  const seen = new Set();
+  const observer = new MutationObserver(() => {
+    const shown = [...document.querySelectorAll('[data-testid="status-tracker"]')]
+      .filter((e) => e.checkVisibility() && e.innerText.trim());
+    const key = shown.map((e) => e.innerText.trim().replace(/\\s+/g, " ")).join(" | ");
+    if (shown.length && !seen.has(key)) { seen.add(key); window.__progress.push([shown.length, key]); }
+  });
+  observer.observe(document.body, {subtree: true, childList: true, characterData: true});
+}"""
+
+
 @pytest.mark.browser
 def test_upload_then_ask(page, app_server, tmp_path, shots):
     """Runs last: it adds a document to the app's index copy."""
@@ -832,8 +931,13 @@ def test_upload_then_ask(page, app_server, tmp_path, shots):
     assert not uploads.exists() or not any(uploads.iterdir())
 
     page.fill("#upload-password input", PASSWORD)  # the chosen files stay selected
+    page.evaluate(_RECORD_PROGRESS)
     page.click("#upload-button")
     expect(result).to_contain_text("导入完成：1 个文件已加入索引", timeout=120_000)
+    progress = page.evaluate("window.__progress")
+    assert progress, "no progress was shown during the upload"
+    assert all(n == 1 for n, _ in progress), progress  # over the result only, not once per output
+    assert not english_words([["progress", t] for _, t in progress]), progress  # 「正在导入 done」 was a bug
     expect(result).to_contain_text(f"✓ {NOTICE_NAME}")
     expect(result).to_contain_text(f"✗ {bad.name}")
     expect(result).to_contain_text("不是 PDF 文件")

@@ -13,7 +13,7 @@ import gradio as gr
 from assistant.ui.check import build_check_tab
 from assistant.ui.render import (ALL, TYPE_LABELS, answer_markdown, context_title, corpus_html, md_escape,
                                  source_group, sources_panel, stream_pieces, type_code)
-from assistant.ui.state import UPLOAD_SUFFIXES, AppState, EngineUnavailable, password_ok
+from assistant.ui.state import UPLOAD_SUFFIXES, AppState, EngineUnavailable, password_ok, progress_text
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +39,13 @@ EXAMPLES: dict[str, list[str]] = {
 #: What the chat shows while the index loads, and instead of an unexpected error's text.
 WAITING = "请稍候：{message}"
 INTERNAL_ERROR = "抱歉，服务器处理时出错了，请稍后再试。（详细信息已记录在服务器日志中）"
+#: The heading of an error message box (Gradio's default is the English "Error").
+ERROR_TITLE = "出错了"
+
+
+def visitor_error(message: str) -> gr.Error:
+    """A gr.Error with a Chinese heading: the message box shows the title above the message."""
+    return gr.Error(message, title=ERROR_TITLE)
 
 
 def guarded(fn: Callable) -> Callable:
@@ -53,7 +60,7 @@ def guarded(fn: Callable) -> Callable:
             raise
         except Exception:
             log.exception("handler %s failed", fn.__name__)
-            raise gr.Error(INTERNAL_ERROR) from None
+            raise visitor_error(INTERNAL_ERROR) from None
 
     return wrapper
 
@@ -74,11 +81,13 @@ def build_app(state: AppState) -> gr.Blocks:
             with gr.Tab("问答", id="chat"):
                 with gr.Row():
                     with gr.Column(scale=3):
-                        chatbot = gr.Chatbot(elem_id="chat", show_label=False, height=460, latex_delimiters=[],
+                        # every component gets a label, shown or not: Gradio's fallback is its English class name
+                        chatbot = gr.Chatbot(label="对话", elem_id="chat", show_label=False, height=460,
+                                             latex_delimiters=[],
                                              buttons=["copy"], feedback_options=None,
                                              placeholder="请在下面输入问题，或点击示例问题。")
                         with gr.Row(equal_height=True):
-                            question = gr.Textbox(elem_id="question", show_label=False, scale=6,
+                            question = gr.Textbox(label="问题", elem_id="question", show_label=False, scale=6,
                                                   placeholder="输入问题，按回车发送，例如：未成年人保护法第三十九条",
                                                   max_length=settings.max_question_chars * 2)
                             send = gr.Button("发送", variant="primary", scale=1, min_width=80, elem_id="send")
@@ -113,7 +122,7 @@ def build_app(state: AppState) -> gr.Blocks:
                 if upload_on:
                     gr.Markdown(
                         f"上传 .txt / .md / .docx / .pdf / .html 文件加入索引（每个不超过 {settings.upload_max_mb:g} MB）。"
-                        "文件保存在索引目录的 uploads 文件夹中；同名文件会被替换。"
+                        "文件保存在服务器的索引目录中；同名文件会被替换。"
                     )
                     password = gr.Textbox(label="管理员密码", type="password", elem_id="upload-password")
                     files = gr.File(label="选择文件", file_count="multiple", file_types=list(UPLOAD_SUFFIXES),
@@ -198,7 +207,7 @@ def build_app(state: AppState) -> gr.Blocks:
                 return ("索引尚未就绪，请稍后再上传。", *unchanged)
             paths = [f if isinstance(f, str) else getattr(f, "name", str(f)) for f in file_list]
             progress(0.0, desc="开始导入")
-            report = state.ingest_uploads(paths, lambda frac, name: progress(frac, desc=f"正在导入 {name}"))
+            report = state.ingest_uploads(paths, lambda frac, name: progress(frac, desc=progress_text(frac, name)))
             state.refresh_message()
             return (report, gr.update(choices=[ALL, *state.titles()]), corpus_html(state.documents()),
                     gr.update(value=None), state.message)
@@ -222,7 +231,7 @@ def build_app(state: AppState) -> gr.Blocks:
         demo.load(refresh, None, refresh_outputs, show_progress="hidden", **private)
         if upload_on:
             upload_btn.click(upload, [files, password], [upload_result, doc_filter, corpus, files, status],
-                             concurrency_limit=1, **private)
+                             concurrency_limit=1, show_progress_on=[upload_result], **private)
 
         # ---- the public API ---------------------------------------------------------------------
         @guarded
@@ -241,13 +250,13 @@ def build_app(state: AppState) -> gr.Blocks:
             try:
                 code = type_code(doc_type)
             except ValueError as e:
-                raise gr.Error(str(e)) from None
+                raise visitor_error(str(e)) from None
             try:
                 state.require_ready(settings.ask_wait_s)
             except EngineUnavailable as e:
-                raise gr.Error(str(e)) from None
+                raise visitor_error(str(e)) from None
             if doc and doc != ALL and doc not in state.engine.retriever.titles:
-                raise gr.Error(f"索引中没有这个文件：{doc}")
+                raise visitor_error(f"索引中没有这个文件：{doc}")
             return state.ask(question, doc=None if doc in (None, "", ALL) else doc, doc_type=code).to_json()
 
         @guarded

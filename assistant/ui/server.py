@@ -9,13 +9,22 @@ from starlette.middleware import Middleware
 
 from assistant.settings import Settings, get_settings
 from assistant.ui.chat import build_app
+from assistant.ui.i18n import TRANSLATE_SCRIPT, gradio_i18n
 from assistant.ui.state import AppState, loading_message
 
 CSS = """
 .gradio-container { max-width: 1400px !important; }
 #status { font-size: 0.9em; color: var(--body-text-color-subdued); }
-/* Gradio gives the block an inline overflow: visible; without !important an open 查看上下文 spills over the footer */
-#sources { max-height: 640px; overflow-y: auto !important; padding-right: 4px; }
+/* Gradio gives the block an inline overflow: visible; without !important an open 查看上下文 spills over the footer.
+   A framed box with its own scroll bar: a card cut at the bottom edge reads as "scroll for more", not as a page
+   cut mid-line above the footer; the margin keeps the frame off the footer. */
+#sources { max-height: 600px; overflow-y: auto !important; overscroll-behavior: contain; scrollbar-gutter: stable;
+  padding: 8px 6px 8px 10px !important; border: 1px solid var(--border-color-primary) !important;
+  border-radius: 8px; background: var(--background-fill-secondary); margin-bottom: 16px; }
+/* The chat's clear (trash) button sits in its own row above the messages, not over the first one (Gradio
+   positions it absolutely in the top right corner, where a long first question runs under it). */
+#chat .top-panel { position: static; align-self: flex-end; flex: none; margin: 4px 4px 0 0; }
+#chat .bubble-wrap { flex: 1 1 0; min-height: 0; height: auto; padding-top: 4px; }
 .src-turn + .src-turn { margin-top: 14px; padding-top: 10px; border-top: 1px dashed var(--border-color-primary); }
 .src-q { font-size: 0.9em; margin-bottom: 6px; color: var(--body-text-color-subdued); }
 .src-q-n { font-weight: 600; margin-right: 6px; color: var(--body-text-color); }
@@ -56,9 +65,11 @@ THEME_FONTS = ["Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC", "Microso
 
 
 #: First thing in <head>: Gradio's own words (footer, buttons, upload hints) follow ``navigator.language``, read
-#: once when the page starts; reporting zh-CN there makes them Chinese whatever the browser's language.
+#: once when the page starts; reporting zh-CN there makes them Chinese whatever the browser's language. Then the
+#: script that turns the English Gradio writes without i18n into Chinese (:mod:`assistant.ui.i18n`).
 PIN_CHINESE = ("<script>for (const [k, v] of [['language', 'zh-CN'], ['languages', ['zh-CN', 'zh']]]) "
-               "Object.defineProperty(Navigator.prototype, k, {get: () => v, configurable: true});</script>")
+               "Object.defineProperty(Navigator.prototype, k, {get: () => v, configurable: true});</script>"
+               f"<script>{TRANSLATE_SCRIPT}</script>")
 
 
 def pin_chinese(page: str) -> str:
@@ -128,6 +139,10 @@ def serve(settings: Settings | None = None, block: bool = True) -> gr.Blocks:
         max_file_size=max(1, int(settings.upload_max_mb * 2**20)),  # bytes: "0.5mb" would not parse
         state_session_capacity=settings.ui_sessions,  # Gradio's 10,000: up to ~0.9 GB under API load
         app_kwargs={"middleware": [Middleware(ChinesePages)]},
+        i18n=gradio_i18n(),
+        # no 「使用 Gradio 构建」 link and no run-history page (English, and it keeps visitors' questions in the browser)
+        footer_links=["api", "settings"],
+        run_history=False,
         prevent_thread_lock=True,
         quiet=False,
     )

@@ -24,8 +24,21 @@ UPLOAD_SUFFIXES = (".txt", ".md", ".docx", ".pdf", ".html", ".htm")
 LOADING_EXISTING = "正在加载已有索引（读取段落、准备关键词检索、载入嵌入模型）…"
 LOADING_MODEL = "正在加载嵌入模型…"
 BUILDING = "首次启动：正在建立索引 {pct:.0f}%（{name}）"
+BUILT = "首次启动：索引已建立，正在准备检索…"
+#: Upload progress (the text Gradio shows over the upload result): one line per file, then the closing step.
+UPLOADING = "正在导入 {name}"
+UPLOAD_FINISHING = "正在更新检索…"
 NOT_READY = "索引尚未就绪：{message}。请稍后再试。"
 LOAD_FAILED = "索引加载失败，请联系管理员查看服务器日志。"
+
+
+def progress_text(fraction: float, name: str, template: str = UPLOADING, done: str = UPLOAD_FINISHING) -> str:
+    """The visitor's progress line for an ingest step. ``ingest`` reports each file by name and then
+    ``(1.0, "done")``: that last step gets ``done`` (Chinese) instead of the English sentinel, and a file name
+    never shows a path (:func:`safe_upload_name`)."""
+    if fraction >= 1.0:
+        return done
+    return template.format(pct=fraction * 100, name=safe_upload_name(name))
 
 
 class EngineUnavailable(RuntimeError):
@@ -142,7 +155,7 @@ class AppState:
 
     def _on_progress(self, fraction: float, name: str) -> None:
         self.progress = fraction
-        self.message = BUILDING.format(pct=fraction * 100, name=safe_upload_name(name))
+        self.message = progress_text(fraction, name, BUILDING, BUILT)
 
     def _mark_ready(self) -> None:
         self.progress = 1.0
