@@ -12,6 +12,7 @@ three user groups' screenshots to docs/screenshots/.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import shutil
@@ -211,7 +212,7 @@ EXPECTED = {
     "学校可以体罚学生吗？": (True, {"中华人民共和国义务教育法", MINORS, "中华人民共和国教师法"}, "体罚"),
     "《中华人民共和国未成年人保护法》第三十九条": (True, {MINORS}, "学校应当建立学生欺凌防控工作制度"),
     "民法典第一千二百条": (True, {"中华人民共和国民法典"}, "限制民事行为能力人在学校"),
-    "禁毒法第九十九条": (False, set(), "没有第九十九条"),
+    "行政诉讼法第三条第三款": (True, {"中华人民共和国行政诉讼法"}, "被诉行政机关负责人应当出庭应诉"),
 }
 
 
@@ -235,6 +236,65 @@ def test_example_answers(engine, question):
         assert ans.citations[0].chunk.article == "第三十九条"
     if question == "民法典第一千二百条":
         assert ans.citations[0].chunk.article == "第一千二百条"
+
+
+def test_examples_name_no_city():
+    """The built-in examples and title suit any bureau's deployment: no place name of the bundled corpus."""
+    from assistant.settings import Settings
+
+    places = {"柳州", "广西", "上海", "重庆", "郑州", "广州", "成都"}
+    text = "".join(q for qs in ui.EXAMPLES.values() for q in qs) + Settings(_env_file=None).ui_title
+    assert not [p for p in places if p in text]
+
+
+def test_load_examples_from_a_file(tmp_path):
+    f = tmp_path / "examples.json"
+    f.write_text('{"家长": ["  学校可以体罚学生吗？ ", ""], "空组": [], "律师": ["民法典第一千二百条"]}', encoding="utf-8")
+    assert ui.load_examples(f) == {"家长": ["学校可以体罚学生吗？"], "律师": ["民法典第一千二百条"]}
+    assert ui.load_examples(None) == ui.EXAMPLES and ui.load_examples(None) is not ui.EXAMPLES
+
+
+@pytest.mark.parametrize("content, message", [
+    (None, "示例问题文件不存在"),
+    ('{"家长": ["学校', "不是有效的 JSON：.*第 1 行"),
+    ('["学校可以体罚学生吗？"]', "内容应当是"),
+    ('{"家长": "学校可以体罚学生吗？"}', "「家长」的值应当是问题（文字）的列表"),
+    ('{"家长": [1, 2]}', "「家长」的值应当是"),
+    ('{"家长": [" "]}', "没有任何问题"),
+    (b"\xff\xfe{", "不是 UTF-8 编码"),
+])
+def test_load_examples_rejects_bad_files_in_chinese(tmp_path, content, message):
+    f = tmp_path / "examples.json"
+    if isinstance(content, bytes):
+        f.write_bytes(content)
+    elif content is not None:
+        f.write_text(content, encoding="utf-8")
+    with pytest.raises(ui.ExamplesError, match=message) as err:
+        ui.load_examples(f)
+    assert str(f) in str(err.value)
+
+
+def test_only_examples_the_index_answers_are_shown(engine, tmp_path):
+    """Each example is asked once when the index is ready; those that come back found=false are not offered."""
+    f = tmp_path / "examples.json"
+    f.write_text(json.dumps({"家长": ["学校可以体罚学生吗？", "柳州明天会下雨吗？"], "律师": ["禁毒法第九十九条"],
+                             "工作人员": ["2022年审查了多少份重大行政决策？"]}, ensure_ascii=False), encoding="utf-8")
+    state = ui.AppState(engine.settings.model_copy(update={"ui_examples": f}), engine)
+    assert state.shown_examples() == {"家长": ["学校可以体罚学生吗？"], "工作人员": ["2022年审查了多少份重大行政决策？"]}
+    assert ui.AppState(engine.settings, engine).shown_examples() == ui.EXAMPLES  # every built-in one is answered
+
+
+def test_bad_examples_file_stops_the_app_with_a_chinese_message(tmp_path):
+    """A deployment's broken examples file: exit status 2 and what is wrong, not a traceback."""
+    bad = tmp_path / "examples.json"
+    bad.write_text('{"家长": "学校可以体罚学生吗？"}', encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ASSISTANT_", "GRADIO_"))}
+    env.update(ASSISTANT_UI_EXAMPLES=str(bad), ASSISTANT_INDEX_DIR=str(tmp_path / "index"), ASSISTANT_PORT=str(_free_port()))
+    run = subprocess.run([sys.executable, str(ROOT / "app.py")], cwd=tmp_path, env=env, capture_output=True,
+                         text=True, timeout=120)
+    assert run.returncode == 2, run.stderr
+    assert "无法启动网页界面：示例问题文件中「家长」的值应当是问题（文字）的列表" in run.stderr
+    assert "Traceback" not in run.stderr + run.stdout
 
 
 # =============================================================================================
@@ -335,8 +395,9 @@ class Server:
 
 
 def start_app(workdir: Path, index_dir: Path, docs_dirs: list[Path], password: str | None,
-              timeout: float = 900.0) -> Server:
-    """``python app.py`` on a free port; returns once ``/status`` reports the index ready (bounded wait)."""
+              timeout: float = 900.0, **settings: str) -> Server:
+    """``python app.py`` on a free port; returns once ``/status`` reports the index ready (bounded wait).
+    ``settings``: more ASSISTANT_* variables (``ui_title="…"`` → ASSISTANT_UI_TITLE)."""
     import httpx
     from gradio_client import Client
 
@@ -347,6 +408,7 @@ def start_app(workdir: Path, index_dir: Path, docs_dirs: list[Path], password: s
                PYTHONUNBUFFERED="1", NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost")
     if password:
         env["ASSISTANT_ADMIN_PASSWORD"] = password
+    env.update({f"ASSISTANT_{k.upper()}": v for k, v in settings.items()})
     log = workdir / f"app-{port}.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen([sys.executable, str(ROOT / "app.py")], cwd=workdir, env=env, stdout=out,
@@ -567,6 +629,9 @@ def choose(page, elem_id: str, option: str) -> None:
 @pytest.mark.browser
 def test_report_question(page, shots):
     from playwright.sync_api import expect
+
+    expect(page).to_have_title("政策文件问答")  # the default title names no body
+    expect(page.locator("#heading h2")).to_have_text("政策文件问答")
 
     ask(page, "2022年审查了多少份重大行政决策？")
     wait_answer(page, "今年共审查重大行政决策9份，行政规范性文件5份，党内规范性文件1份。")
@@ -965,7 +1030,12 @@ def test_first_start_builds_the_index(browser, tmp_path):
     docs = tmp_path / "docs"
     docs.mkdir()
     shutil.copy(CORPUS / "reports" / f"{REPORT}.txt", docs)
-    server = start_app(tmp_path, tmp_path / "index", [docs], password=None, timeout=600)
+    # a deployment's own title and examples: the laws are not indexed here, so the lawyers' examples are not shown
+    examples = tmp_path / "examples.json"
+    examples.write_text(json.dumps({"工作人员": ["2022年审查了多少份重大行政决策？", "明年有什么打算？"],
+                                    "律师": ["民法典第一千二百条", "禁毒法第九十九条"]}, ensure_ascii=False), "utf-8")
+    server = start_app(tmp_path, tmp_path / "index", [docs], password=None, timeout=600,
+                       ui_title="某某局文件问答", ui_examples=str(examples))
     try:
         assert server.status_seen[-1]["message"].startswith("索引就绪：1 个文件，")
         assert re.search("ingest|已嵌入", server.log_tail(20000))  # progress on the console (tqdm or plain lines)
@@ -973,7 +1043,13 @@ def test_first_start_builds_the_index(browser, tmp_path):
         pg = context.new_page()
         pg.goto(server.url)
         expect(pg.locator("#status")).to_contain_text("索引就绪：1 个文件")
-        ask(pg, "2022年审查了多少份重大行政决策？")
+        expect(pg).to_have_title("某某局文件问答")
+        expect(pg.locator("#heading h2")).to_have_text("某某局文件问答")
+        shown = pg.locator("#examples button.example")
+        expect(shown).to_have_count(2)
+        assert shown.all_inner_texts() == ["2022年审查了多少份重大行政决策？", "明年有什么打算？"]
+        expect(pg.locator("#examples")).not_to_contain_text("律师")
+        shown.first.click()
         wait_answer(pg, "重大行政决策9份")
         # no admin password → upload is explained, not offered
         pg.get_by_role("tab", name="上传文件").click()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 
 import gradio as gr
 from starlette.middleware import Middleware
@@ -10,7 +11,7 @@ from starlette.middleware import Middleware
 from assistant.settings import Settings, get_settings
 from assistant.ui.chat import build_app
 from assistant.ui.i18n import TRANSLATE_SCRIPT, gradio_i18n
-from assistant.ui.state import AppState, loading_message
+from assistant.ui.state import AppState, ExamplesError, loading_message
 
 CSS = """
 .gradio-container { max-width: 1400px !important; }
@@ -126,7 +127,11 @@ def serve(settings: Settings | None = None, block: bool = True) -> gr.Blocks:
     only the messages written for them (gr.Error, see :func:`~assistant.ui.chat.guarded`); exception details go to the console.
     """
     settings = settings or get_settings()
-    demo, state = create_app(settings, start=False)
+    try:
+        demo, state = create_app(settings, start=False)
+    except ExamplesError as e:  # a deployment's own file: say what is wrong with it, no traceback
+        print(f"无法启动网页界面：{e}（设置项 ASSISTANT_UI_EXAMPLES）", file=sys.stderr, flush=True)
+        raise SystemExit(2) from None
     demo.queue(default_concurrency_limit=1)
     print(f"启动网页界面：http://{settings.host}:{settings.ui_port}", flush=True)
     demo.launch(
