@@ -148,6 +148,49 @@ def test_stream_pieces_never_split_markers():
     assert not any(p.endswith("\n-") for p in ui.stream_pieces(listed, max_steps=40))  # "- " is never cut
 
 
+def test_issuer_from_the_titles_of_the_bundled_reports(load_doc, corpus):
+    """Every report in the corpus (the 2022 report and the 21 other bodies') gets its issuing body from its title,
+    the text before the year or 关于; laws and regulations get none (their titles do not name it)."""
+    reports = sorted((corpus / "reports").glob("*.txt")) + sorted((corpus / "other_bureaus").glob("*.txt"))
+    assert len(reports) == 22
+    bodies = {}
+    for path in reports:
+        title = load_doc(path).title
+        body = bodies[title] = ui.issuer(title, "report")
+        assert body and title.replace("_", " ").startswith(body), (title, body)
+        assert not re.search(r"[\d年]|关于", body), (title, body)
+    assert bodies[REPORT] == "柳州市教育局"
+    assert bodies["郑州市教育局关于2022年法治政府建设工作情况的报告"] == "郑州市教育局"  # 关于 before the year
+    assert bodies["嘉定区_关于未成年人保护工作情况的报告"] == "嘉定区"  # no year at all
+    assert bodies["九龙坡区_区教委2021年度法治政府建设工作报告"] == "九龙坡区 区教委"
+    assert bodies["寧夏自治區2016年法治政府建設報告"] == "寧夏自治區"
+    for path in sorted((corpus / "regulations").glob("*.md")):
+        assert ui.issuer(load_doc(path).title, "law") is None
+        assert ui.issuer(load_doc(path).title, "regulation") is None
+    for title in ("青蛙合唱节通知", "关于举办首届青蛙合唱节的通知", "2023年工作要点", "二〇二三年工作要点"):
+        assert ui.issuer(title, "other") is None, title
+    assert ui.issuer("某县教育局二〇二三年工作总结", "report") == "某县教育局"
+
+
+def test_corpus_table_groups_by_issuing_body(engine):
+    """The real index (the 2022 report, the laws and regulations) plus rows for two other bodies' reports and a notice."""
+    rows = engine.store.documents() + [
+        {"doc": "郑州市教育局关于2022年法治政府建设工作情况的报告", "doc_type": "report", "chunks": 7},
+        {"doc": "广州市教育局2021年法治政府建设年度报告", "doc_type": "report", "chunks": 9},
+        {"doc": "广州市教育局2022年法治政府建设年度报告", "doc_type": "report", "chunks": 8},
+        {"doc": "青蛙合唱节通知", "doc_type": "other", "chunks": 1},
+    ]
+    kinds = {code: sum(r["doc_type"] == code for r in rows) for code in ("law", "regulation")}
+    out = ui.corpus_html(rows)
+    assert (f"发布机关：广州市教育局（2 份）、柳州市教育局（1 份）、郑州市教育局（1 份）；另有 1 份标题未写明发布机关的文件；"
+            f"法律 {kinds['law']} 部、法规 {kinds['regulation']} 部（法律法规的标题不含制定机关，按类型列出）。") in out
+    heads = re.findall(r'<tr class="c-group"><th colspan="5">([^<]+)<span class="c-group-n">(\d+) 个文件', out)
+    assert heads == [("广州市教育局", "2"), ("柳州市教育局", "1"), ("郑州市教育局", "1"), (ui.UNKNOWN_ISSUER, "1"),
+                     ("法律", str(kinds["law"])), ("法规", str(kinds["regulation"]))]
+    assert out.count('<tr class="c-row"') == len(rows)
+    assert f'<tr class="c-row" data-group="柳州市教育局"><td class="c-doc">{REPORT}</td>' in out
+
+
 def test_source_groups_newest_first():
     first, second = _answer(text="第一段"), _answer(found=False)
     groups = [ui.source_group(1, "问<1>", first), ui.source_group(2, "问二", second)]
@@ -924,14 +967,20 @@ def test_corpus_tab(page, engine, shots):
     from playwright.sync_api import expect
 
     page.get_by_role("tab", name="关于语料").click()
-    rows = page.locator("#corpus table.corpus tbody tr")
+    rows = page.locator("#corpus table.corpus tbody tr.c-row")
     expect(rows).to_have_count(len(engine.store.documents()))
     expect(page.locator("#corpus")).to_contain_text(f"共 17 个文件，{engine.store.count()} 个段落")
+    # whose documents these are: the body that issued the report, the laws and regulations by type
+    expect(page.locator("#corpus .corpus-bodies")).to_contain_text("发布机关：柳州市教育局（1 份）；法律 ")
+    groups = page.locator("#corpus tr.c-group")
+    expect(groups).to_have_count(3)
+    assert [re.sub(r"\s*\d+ 个文件$", "", g) for g in groups.all_inner_texts()] == ["柳州市教育局", "法律", "法规"]
     minors = rows.filter(has_text=MINORS)
     counts = {r["doc"]: r["chunks"] for r in engine.store.documents()}
     expect(minors.locator("td.c-num")).to_have_text(str(counts[MINORS]))
     expect(minors.locator("td.c-info")).to_contain_text("1991年9月4日")
     expect(rows.filter(has_text=REPORT).locator("td").nth(1)).to_have_text("报告")
+    expect(rows.filter(has_text=REPORT)).to_have_attribute("data-group", "柳州市教育局")
     save(page, shots / "corpus.png")
 
 

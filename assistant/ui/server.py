@@ -54,11 +54,14 @@ CSS = """
 .example-row .example-group { flex: 0 0 100px !important; font-weight: 600; }
 .example-row button.example { flex: 0 0 auto !important; white-space: nowrap; width: auto !important; }
 #corpus table.corpus { border-collapse: collapse; width: 100%; font-size: 0.9em; border: none; }
+#corpus table.corpus tr { border: none; }  /* Gradio's prose style draws a box round every row */
 #corpus table.corpus th, #corpus table.corpus td { border: none; border-bottom: 1px solid var(--border-color-primary);
   padding: 6px 8px; text-align: left; vertical-align: top; }
 #corpus table.corpus .c-num { text-align: right; }
 #corpus table.corpus .c-nowrap { white-space: nowrap; }
 #corpus table.corpus .c-doc { font-weight: 600; min-width: 12em; }
+#corpus table.corpus tr.c-group th { padding-top: 14px; font-size: 1.05em; background: var(--background-fill-secondary); }
+#corpus .c-group-n { font-weight: 400; font-size: 0.85em; margin-left: 8px; color: var(--body-text-color-subdued); }
 """
 
 THEME_FONTS = ["Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC", "Microsoft YaHei", "ui-sans-serif",
