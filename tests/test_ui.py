@@ -521,6 +521,25 @@ def test_status_reports_the_full_index(client, engine):
     assert f"{engine.store.count()} 个段落" in status["message"]
 
 
+def test_get_status_is_a_plain_json_route(app_server, client):
+    """``curl http://127.0.0.1:PORT/status``: the same object as the Gradio endpoint, as JSON, no client needed."""
+    import httpx
+
+    if shutil.which("curl"):
+        run = subprocess.run(["curl", "-s", "-i", "--noproxy", "*", app_server.url + "status"], capture_output=True,
+                             text=True, timeout=30)
+        head, _, body = run.stdout.replace("\r\n", "\n").partition("\n\n")
+        assert run.returncode == 0 and head.startswith("HTTP/1.1 200") and "application/json" in head.lower(), run.stdout
+        got = json.loads(body)
+    else:
+        got = httpx.get(app_server.url + "status", timeout=30).json()
+    assert got == client.predict(api_name="/status")
+    assert set(got) == {"ready", "phase", "progress", "message", "error", "ingesting"}
+    assert got["ready"] is True and got["phase"] == "ready" and got["message"].startswith("索引就绪：17 个文件")
+    assert httpx.post(app_server.url + "status", timeout=30).status_code == 405  # GET only
+    assert "text/html" in httpx.get(app_server.url, timeout=30).headers["content-type"]  # the page is still there
+
+
 def test_api_lists_only_ask_and_status(client):
     api = client.view_api(return_format="dict", print_info=False)
     assert set(api["named_endpoints"]) == {"/ask", "/status"}
@@ -1074,6 +1093,7 @@ def test_upload_then_ask(page, app_server, tmp_path, shots):
 @pytest.mark.browser
 def test_first_start_builds_the_index(browser, tmp_path):
     """No index yet: the app comes up, builds it (progress on the console and in the page), then answers."""
+    import httpx
     from playwright.sync_api import expect
 
     docs = tmp_path / "docs"
@@ -1087,6 +1107,7 @@ def test_first_start_builds_the_index(browser, tmp_path):
                        ui_title="某某局文件问答", ui_examples=str(examples))
     try:
         assert server.status_seen[-1]["message"].startswith("索引就绪：1 个文件，")
+        assert httpx.get(server.url + "status", timeout=30).json()["phase"] == "ready"  # GET /status as well
         assert re.search("ingest|已嵌入", server.log_tail(20000))  # progress on the console (tqdm or plain lines)
         context = browser.new_context(viewport={"width": 1200, "height": 800})
         pg = context.new_page()

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 import sys
+from typing import Any
 
 import gradio as gr
+from fastapi.routing import APIRoute
 from starlette.middleware import Middleware
 
 from assistant.settings import Settings, get_settings
@@ -114,6 +116,17 @@ class ChinesePages:
         await self.app(scope, receive, rewrite)
 
 
+def status_route(state: AppState) -> APIRoute:
+    """``GET /status`` on the web server itself: the index state as plain JSON (``curl http://HOST:PORT/status``),
+    for a health check or a script without gradio_client. Same object as the Gradio API endpoint ``/status``."""
+
+    def status() -> dict[str, Any]:
+        return state.status()
+
+    return APIRoute("/status", status, methods=["GET"], name="status",
+                    summary="索引状态：{ready, phase, progress, message, error, ingesting}")
+
+
 def create_app(settings: Settings | None = None, engine=None, start: bool = True) -> tuple[gr.Blocks, AppState]:
     """The Blocks app and its state; the engine (and a missing index) load in the background (``start``)."""
     state = AppState(settings or get_settings(), engine)
@@ -146,7 +159,8 @@ def serve(settings: Settings | None = None, block: bool = True) -> gr.Blocks:
         css=CSS,
         max_file_size=max(1, int(settings.upload_max_mb * 2**20)),  # bytes: "0.5mb" would not parse
         state_session_capacity=settings.ui_sessions,  # Gradio's 10,000: up to ~0.9 GB under API load
-        app_kwargs={"middleware": [Middleware(ChinesePages)]},
+        # FastAPI(routes=…): the route is registered before Gradio's own, so nothing of Gradio's can shadow it
+        app_kwargs={"middleware": [Middleware(ChinesePages)], "routes": [status_route(state)]},
         i18n=gradio_i18n(),
         # no 「使用 Gradio 构建」 link and no run-history page (English, and it keeps visitors' questions in the browser)
         footer_links=["api", "settings"],
