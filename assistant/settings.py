@@ -62,6 +62,16 @@ class Settings(BaseSettings):
     upload_fail_delay_s: float = Field(
         1.0, ge=0, description="Delay per consecutive wrong upload password of a client (n failures → n × this)."
     )
+    ui_title: str = Field(
+        "政策文件问答", min_length=1, max_length=60,
+        description="The web app's page title and heading: a deployment names its own body here "
+        "(e.g. 某某市教育局政策文件问答); the default names none, so no deployment shows another body's name.",
+    )
+    ui_examples: Path | None = Field(
+        None, description="A UTF-8 JSON file of example questions per user group, {\"组名\": [\"问题\", …], …}, "
+        "shown in this order on the empty chat; unset → the built-in ones (assistant/ui/state.py EXAMPLES). At "
+        "start-up each is asked once and only those the index answers are shown.",
+    )
     ui_sessions: int = Field(
         2000, ge=10, description="Gradio sessions whose state the web app keeps in memory, least recently used "
         "dropped first; every API call is a session of its own (about 90 KB), so this bounds memory under load.",

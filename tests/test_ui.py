@@ -12,6 +12,7 @@ three user groups' screenshots to docs/screenshots/.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import shutil
@@ -147,6 +148,49 @@ def test_stream_pieces_never_split_markers():
     assert not any(p.endswith("\n-") for p in ui.stream_pieces(listed, max_steps=40))  # "- " is never cut
 
 
+def test_issuer_from_the_titles_of_the_bundled_reports(load_doc, corpus):
+    """Every report in the corpus (the 2022 report and the 21 other bodies') gets its issuing body from its title,
+    the text before the year or 关于; laws and regulations get none (their titles do not name it)."""
+    reports = sorted((corpus / "reports").glob("*.txt")) + sorted((corpus / "other_bureaus").glob("*.txt"))
+    assert len(reports) == 22
+    bodies = {}
+    for path in reports:
+        title = load_doc(path).title
+        body = bodies[title] = ui.issuer(title, "report")
+        assert body and title.replace("_", " ").startswith(body), (title, body)
+        assert not re.search(r"[\d年]|关于", body), (title, body)
+    assert bodies[REPORT] == "柳州市教育局"
+    assert bodies["郑州市教育局关于2022年法治政府建设工作情况的报告"] == "郑州市教育局"  # 关于 before the year
+    assert bodies["嘉定区_关于未成年人保护工作情况的报告"] == "嘉定区"  # no year at all
+    assert bodies["九龙坡区_区教委2021年度法治政府建设工作报告"] == "九龙坡区 区教委"
+    assert bodies["寧夏自治區2016年法治政府建設報告"] == "寧夏自治區"
+    for path in sorted((corpus / "regulations").glob("*.md")):
+        assert ui.issuer(load_doc(path).title, "law") is None
+        assert ui.issuer(load_doc(path).title, "regulation") is None
+    for title in ("青蛙合唱节通知", "关于举办首届青蛙合唱节的通知", "2023年工作要点", "二〇二三年工作要点"):
+        assert ui.issuer(title, "other") is None, title
+    assert ui.issuer("某县教育局二〇二三年工作总结", "report") == "某县教育局"
+
+
+def test_corpus_table_groups_by_issuing_body(engine):
+    """The real index (the 2022 report, the laws and regulations) plus rows for two other bodies' reports and a notice."""
+    rows = engine.store.documents() + [
+        {"doc": "郑州市教育局关于2022年法治政府建设工作情况的报告", "doc_type": "report", "chunks": 7},
+        {"doc": "广州市教育局2021年法治政府建设年度报告", "doc_type": "report", "chunks": 9},
+        {"doc": "广州市教育局2022年法治政府建设年度报告", "doc_type": "report", "chunks": 8},
+        {"doc": "青蛙合唱节通知", "doc_type": "other", "chunks": 1},
+    ]
+    kinds = {code: sum(r["doc_type"] == code for r in rows) for code in ("law", "regulation")}
+    out = ui.corpus_html(rows)
+    assert (f"发布机关：广州市教育局（2 份）、柳州市教育局（1 份）、郑州市教育局（1 份）；另有 1 份标题未写明发布机关的文件；"
+            f"法律 {kinds['law']} 部、法规 {kinds['regulation']} 部（法律法规的标题不含制定机关，按类型列出）。") in out
+    heads = re.findall(r'<tr class="c-group"><th colspan="5">([^<]+)<span class="c-group-n">(\d+) 个文件', out)
+    assert heads == [("广州市教育局", "2"), ("柳州市教育局", "1"), ("郑州市教育局", "1"), (ui.UNKNOWN_ISSUER, "1"),
+                     ("法律", str(kinds["law"])), ("法规", str(kinds["regulation"]))]
+    assert out.count('<tr class="c-row"') == len(rows)
+    assert f'<tr class="c-row" data-group="柳州市教育局"><td class="c-doc">{REPORT}</td>' in out
+
+
 def test_source_groups_newest_first():
     first, second = _answer(text="第一段"), _answer(found=False)
     groups = [ui.source_group(1, "问<1>", first), ui.source_group(2, "问二", second)]
@@ -211,7 +255,7 @@ EXPECTED = {
     "学校可以体罚学生吗？": (True, {"中华人民共和国义务教育法", MINORS, "中华人民共和国教师法"}, "体罚"),
     "《中华人民共和国未成年人保护法》第三十九条": (True, {MINORS}, "学校应当建立学生欺凌防控工作制度"),
     "民法典第一千二百条": (True, {"中华人民共和国民法典"}, "限制民事行为能力人在学校"),
-    "禁毒法第九十九条": (False, set(), "没有第九十九条"),
+    "行政诉讼法第三条第三款": (True, {"中华人民共和国行政诉讼法"}, "被诉行政机关负责人应当出庭应诉"),
 }
 
 
@@ -237,6 +281,65 @@ def test_example_answers(engine, question):
         assert ans.citations[0].chunk.article == "第一千二百条"
 
 
+def test_examples_name_no_city():
+    """The built-in examples and title suit any bureau's deployment: no place name of the bundled corpus."""
+    from assistant.settings import Settings
+
+    places = {"柳州", "广西", "上海", "重庆", "郑州", "广州", "成都"}
+    text = "".join(q for qs in ui.EXAMPLES.values() for q in qs) + Settings(_env_file=None).ui_title
+    assert not [p for p in places if p in text]
+
+
+def test_load_examples_from_a_file(tmp_path):
+    f = tmp_path / "examples.json"
+    f.write_text('{"家长": ["  学校可以体罚学生吗？ ", ""], "空组": [], "律师": ["民法典第一千二百条"]}', encoding="utf-8")
+    assert ui.load_examples(f) == {"家长": ["学校可以体罚学生吗？"], "律师": ["民法典第一千二百条"]}
+    assert ui.load_examples(None) == ui.EXAMPLES and ui.load_examples(None) is not ui.EXAMPLES
+
+
+@pytest.mark.parametrize("content, message", [
+    (None, "示例问题文件不存在"),
+    ('{"家长": ["学校', "不是有效的 JSON：.*第 1 行"),
+    ('["学校可以体罚学生吗？"]', "内容应当是"),
+    ('{"家长": "学校可以体罚学生吗？"}', "「家长」的值应当是问题（文字）的列表"),
+    ('{"家长": [1, 2]}', "「家长」的值应当是"),
+    ('{"家长": [" "]}', "没有任何问题"),
+    (b"\xff\xfe{", "不是 UTF-8 编码"),
+])
+def test_load_examples_rejects_bad_files_in_chinese(tmp_path, content, message):
+    f = tmp_path / "examples.json"
+    if isinstance(content, bytes):
+        f.write_bytes(content)
+    elif content is not None:
+        f.write_text(content, encoding="utf-8")
+    with pytest.raises(ui.ExamplesError, match=message) as err:
+        ui.load_examples(f)
+    assert str(f) in str(err.value)
+
+
+def test_only_examples_the_index_answers_are_shown(engine, tmp_path):
+    """Each example is asked once when the index is ready; those that come back found=false are not offered."""
+    f = tmp_path / "examples.json"
+    f.write_text(json.dumps({"家长": ["学校可以体罚学生吗？", "柳州明天会下雨吗？"], "律师": ["禁毒法第九十九条"],
+                             "工作人员": ["2022年审查了多少份重大行政决策？"]}, ensure_ascii=False), encoding="utf-8")
+    state = ui.AppState(engine.settings.model_copy(update={"ui_examples": f}), engine)
+    assert state.shown_examples() == {"家长": ["学校可以体罚学生吗？"], "工作人员": ["2022年审查了多少份重大行政决策？"]}
+    assert ui.AppState(engine.settings, engine).shown_examples() == ui.EXAMPLES  # every built-in one is answered
+
+
+def test_bad_examples_file_stops_the_app_with_a_chinese_message(tmp_path):
+    """A deployment's broken examples file: exit status 2 and what is wrong, not a traceback."""
+    bad = tmp_path / "examples.json"
+    bad.write_text('{"家长": "学校可以体罚学生吗？"}', encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ASSISTANT_", "GRADIO_"))}
+    env.update(ASSISTANT_UI_EXAMPLES=str(bad), ASSISTANT_INDEX_DIR=str(tmp_path / "index"), ASSISTANT_PORT=str(_free_port()))
+    run = subprocess.run([sys.executable, str(ROOT / "app.py")], cwd=tmp_path, env=env, capture_output=True,
+                         text=True, timeout=120)
+    assert run.returncode == 2, run.stderr
+    assert "无法启动网页界面：示例问题文件中「家长」的值应当是问题（文字）的列表" in run.stderr
+    assert "Traceback" not in run.stderr + run.stdout
+
+
 # =============================================================================================
 # AppState without a browser: not-ready answers, upload bookkeeping
 # =============================================================================================
@@ -251,6 +354,27 @@ def test_questions_before_the_index_is_ready(tmp_path):
     status = state.status()
     assert status["ready"] is False and status["phase"] == "loading" and "建立" not in status["message"]
     assert state.titles() == [] and state.documents() == []
+
+
+def test_progress_text_names_files_not_paths_and_never_the_sentinel():
+    """``ingest`` reports each file, then (1.0, "done"): the visitor sees the file names and a Chinese last step."""
+    assert ui.progress_text(0.5, "/srv/index/uploads/青蛙合唱节通知.txt") == "正在导入 青蛙合唱节通知.txt"
+    assert ui.progress_text(1.0, "done") == ui.UPLOAD_FINISHING
+    assert ui.progress_text(0.25, "a/b.md", ui.BUILDING, ui.BUILT) == "首次启动：正在建立索引 25%（b.md）"
+    assert ui.progress_text(1.0, "done", ui.BUILDING, ui.BUILT) == ui.BUILT
+    assert not re.search("[A-Za-z]{2,}", ui.BUILT + ui.UPLOAD_FINISHING)
+
+
+def test_gradio_words_are_translated_for_zh_cn():
+    """The translations go to Gradio's frontend under the locale the page is pinned to; all of them Chinese."""
+    i18n = ui.gradio_i18n()
+    assert i18n.translations_dict == {"zh-CN": ui.GRADIO_ZH_CN}
+    for key in ("chatbot.copy_message", "common.complete", "status.queue_position"):  # a tester saw these
+        assert key in ui.GRADIO_ZH_CN
+    for text in [*ui.GRADIO_ZH_CN.values(), *ui.HARDCODED.values()]:
+        words = re.sub(r"\{\w+\}", "", text)  # {position} and the like are filled in by Gradio
+        assert re.search(r"[\u4e00-\u9fff]", words) and not re.search("[A-Za-z]{2,}", words), text
+    assert ui.TRANSLATE_SCRIPT in ui.PIN_CHINESE
 
 
 def test_ingest_uploads_keeps_bad_files_out(small_engine, tmp_path):
@@ -314,8 +438,9 @@ class Server:
 
 
 def start_app(workdir: Path, index_dir: Path, docs_dirs: list[Path], password: str | None,
-              timeout: float = 900.0) -> Server:
-    """``python app.py`` on a free port; returns once ``/status`` reports the index ready (bounded wait)."""
+              timeout: float = 900.0, **settings: str) -> Server:
+    """``python app.py`` on a free port; returns once ``/status`` reports the index ready (bounded wait).
+    ``settings``: more ASSISTANT_* variables (``ui_title="…"`` → ASSISTANT_UI_TITLE)."""
     import httpx
     from gradio_client import Client
 
@@ -326,6 +451,7 @@ def start_app(workdir: Path, index_dir: Path, docs_dirs: list[Path], password: s
                PYTHONUNBUFFERED="1", NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost")
     if password:
         env["ASSISTANT_ADMIN_PASSWORD"] = password
+    env.update({f"ASSISTANT_{k.upper()}": v for k, v in settings.items()})
     log = workdir / f"app-{port}.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen([sys.executable, str(ROOT / "app.py")], cwd=workdir, env=env, stdout=out,
@@ -395,6 +521,25 @@ def test_status_reports_the_full_index(client, engine):
     assert f"{engine.store.count()} 个段落" in status["message"]
 
 
+def test_get_status_is_a_plain_json_route(app_server, client):
+    """``curl http://127.0.0.1:PORT/status``: the same object as the Gradio endpoint, as JSON, no client needed."""
+    import httpx
+
+    if shutil.which("curl"):
+        run = subprocess.run(["curl", "-s", "-i", "--noproxy", "*", app_server.url + "status"], capture_output=True,
+                             text=True, timeout=30)
+        head, _, body = run.stdout.replace("\r\n", "\n").partition("\n\n")
+        assert run.returncode == 0 and head.startswith("HTTP/1.1 200") and "application/json" in head.lower(), run.stdout
+        got = json.loads(body)
+    else:
+        got = httpx.get(app_server.url + "status", timeout=30).json()
+    assert got == client.predict(api_name="/status")
+    assert set(got) == {"ready", "phase", "progress", "message", "error", "ingesting"}
+    assert got["ready"] is True and got["phase"] == "ready" and got["message"].startswith("索引就绪：17 个文件")
+    assert httpx.post(app_server.url + "status", timeout=30).status_code == 405  # GET only
+    assert "text/html" in httpx.get(app_server.url, timeout=30).headers["content-type"]  # the page is still there
+
+
 def test_api_lists_only_ask_and_status(client):
     api = client.view_api(return_format="dict", print_info=False)
     assert set(api["named_endpoints"]) == {"/ask", "/status"}
@@ -445,7 +590,8 @@ def test_api_rejects_bad_filters(client):
 
 
 @pytest.fixture(scope="module")
-def browser():
+def playwright():
+    """One Playwright for the module (the sync API allows one at a time); browsers are launched from it."""
     if not CHROMIUM.exists():
         if os.environ.get("CI"):
             pytest.fail(f"{CHROMIUM} missing and CI is set: install the Debian package 'chromium'", pytrace=False)
@@ -453,9 +599,22 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
+        yield p
+
+
+@pytest.fixture(scope="module")
+def browser(playwright):
+    b = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+    yield b
+    b.close()
+
+
+@pytest.fixture(scope="module")
+def en_browser(playwright):
+    """Chromium whose own language is English (``--lang=en-US``), as a visitor abroad or on an English system has."""
+    b = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=[*CHROMIUM_ARGS, "--lang=en-US"])
+    yield b
+    b.close()
 
 
 @pytest.fixture(scope="module")
@@ -464,8 +623,10 @@ def shots(tmp_path_factory) -> Path:
 
 
 @contextlib.contextmanager
-def open_page(browser, app_server, locale: str):
+def open_page(browser, app_server, locale: str, init_script: str | None = None):
     context = browser.new_context(viewport={"width": 1360, "height": 940}, locale=locale)
+    if init_script:
+        context.add_init_script(init_script)
     pg = context.new_page()
     pg.set_default_timeout(30_000)
     outside = []
@@ -480,13 +641,6 @@ def open_page(browser, app_server, locale: str):
 @pytest.fixture
 def page(browser, app_server):
     with open_page(browser, app_server, "zh-CN") as pg:
-        yield pg
-
-
-@pytest.fixture
-def en_page(browser, app_server):
-    """The page in a browser whose language is English."""
-    with open_page(browser, app_server, "en-US") as pg:
         yield pg
 
 
@@ -537,6 +691,9 @@ def choose(page, elem_id: str, option: str) -> None:
 @pytest.mark.browser
 def test_report_question(page, shots):
     from playwright.sync_api import expect
+
+    expect(page).to_have_title("政策文件问答")  # the default title names no body
+    expect(page.locator("#heading h2")).to_have_text("政策文件问答")
 
     ask(page, "2022年审查了多少份重大行政决策？")
     wait_answer(page, "今年共审查重大行政决策9份，行政规范性文件5份，党内规范性文件1份。")
@@ -677,47 +834,102 @@ def test_context_expander_stays_above_the_footer(page, shots):
     save(page, shots / "context_open.png")
 
 
-#: ASCII words allowed on the page: product names in the footer, and the file types/units the upload tab names.
-ASCII_WORDS_OK = {"API", "Gradio", "txt", "md", "docx", "pdf", "html", "MB", "uploads"}
-_VISIBLE_ASCII_WORDS = r"""() => {
-  const words = new Set();
-  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
-  for (let node; (node = walker.nextNode()); ) {
-    const el = node.parentElement;
-    // document and answer text may hold any characters; screen-reader-only labels are not seen
-    if (!el || el.closest(".src-text, .ctx, .message-content, script, style") || !el.checkVisibility()) continue;
-    const r = el.getBoundingClientRect();
-    if (r.width <= 1 || r.height <= 1) continue;
-    for (const w of node.textContent.match(/[A-Za-z]{2,}/g) || []) words.add(w);
-  }
-  return [...words];
+#: ASCII words allowed on the page: the API link, and the file types and size unit the upload tab names.
+ASCII_WORDS_OK = {"API", "txt", "md", "docx", "pdf", "html", "htm", "MB"}
+_ATTRIBUTES = ["aria-label", "title", "placeholder", "alt"]
+
+#: Every text node that shows and every attribute value that appears, as it stands 50 ms after the change (Gradio
+#: writes some English that the page's translator rewrites at once: the visitor never sees that): catches words
+#: that only flash by, such as the upload progress or the screen-reader announcement of a finished event.
+_RECORD_ENGLISH = """(() => {
+  window.__english = [];
+  const WORD = /[A-Za-z]{2,}/, ATTRS = %s, pending = new Set();
+  const check = () => {
+    for (const n of pending) {
+      if (!n.isConnected) continue;
+      if (n.nodeType === 3) {
+        const el = n.parentElement;
+        if (el && !el.closest("script, style") && el.checkVisibility() && WORD.test(n.nodeValue))
+          window.__english.push(["text", n.nodeValue.trim().slice(0, 200)]);
+      } else if (n.nodeType === 1) {
+        for (const a of ATTRS) { const v = n.getAttribute(a); if (v && WORD.test(v)) window.__english.push([a, v.slice(0, 200)]); }
+      }
+    }
+    pending.clear();
+  };
+  const add = (n) => {
+    pending.add(n);
+    if (n.nodeType !== 1) return;
+    const w = document.createTreeWalker(n, NodeFilter.SHOW_ELEMENT | NodeFilter.SHOW_TEXT);
+    for (let m; (m = w.nextNode()); ) pending.add(m);
+  };
+  new MutationObserver((changes) => {
+    for (const c of changes) c.type === "childList" ? c.addedNodes.forEach(add) : add(c.target);
+    setTimeout(check, 50);
+  }).observe(document, {subtree: true, childList: true, characterData: true, attributes: true, attributeFilter: ATTRS});
+})();""" % _ATTRIBUTES
+
+#: The page as it stands: the words of body.innerText (what shows, screen-reader-only text included) and of every
+#: aria-label / title / placeholder / alt attribute, shown or not.
+_PAGE_WORDS = r"""(attrs) => {
+  const out = [];
+  for (const w of document.body.innerText.match(/[A-Za-z]{2,}/g) || []) out.push(["text", w]);
+  for (const el of document.querySelectorAll("*"))
+    for (const a of attrs) for (const w of (el.getAttribute(a) || "").match(/[A-Za-z]{2,}/g) || []) out.push([a, w]);
+  return out;
 }"""
 
 
+def english_words(found: list[list[str]]) -> set[str]:
+    """(where, text) pairs → "where: word" for every ASCII word outside :data:`ASCII_WORDS_OK`."""
+    return {f"{where}: {w}" for where, text in found for w in re.findall(r"[A-Za-z]{2,}", text)
+            if w not in ASCII_WORDS_OK}
+
+
+def boxes_overlap(a: dict, b: dict) -> bool:
+    return a["x"] < b["x"] + b["width"] and b["x"] < a["x"] + a["width"] and \
+        a["y"] < b["y"] + b["height"] and b["y"] < a["y"] + a["height"]
+
+
 @pytest.mark.browser
-def test_page_is_chinese_in_an_english_browser(en_page, shots):
-    """Gradio's own words (footer, upload hints, buttons) are Chinese although the browser asks for English."""
+def test_page_is_chinese_in_an_english_browser(en_browser, app_server, shots):
+    """Chromium started with --lang=en-US and an en-US context: every word Gradio shows or puts in an attribute
+    (tooltips, screen-reader labels and announcements, progress, hidden labels) is Chinese, on every tab."""
     from playwright.sync_api import expect
 
-    page = en_page
-    expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
-    footer = page.locator("footer")
-    expect(footer).to_contain_text("通过 API 使用")
-    expect(footer).to_contain_text("设置")
-    ask(page, "学校对学生欺凌应该怎么处理？")
-    wait_answer(page, "学生欺凌")
-    seen = {"问答": page.evaluate(_VISIBLE_ASCII_WORDS)}
-    save(page, shots / "english_browser.png")
-    for tab in ("关于语料", "引用核查", "上传文件"):
-        page.get_by_role("tab", name=tab).click()
-        page.wait_for_timeout(300)
-        seen[tab] = page.evaluate(_VISIBLE_ASCII_WORDS)
-    expect(page.locator("#upload-files")).to_be_visible()
-    english = {tab: sorted(set(words) - ASCII_WORDS_OK) for tab, words in seen.items()}
-    assert not any(english.values()), english
-    # the API docs stay one click away
-    footer.get_by_text("通过 API 使用").click()
-    expect(page.get_by_text("/ask").first).to_be_visible()
+    with open_page(en_browser, app_server, "en-US", init_script=_RECORD_ENGLISH) as page:
+        assert page.evaluate("Intl.DateTimeFormat().resolvedOptions().locale") == "en-US"
+        expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
+        footer = page.locator("footer")
+        expect(footer).to_contain_text("通过 API 使用")
+        expect(footer).to_contain_text("设置")
+        ask(page, "学校对学生欺凌应该怎么处理？")
+        wait_answer(page, "学生欺凌")
+        bot = page.locator('#chat [data-testid="bot"]').last
+        expect(bot).to_have_attribute("aria-label", re.compile(r"^回答：根据.*\[1\]", re.S))  # read as [1], not as a link
+        expect(page.locator("#chat .message-buttons button").last).to_have_attribute(
+            "title", ui.GRADIO_ZH_CN["chatbot.copy_message"])  # Gradio's own key, from our translations
+        page.wait_for_timeout(1500)  # the screen-reader announcement of the finished answer
+        seen = {"问答": page.evaluate(_PAGE_WORDS, _ATTRIBUTES)}
+        save(page, shots / "english_browser.png")
+        # the chat's clear button and the copy buttons stay off the messages
+        messages = [m.bounding_box() for m in page.locator('#chat [data-testid="user"], #chat [data-testid="bot"]').all()]
+        buttons = [b.bounding_box() for b in page.locator("#chat button").all() if b.is_visible()]
+        assert len(messages) == 2 and buttons
+        assert not [(m, b) for m in messages for b in buttons if boxes_overlap(m, b)]
+        for tab in ("关于语料", "引用核查", "上传文件"):
+            page.get_by_role("tab", name=tab).click()
+            page.wait_for_timeout(1500)
+            seen[tab] = page.evaluate(_PAGE_WORDS, _ATTRIBUTES)
+            save(page, shots / f"english_browser_{tab}.png")
+        expect(page.locator("#upload-files")).to_be_visible()
+        english = {tab: sorted(english_words(found)) for tab, found in seen.items()}
+        assert not any(english.values()), english
+        flashed = sorted(english_words(page.evaluate("window.__english")))
+        assert not flashed, flashed
+        # the API docs stay one click away
+        footer.get_by_text("通过 API 使用").click()
+        expect(page.get_by_text("/ask").first).to_be_visible()
 
 
 @pytest.mark.browser
@@ -774,14 +986,20 @@ def test_corpus_tab(page, engine, shots):
     from playwright.sync_api import expect
 
     page.get_by_role("tab", name="关于语料").click()
-    rows = page.locator("#corpus table.corpus tbody tr")
+    rows = page.locator("#corpus table.corpus tbody tr.c-row")
     expect(rows).to_have_count(len(engine.store.documents()))
     expect(page.locator("#corpus")).to_contain_text(f"共 17 个文件，{engine.store.count()} 个段落")
+    # whose documents these are: the body that issued the report, the laws and regulations by type
+    expect(page.locator("#corpus .corpus-bodies")).to_contain_text("发布机关：柳州市教育局（1 份）；法律 ")
+    groups = page.locator("#corpus tr.c-group")
+    expect(groups).to_have_count(3)
+    assert [re.sub(r"\s*\d+ 个文件$", "", g) for g in groups.all_inner_texts()] == ["柳州市教育局", "法律", "法规"]
     minors = rows.filter(has_text=MINORS)
     counts = {r["doc"]: r["chunks"] for r in engine.store.documents()}
     expect(minors.locator("td.c-num")).to_have_text(str(counts[MINORS]))
     expect(minors.locator("td.c-info")).to_contain_text("1991年9月4日")
     expect(rows.filter(has_text=REPORT).locator("td").nth(1)).to_have_text("报告")
+    expect(rows.filter(has_text=REPORT)).to_have_attribute("data-group", "柳州市教育局")
     save(page, shots / "corpus.png")
 
 
@@ -811,6 +1029,20 @@ def test_citation_check_tab(page, shots):
     expect(report_row).to_contain_text("语料中无此文件")
 
 
+#: Records what Gradio's progress overlays (status trackers) show while an event runs: [how many, their texts].
+_RECORD_PROGRESS = """() => {
+  window.__progress = [];
+  const seen = new Set();
+  const observer = new MutationObserver(() => {
+    const shown = [...document.querySelectorAll('[data-testid="status-tracker"]')]
+      .filter((e) => e.checkVisibility() && e.innerText.trim());
+    const key = shown.map((e) => e.innerText.trim().replace(/\\s+/g, " ")).join(" | ");
+    if (shown.length && !seen.has(key)) { seen.add(key); window.__progress.push([shown.length, key]); }
+  });
+  observer.observe(document.body, {subtree: true, childList: true, characterData: true});
+}"""
+
+
 @pytest.mark.browser
 def test_upload_then_ask(page, app_server, tmp_path, shots):
     """Runs last: it adds a document to the app's index copy."""
@@ -832,8 +1064,13 @@ def test_upload_then_ask(page, app_server, tmp_path, shots):
     assert not uploads.exists() or not any(uploads.iterdir())
 
     page.fill("#upload-password input", PASSWORD)  # the chosen files stay selected
+    page.evaluate(_RECORD_PROGRESS)
     page.click("#upload-button")
     expect(result).to_contain_text("导入完成：1 个文件已加入索引", timeout=120_000)
+    progress = page.evaluate("window.__progress")
+    assert progress, "no progress was shown during the upload"
+    assert all(n == 1 for n, _ in progress), progress  # over the result only, not once per output
+    assert not english_words([["progress", t] for _, t in progress]), progress  # 「正在导入 done」 was a bug
     expect(result).to_contain_text(f"✓ {NOTICE_NAME}")
     expect(result).to_contain_text(f"✗ {bad.name}")
     expect(result).to_contain_text("不是 PDF 文件")
@@ -856,20 +1093,33 @@ def test_upload_then_ask(page, app_server, tmp_path, shots):
 @pytest.mark.browser
 def test_first_start_builds_the_index(browser, tmp_path):
     """No index yet: the app comes up, builds it (progress on the console and in the page), then answers."""
+    import httpx
     from playwright.sync_api import expect
 
     docs = tmp_path / "docs"
     docs.mkdir()
     shutil.copy(CORPUS / "reports" / f"{REPORT}.txt", docs)
-    server = start_app(tmp_path, tmp_path / "index", [docs], password=None, timeout=600)
+    # a deployment's own title and examples: the laws are not indexed here, so the lawyers' examples are not shown
+    examples = tmp_path / "examples.json"
+    examples.write_text(json.dumps({"工作人员": ["2022年审查了多少份重大行政决策？", "明年有什么打算？"],
+                                    "律师": ["民法典第一千二百条", "禁毒法第九十九条"]}, ensure_ascii=False), "utf-8")
+    server = start_app(tmp_path, tmp_path / "index", [docs], password=None, timeout=600,
+                       ui_title="某某局文件问答", ui_examples=str(examples))
     try:
         assert server.status_seen[-1]["message"].startswith("索引就绪：1 个文件，")
+        assert httpx.get(server.url + "status", timeout=30).json()["phase"] == "ready"  # GET /status as well
         assert re.search("ingest|已嵌入", server.log_tail(20000))  # progress on the console (tqdm or plain lines)
         context = browser.new_context(viewport={"width": 1200, "height": 800})
         pg = context.new_page()
         pg.goto(server.url)
         expect(pg.locator("#status")).to_contain_text("索引就绪：1 个文件")
-        ask(pg, "2022年审查了多少份重大行政决策？")
+        expect(pg).to_have_title("某某局文件问答")
+        expect(pg.locator("#heading h2")).to_have_text("某某局文件问答")
+        shown = pg.locator("#examples button.example")
+        expect(shown).to_have_count(2)
+        assert shown.all_inner_texts() == ["2022年审查了多少份重大行政决策？", "明年有什么打算？"]
+        expect(pg.locator("#examples")).not_to_contain_text("律师")
+        shown.first.click()
         wait_answer(pg, "重大行政决策9份")
         # no admin password → upload is explained, not offered
         pg.get_by_role("tab", name="上传文件").click()

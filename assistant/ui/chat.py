@@ -13,32 +13,20 @@ import gradio as gr
 from assistant.ui.check import build_check_tab
 from assistant.ui.render import (ALL, TYPE_LABELS, answer_markdown, context_title, corpus_html, md_escape,
                                  source_group, sources_panel, stream_pieces, type_code)
-from assistant.ui.state import UPLOAD_SUFFIXES, AppState, EngineUnavailable, password_ok
+from assistant.ui.state import UPLOAD_SUFFIXES, AppState, EngineUnavailable, password_ok, progress_text
 
 log = logging.getLogger(__name__)
-
-#: Example questions per user group. Each one is checked against the real index in tests/test_ui.py.
-EXAMPLES: dict[str, list[str]] = {
-    "机关工作人员": [
-        "2022年审查了多少份重大行政决策？",
-        "教育局2022年在未成年人保护方面做了哪些工作？",
-        "禁毒知识竞赛的参与率和平均分是多少？",
-    ],
-    "学生和家长": [
-        "学校对学生欺凌应该怎么处理？",
-        "学生在学校受到人身损害，学校承担什么责任？",
-        "学校可以体罚学生吗？",
-    ],
-    "法律顾问": [
-        "《中华人民共和国未成年人保护法》第三十九条",
-        "民法典第一千二百条",
-        "禁毒法第九十九条",
-    ],
-}
 
 #: What the chat shows while the index loads, and instead of an unexpected error's text.
 WAITING = "请稍候：{message}"
 INTERNAL_ERROR = "抱歉，服务器处理时出错了，请稍后再试。（详细信息已记录在服务器日志中）"
+#: The heading of an error message box (Gradio's default is the English "Error").
+ERROR_TITLE = "出错了"
+
+
+def visitor_error(message: str) -> gr.Error:
+    """A gr.Error with a Chinese heading: the message box shows the title above the message."""
+    return gr.Error(message, title=ERROR_TITLE)
 
 
 def guarded(fn: Callable) -> Callable:
@@ -53,7 +41,7 @@ def guarded(fn: Callable) -> Callable:
             raise
         except Exception:
             log.exception("handler %s failed", fn.__name__)
-            raise gr.Error(INTERNAL_ERROR) from None
+            raise visitor_error(INTERNAL_ERROR) from None
 
     return wrapper
 
@@ -63,8 +51,9 @@ def build_app(state: AppState) -> gr.Blocks:
     settings = state.settings
     upload_on = bool(settings.admin_password)
 
-    with gr.Blocks(title="柳州教育政策问答") as demo:
-        gr.Markdown("## 柳州教育政策文件问答\n回答只摘录文件原文，每句后的 [n] 指向右侧的引用来源。")
+    with gr.Blocks(title=settings.ui_title) as demo:
+        gr.Markdown(f"## {md_escape(settings.ui_title)}\n回答只摘录文件原文，每句后的 [n] 指向右侧的引用来源。",
+                    elem_id="heading")
         status = gr.Markdown("正在读取索引状态…", elem_id="status")
         ctx = gr.State(None)  # doc title a bare 第N条 follow-up refers to
         pending = gr.State("")  # the question being answered
@@ -74,25 +63,34 @@ def build_app(state: AppState) -> gr.Blocks:
             with gr.Tab("问答", id="chat"):
                 with gr.Row():
                     with gr.Column(scale=3):
-                        chatbot = gr.Chatbot(elem_id="chat", show_label=False, height=460, latex_delimiters=[],
+                        # every component gets a label, shown or not: Gradio's fallback is its English class name
+                        chatbot = gr.Chatbot(label="对话", elem_id="chat", show_label=False, height=460,
+                                             latex_delimiters=[],
                                              buttons=["copy"], feedback_options=None,
                                              placeholder="请在下面输入问题，或点击示例问题。")
                         with gr.Row(equal_height=True):
-                            question = gr.Textbox(elem_id="question", show_label=False, scale=6,
+                            question = gr.Textbox(label="问题", elem_id="question", show_label=False, scale=6,
                                                   placeholder="输入问题，按回车发送，例如：未成年人保护法第三十九条",
                                                   max_length=settings.max_question_chars * 2)
                             send = gr.Button("发送", variant="primary", scale=1, min_width=80, elem_id="send")
                             clear = gr.Button("清空", scale=1, min_width=80, elem_id="clear")
+                        # Every configured example gets a button; only those the index answers are visible (known
+                        # once it is ready: refresh() then shows them, see AppState.shown_examples).
+                        shown = state.shown_examples()
                         with gr.Column(elem_id="examples") as examples:
-                            gr.Markdown("**示例问题**（点击即问）")
+                            examples_head = gr.Markdown("**示例问题**（点击即问）", visible=bool(shown))
+                            example_rows: list[tuple[gr.Row, str]] = []
                             example_buttons: list[tuple[gr.Button, str]] = []
-                            for group, questions in EXAMPLES.items():
-                                with gr.Row(equal_height=True, elem_classes=["example-row"]):
-                                    gr.Markdown(f"**{group}**", elem_classes=["example-group"], min_width=110)
+                            for group, questions in state.examples.items():
+                                with gr.Row(equal_height=True, elem_classes=["example-row"],
+                                            visible=group in shown) as row:
+                                    gr.Markdown(f"**{md_escape(group)}**", elem_classes=["example-group"],
+                                                min_width=110)
                                     for q in questions:
                                         b = gr.Button(q, size="sm", variant="secondary", elem_classes=["example"],
-                                                      scale=0, min_width=0)
+                                                      scale=0, min_width=0, visible=q in shown.get(group, ()))
                                         example_buttons.append((b, q))
+                                example_rows.append((row, group))
                     with gr.Column(scale=2):
                         with gr.Row():
                             doc_filter = gr.Dropdown([ALL], value=ALL, label="按文件筛选", elem_id="doc-filter",
@@ -113,7 +111,7 @@ def build_app(state: AppState) -> gr.Blocks:
                 if upload_on:
                     gr.Markdown(
                         f"上传 .txt / .md / .docx / .pdf / .html 文件加入索引（每个不超过 {settings.upload_max_mb:g} MB）。"
-                        "文件保存在索引目录的 uploads 文件夹中；同名文件会被替换。"
+                        "文件保存在服务器的索引目录中；同名文件会被替换。"
                     )
                     password = gr.Textbox(label="管理员密码", type="password", elem_id="upload-password")
                     files = gr.File(label="选择文件", file_count="multiple", file_types=list(UPLOAD_SUFFIXES),
@@ -127,13 +125,23 @@ def build_app(state: AppState) -> gr.Blocks:
         timer = gr.Timer(1.0)
 
         # ---- handlers ---------------------------------------------------------------------------
+        def example_updates() -> list:
+            """Visibility of the examples' heading, group rows and buttons: those the index answers."""
+            shown = state.shown_examples()
+            return [gr.update(visible=bool(shown)),
+                    *(gr.update(visible=group in shown) for _, group in example_rows),
+                    *(gr.update(visible=q in {x for qs in shown.values() for x in qs}) for _, q in example_buttons)]
+
+        unchanged_examples = [gr.update()] * (1 + len(example_rows) + len(example_buttons))
+
         @guarded
         def refresh():
-            """Status line, document choices and the corpus table; the timer stops once the index is ready."""
+            """Status line, document choices, the corpus table and the examples; the timer stops once the index is
+            ready."""
             if state.ready.is_set():
                 return (state.message, gr.update(choices=[ALL, *state.titles()]), corpus_html(state.documents()),
-                        gr.Timer(active=False))
-            return state.message, gr.update(), gr.update(), gr.Timer(active=True)
+                        gr.Timer(active=False), *example_updates())
+            return (state.message, gr.update(), gr.update(), gr.Timer(active=True), *unchanged_examples)
 
         def take_question(text: str, history: list[dict]):
             q = (text or "").strip()
@@ -198,7 +206,7 @@ def build_app(state: AppState) -> gr.Blocks:
                 return ("索引尚未就绪，请稍后再上传。", *unchanged)
             paths = [f if isinstance(f, str) else getattr(f, "name", str(f)) for f in file_list]
             progress(0.0, desc="开始导入")
-            report = state.ingest_uploads(paths, lambda frac, name: progress(frac, desc=f"正在导入 {name}"))
+            report = state.ingest_uploads(paths, lambda frac, name: progress(frac, desc=progress_text(frac, name)))
             state.refresh_message()
             return (report, gr.update(choices=[ALL, *state.titles()]), corpus_html(state.documents()),
                     gr.update(value=None), state.message)
@@ -217,12 +225,13 @@ def build_app(state: AppState) -> gr.Blocks:
             )
         clear.click(reset, None, [chatbot, sources, ctx, groups, question, examples], cancels=answering,
                     queue=False, **private)
-        refresh_outputs = [status, doc_filter, corpus, timer]
+        refresh_outputs = [status, doc_filter, corpus, timer, examples_head, *(row for row, _ in example_rows),
+                           *(b for b, _ in example_buttons)]
         timer.tick(refresh, None, refresh_outputs, show_progress="hidden", **private)
         demo.load(refresh, None, refresh_outputs, show_progress="hidden", **private)
         if upload_on:
             upload_btn.click(upload, [files, password], [upload_result, doc_filter, corpus, files, status],
-                             concurrency_limit=1, **private)
+                             concurrency_limit=1, show_progress_on=[upload_result], **private)
 
         # ---- the public API ---------------------------------------------------------------------
         @guarded
@@ -241,13 +250,13 @@ def build_app(state: AppState) -> gr.Blocks:
             try:
                 code = type_code(doc_type)
             except ValueError as e:
-                raise gr.Error(str(e)) from None
+                raise visitor_error(str(e)) from None
             try:
                 state.require_ready(settings.ask_wait_s)
             except EngineUnavailable as e:
-                raise gr.Error(str(e)) from None
+                raise visitor_error(str(e)) from None
             if doc and doc != ALL and doc not in state.engine.retriever.titles:
-                raise gr.Error(f"索引中没有这个文件：{doc}")
+                raise visitor_error(f"索引中没有这个文件：{doc}")
             return state.ask(question, doc=None if doc in (None, "", ALL) else doc, doc_type=code).to_json()
 
         @guarded

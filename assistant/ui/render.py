@@ -176,28 +176,97 @@ def _card(key: str, n: int, chunk: Chunk, quoted: Sequence[tuple[int, int]], sco
     return "".join(parts)
 
 
+#: A year in a title: 2022年, 2022年度, 二〇二二年.
+_YEAR = re.compile(r"(?:\d{4}|[〇零一二三四五六七八九]{4})\s*年")
+#: Separators some file names put between a place and a body (九龙坡区_区教委…).
+_SEPARATORS = re.compile(r"[\s_·—\-]+")
+_LAW_TYPES = ("law", "regulation")
+UNKNOWN_ISSUER = "标题未写明发布机关的文件"
+
+
+def issuer(title: str, doc_type: str | None = None) -> str | None:
+    """The body that issued a document, as its title names it: the text before the year or before 关于
+    (柳州市教育局 from 柳州市教育局2022年法治政府建设情况报告, 郑州市教育局 from 郑州市教育局关于2022年…的报告).
+
+    None for laws and regulations, whose titles do not name the body that made them (中华人民共和国未成年人保护法),
+    and for a title that starts with the year or with 关于, or has neither (通知): nothing is guessed.
+    """
+    if doc_type in _LAW_TYPES:
+        return None
+    year = _YEAR.search(title)
+    cut = year.start() if year else -1
+    about = title.find("关于")
+    if about >= 0 and (cut < 0 or about < cut):
+        cut = about
+    if cut <= 0:
+        return None
+    body = _SEPARATORS.sub(" ", title[:cut]).strip()
+    return body if len(body) >= 2 else None
+
+
+def _group_label(row: dict[str, Any]) -> tuple[int, str]:
+    """(order, label) of a document's group in the corpus table: bodies first, then unnamed, then each law type."""
+    code = row.get("doc_type", "")
+    if code in _LAW_TYPES:
+        return 2 + list(TYPE_LABELS).index(code), TYPE_LABELS[code]
+    body = issuer(str(row.get("doc", "")), code)
+    return (0, body) if body else (1, UNKNOWN_ISSUER)
+
+
+def corpus_summary(rows: Sequence[dict[str, Any]]) -> str:
+    """One sentence on whose documents are indexed: each issuing body with its count, then the laws and
+    regulations by type (their titles do not name the body that made them)."""
+    bodies: dict[str, int] = {}
+    unknown = 0
+    kinds: dict[str, int] = {}
+    for r in rows:
+        order, label = _group_label(r)
+        if order == 0:
+            bodies[label] = bodies.get(label, 0) + 1
+        elif order == 1:
+            unknown += 1
+        else:
+            kinds[label] = kinds.get(label, 0) + 1
+    parts = []
+    if bodies:
+        parts.append("发布机关：" + "、".join(f"{b}（{n} 份）" for b, n in sorted(bodies.items(), key=lambda x: (-x[1], x[0]))))
+    if unknown:
+        parts.append(f"另有 {unknown} 份{UNKNOWN_ISSUER.removesuffix('的文件')}的文件")
+    if kinds:
+        parts.append("、".join(f"{k} {n} 部" for k, n in kinds.items()) + "（法律法规的标题不含制定机关，按类型列出）")
+    return "；".join(parts) + "。" if parts else ""
+
+
 def corpus_html(rows: Sequence[dict[str, Any]]) -> str:
-    """The "about the corpus" table from ``Store.documents()`` rows."""
+    """The "about the corpus" table from ``Store.documents()`` rows, grouped by issuing body (:func:`issuer`; laws
+    and regulations by type), with a sentence naming the bodies first."""
     if not rows:
         return '<div class="src-empty">索引中还没有文件。</div>'
     total = sum(int(r.get("chunks", 0)) for r in rows)
     order = {code: i for i, code in enumerate(TYPE_LABELS)}
+    groups: dict[tuple[int, str], list[dict[str, Any]]] = {}
+    for r in rows:
+        groups.setdefault(_group_label(r), []).append(r)
     body = []
-    for r in sorted(rows, key=lambda r: (order.get(r.get("doc_type", ""), len(order)), str(r.get("doc", "")))):
-        label = TYPE_LABELS.get(r.get("doc_type", ""), "其他")
-        when = (r.get("ingested_at") or "")[:10]
-        info = "<br>".join(html.escape(x.strip()) for x in str(r.get("info") or "").split(" / ") if x.strip()) or "—"
-        body.append(
-            "<tr>"
-            f'<td class="c-doc">{html.escape(str(r.get("doc", "")))}</td>'
-            f'<td class="c-nowrap">{html.escape(label)}</td>'
-            f'<td class="c-num c-nowrap">{int(r.get("chunks", 0))}</td>'
-            f'<td class="c-info">{info}</td>'
-            f'<td class="c-nowrap">{html.escape(when)}</td>'
-            "</tr>"
-        )
+    for (_, label), members in sorted(groups.items(), key=lambda g: (g[0][0], -len(g[1]), g[0][1])):
+        body.append(f'<tr class="c-group"><th colspan="5">{html.escape(label)}'
+                    f'<span class="c-group-n">{len(members)} 个文件</span></th></tr>')
+        for r in sorted(members, key=lambda r: (order.get(r.get("doc_type", ""), len(order)), str(r.get("doc", "")))):
+            type_label = TYPE_LABELS.get(r.get("doc_type", ""), "其他")
+            when = (r.get("ingested_at") or "")[:10]
+            info = "<br>".join(html.escape(x.strip()) for x in str(r.get("info") or "").split(" / ") if x.strip()) or "—"
+            body.append(
+                f'<tr class="c-row" data-group="{html.escape(label)}">'
+                f'<td class="c-doc">{html.escape(str(r.get("doc", "")))}</td>'
+                f'<td class="c-nowrap">{html.escape(type_label)}</td>'
+                f'<td class="c-num c-nowrap">{int(r.get("chunks", 0))}</td>'
+                f'<td class="c-info">{info}</td>'
+                f'<td class="c-nowrap">{html.escape(when)}</td>'
+                "</tr>"
+            )
     return (
         f'<p class="corpus-sum">共 {len(rows)} 个文件，{total} 个段落。</p>'
+        f'<p class="corpus-bodies">{html.escape(corpus_summary(rows))}</p>'
         '<table class="corpus"><thead><tr><th>文件</th><th class="c-nowrap">类型</th><th class="c-nowrap">段落数</th>'
         '<th>日期与沿革</th><th class="c-nowrap">导入日期</th></tr></thead>'
         f'<tbody>{"".join(body)}</tbody></table>'

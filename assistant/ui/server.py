@@ -3,19 +3,31 @@
 from __future__ import annotations
 
 import re
+import sys
+from typing import Any
 
 import gradio as gr
+from fastapi.routing import APIRoute
 from starlette.middleware import Middleware
 
 from assistant.settings import Settings, get_settings
 from assistant.ui.chat import build_app
-from assistant.ui.state import AppState, loading_message
+from assistant.ui.i18n import TRANSLATE_SCRIPT, gradio_i18n
+from assistant.ui.state import AppState, ExamplesError, loading_message
 
 CSS = """
 .gradio-container { max-width: 1400px !important; }
 #status { font-size: 0.9em; color: var(--body-text-color-subdued); }
-/* Gradio gives the block an inline overflow: visible; without !important an open 查看上下文 spills over the footer */
-#sources { max-height: 640px; overflow-y: auto !important; padding-right: 4px; }
+/* Gradio gives the block an inline overflow: visible; without !important an open 查看上下文 spills over the footer.
+   A framed box with its own scroll bar: a card cut at the bottom edge reads as "scroll for more", not as a page
+   cut mid-line above the footer; the margin keeps the frame off the footer. */
+#sources { max-height: 600px; overflow-y: auto !important; overscroll-behavior: contain; scrollbar-gutter: stable;
+  padding: 8px 6px 8px 10px !important; border: 1px solid var(--border-color-primary) !important;
+  border-radius: 8px; background: var(--background-fill-secondary); margin-bottom: 16px; }
+/* The chat's clear (trash) button sits in its own row above the messages, not over the first one (Gradio
+   positions it absolutely in the top right corner, where a long first question runs under it). */
+#chat .top-panel { position: static; align-self: flex-end; flex: none; margin: 4px 4px 0 0; }
+#chat .bubble-wrap { flex: 1 1 0; min-height: 0; height: auto; padding-top: 4px; }
 .src-turn + .src-turn { margin-top: 14px; padding-top: 10px; border-top: 1px dashed var(--border-color-primary); }
 .src-q { font-size: 0.9em; margin-bottom: 6px; color: var(--body-text-color-subdued); }
 .src-q-n { font-weight: 600; margin-right: 6px; color: var(--body-text-color); }
@@ -44,11 +56,14 @@ CSS = """
 .example-row .example-group { flex: 0 0 100px !important; font-weight: 600; }
 .example-row button.example { flex: 0 0 auto !important; white-space: nowrap; width: auto !important; }
 #corpus table.corpus { border-collapse: collapse; width: 100%; font-size: 0.9em; border: none; }
+#corpus table.corpus tr { border: none; }  /* Gradio's prose style draws a box round every row */
 #corpus table.corpus th, #corpus table.corpus td { border: none; border-bottom: 1px solid var(--border-color-primary);
   padding: 6px 8px; text-align: left; vertical-align: top; }
 #corpus table.corpus .c-num { text-align: right; }
 #corpus table.corpus .c-nowrap { white-space: nowrap; }
 #corpus table.corpus .c-doc { font-weight: 600; min-width: 12em; }
+#corpus table.corpus tr.c-group th { padding-top: 14px; font-size: 1.05em; background: var(--background-fill-secondary); }
+#corpus .c-group-n { font-weight: 400; font-size: 0.85em; margin-left: 8px; color: var(--body-text-color-subdued); }
 """
 
 THEME_FONTS = ["Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC", "Microsoft YaHei", "ui-sans-serif",
@@ -56,9 +71,11 @@ THEME_FONTS = ["Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC", "Microso
 
 
 #: First thing in <head>: Gradio's own words (footer, buttons, upload hints) follow ``navigator.language``, read
-#: once when the page starts; reporting zh-CN there makes them Chinese whatever the browser's language.
+#: once when the page starts; reporting zh-CN there makes them Chinese whatever the browser's language. Then the
+#: script that turns the English Gradio writes without i18n into Chinese (:mod:`assistant.ui.i18n`).
 PIN_CHINESE = ("<script>for (const [k, v] of [['language', 'zh-CN'], ['languages', ['zh-CN', 'zh']]]) "
-               "Object.defineProperty(Navigator.prototype, k, {get: () => v, configurable: true});</script>")
+               "Object.defineProperty(Navigator.prototype, k, {get: () => v, configurable: true});</script>"
+               f"<script>{TRANSLATE_SCRIPT}</script>")
 
 
 def pin_chinese(page: str) -> str:
@@ -99,6 +116,17 @@ class ChinesePages:
         await self.app(scope, receive, rewrite)
 
 
+def status_route(state: AppState) -> APIRoute:
+    """``GET /status`` on the web server itself: the index state as plain JSON (``curl http://HOST:PORT/status``),
+    for a health check or a script without gradio_client. Same object as the Gradio API endpoint ``/status``."""
+
+    def status() -> dict[str, Any]:
+        return state.status()
+
+    return APIRoute("/status", status, methods=["GET"], name="status",
+                    summary="索引状态：{ready, phase, progress, message, error, ingesting}")
+
+
 def create_app(settings: Settings | None = None, engine=None, start: bool = True) -> tuple[gr.Blocks, AppState]:
     """The Blocks app and its state; the engine (and a missing index) load in the background (``start``)."""
     state = AppState(settings or get_settings(), engine)
@@ -115,7 +143,11 @@ def serve(settings: Settings | None = None, block: bool = True) -> gr.Blocks:
     only the messages written for them (gr.Error, see :func:`~assistant.ui.chat.guarded`); exception details go to the console.
     """
     settings = settings or get_settings()
-    demo, state = create_app(settings, start=False)
+    try:
+        demo, state = create_app(settings, start=False)
+    except ExamplesError as e:  # a deployment's own file: say what is wrong with it, no traceback
+        print(f"无法启动网页界面：{e}（设置项 ASSISTANT_UI_EXAMPLES）", file=sys.stderr, flush=True)
+        raise SystemExit(2) from None
     demo.queue(default_concurrency_limit=1)
     print(f"启动网页界面：http://{settings.host}:{settings.ui_port}", flush=True)
     demo.launch(
@@ -127,7 +159,12 @@ def serve(settings: Settings | None = None, block: bool = True) -> gr.Blocks:
         css=CSS,
         max_file_size=max(1, int(settings.upload_max_mb * 2**20)),  # bytes: "0.5mb" would not parse
         state_session_capacity=settings.ui_sessions,  # Gradio's 10,000: up to ~0.9 GB under API load
-        app_kwargs={"middleware": [Middleware(ChinesePages)]},
+        # FastAPI(routes=…): the route is registered before Gradio's own, so nothing of Gradio's can shadow it
+        app_kwargs={"middleware": [Middleware(ChinesePages)], "routes": [status_route(state)]},
+        i18n=gradio_i18n(),
+        # no 「使用 Gradio 构建」 link and no run-history page (English, and it keeps visitors' questions in the browser)
+        footer_links=["api", "settings"],
+        run_history=False,
         prevent_thread_lock=True,
         quiet=False,
     )

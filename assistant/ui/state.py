@@ -4,6 +4,7 @@ the upload checks and the password comparison that guard it. No Gradio."""
 from __future__ import annotations
 
 import hmac
+import json
 import logging
 import re
 import shutil
@@ -24,8 +25,82 @@ UPLOAD_SUFFIXES = (".txt", ".md", ".docx", ".pdf", ".html", ".htm")
 LOADING_EXISTING = "正在加载已有索引（读取段落、准备关键词检索、载入嵌入模型）…"
 LOADING_MODEL = "正在加载嵌入模型…"
 BUILDING = "首次启动：正在建立索引 {pct:.0f}%（{name}）"
+BUILT = "首次启动：索引已建立，正在准备检索…"
+#: Upload progress (the text Gradio shows over the upload result): one line per file, then the closing step.
+UPLOADING = "正在导入 {name}"
+UPLOAD_FINISHING = "正在更新检索…"
 NOT_READY = "索引尚未就绪：{message}。请稍后再试。"
 LOAD_FAILED = "索引加载失败，请联系管理员查看服务器日志。"
+
+
+def progress_text(fraction: float, name: str, template: str = UPLOADING, done: str = UPLOAD_FINISHING) -> str:
+    """The visitor's progress line for an ingest step. ``ingest`` reports each file by name and then
+    ``(1.0, "done")``: that last step gets ``done`` (Chinese) instead of the English sentinel, and a file name
+    never shows a path (:func:`safe_upload_name`)."""
+    if fraction >= 1.0:
+        return done
+    return template.format(pct=fraction * 100, name=safe_upload_name(name))
+
+
+#: The built-in example questions per user group (``ASSISTANT_UI_EXAMPLES`` replaces them). They name no city or
+#: body: a deployment on other documents shows those its index answers (:meth:`AppState.shown_examples`).
+#: Each one is checked against the bundled corpus in tests/test_ui.py.
+EXAMPLES: dict[str, list[str]] = {
+    "机关工作人员": [
+        "2022年审查了多少份重大行政决策？",
+        "教育局2022年在未成年人保护方面做了哪些工作？",
+        "禁毒知识竞赛的参与率和平均分是多少？",
+    ],
+    "学生和家长": [
+        "学校对学生欺凌应该怎么处理？",
+        "学生在学校受到人身损害，学校承担什么责任？",
+        "学校可以体罚学生吗？",
+    ],
+    "法律顾问": [
+        "《中华人民共和国未成年人保护法》第三十九条",
+        "民法典第一千二百条",
+        "行政诉讼法第三条第三款",
+    ],
+}
+
+_EXAMPLES_SHAPE = '{"用户组": ["问题", …], …}'
+
+
+class ExamplesError(ValueError):
+    """The example-questions file cannot be used; the message (Chinese, for the administrator) says why."""
+
+
+def load_examples(path: Path | None) -> dict[str, list[str]]:
+    """The example questions per user group: :data:`EXAMPLES`, or those of the JSON file ``path``.
+
+    Blank questions and groups left empty are dropped; anything else that is not ``{"group": ["question", …]}``
+    raises :class:`ExamplesError` naming the file and the problem, so a deployment learns at start-up, not from
+    an empty examples area.
+    """
+    if path is None:
+        return {group: list(questions) for group, questions in EXAMPLES.items()}
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ExamplesError(f"示例问题文件不存在：{path}") from None
+    except UnicodeDecodeError:
+        raise ExamplesError(f"示例问题文件不是 UTF-8 编码：{path}") from None
+    except OSError as e:
+        raise ExamplesError(f"示例问题文件无法读取：{path}（{e.strerror or e}）") from None
+    except json.JSONDecodeError as e:
+        raise ExamplesError(f"示例问题文件不是有效的 JSON：{path}，第 {e.lineno} 行第 {e.colno} 列附近有错。") from None
+    if not isinstance(data, dict):
+        raise ExamplesError(f"示例问题文件的内容应当是 {_EXAMPLES_SHAPE}：{path}")
+    out: dict[str, list[str]] = {}
+    for group, questions in data.items():
+        if not isinstance(questions, list) or not all(isinstance(q, str) for q in questions):
+            raise ExamplesError(f"示例问题文件中「{group}」的值应当是问题（文字）的列表，形如 {_EXAMPLES_SHAPE}：{path}")
+        kept = [q.strip() for q in questions if q.strip()]
+        if group.strip() and kept:
+            out[group.strip()] = kept
+    if not out:
+        raise ExamplesError(f"示例问题文件中没有任何问题：{path}")
+    return out
 
 
 class EngineUnavailable(RuntimeError):
@@ -116,6 +191,8 @@ class AppState:
         self.message = loading_message(settings)
         self.error: str | None = None
         self.throttle = FailureThrottle(settings.upload_fail_delay_s)
+        self.examples = load_examples(settings.ui_examples)
+        self.answered: set[str] | None = None  # the examples the index answers; None until it is ready
         if engine is not None:
             self._mark_ready()
 
@@ -142,13 +219,38 @@ class AppState:
 
     def _on_progress(self, fraction: float, name: str) -> None:
         self.progress = fraction
-        self.message = BUILDING.format(pct=fraction * 100, name=safe_upload_name(name))
+        self.message = progress_text(fraction, name, BUILDING, BUILT)
 
     def _mark_ready(self) -> None:
         self.progress = 1.0
         self.phase = "ready"
         self.refresh_message()
+        self.check_examples()
         self.ready.set()
+
+    def check_examples(self) -> None:
+        """Ask every example question once (about 10 ms each) and keep those the index answers: an example that
+        gets 「没有找到」 on this deployment's documents is not offered. A question that fails is left out and
+        logged; the start-up goes on."""
+        answered: set[str] = set()
+        for q in dict.fromkeys(q for questions in self.examples.values() for q in questions):
+            try:
+                with self.lock:
+                    if self.engine.ask(q).found:
+                        answered.add(q)
+            except Exception:
+                log.exception("example question %r failed", q)
+        self.answered = answered
+        hidden = [q for questions in self.examples.values() for q in questions if q not in answered]
+        if hidden:
+            log.warning("示例问题未显示（当前索引无法回答）：%s", "；".join(hidden))
+
+    def shown_examples(self) -> dict[str, list[str]]:
+        """The example questions to show, per group (groups with none left are omitted); none before the check."""
+        if self.answered is None:
+            return {}
+        shown = {g: [q for q in qs if q in self.answered] for g, qs in self.examples.items()}
+        return {g: qs for g, qs in shown.items() if qs}
 
     def refresh_message(self) -> None:
         r = self.engine.retriever
@@ -258,6 +360,7 @@ class AppState:
             finally:
                 self.ingesting = False
             self._reload_views()
+            self.check_examples()  # a new document may answer an example; shown from the next page load
             for path, reason in report.skipped:  # undo the copy of every file that did not make it in
                 key = str(Path(path).resolve())
                 if key in copies:
