@@ -31,7 +31,10 @@ _PLACE = re.compile(rf"[\u4e00-\u9fff]{{1,7}}?(?:{'|'.join(PLACE_SUFFIX)})")
 ORG_WORDS = ("教育和体育局", "教育体育局", "教育工作委员会", "教育委员会", "教育厅", "教育局", "教体局", "教委",
              "司法局", "人民政府", "政府", "党组", "委员会", "市委", "区委", "县委", "局", "厅", "委")
 _ORG = re.compile("|".join(ORG_WORDS))
-_YEAR = re.compile(r"((?:19|20)\d\d)\s*年")
+_YEAR = re.compile(r"((?:19|20)\d\d|[〇零一二三四五六七八九]{4})\s*年")
+_CN_DIGITS = {c: str(i) for i, c in enumerate("〇一二三四五六七八九")} | {"零": "0"}
+#: Separators some file names put between a place and a body (九龙坡区_区教委…).
+_SEPARATORS = re.compile(r"[\s_·—\-]+")
 #: Place words that name the whole country: a question about 中国 or 全国 names no body whose report it wants.
 NATIONWIDE = frozenset({"中国", "中华", "中华人民共和国", "全国", "我国", "国家", "中央"})
 
@@ -63,13 +66,30 @@ def _stem(place: str) -> str:
     return place
 
 
+def _year(digits: str) -> int:
+    return int("".join(_CN_DIGITS.get(c, c) for c in digits))
+
+
+def title_body(title: str) -> str | None:
+    """The body a title names, as written: the text before its year or before 关于 (柳州市教育局 from
+    柳州市教育局2022年…报告, 郑州市教育局 from 郑州市教育局关于2022年…). None when the title starts with either or
+    has neither (通知, 2023年工作要点): nothing is guessed."""
+    year = _YEAR.search(title)
+    cut = year.start() if year else -1
+    about = title.find("关于")
+    if about >= 0 and (cut < 0 or about < cut):
+        cut = about
+    if cut <= 0:
+        return None
+    body = _SEPARATORS.sub(" ", title[:cut]).strip()
+    return body if len(body) >= 2 else None
+
+
 def profile(title: str, text: str = "") -> Profile:
     """The body, places and year of a report from its title (traditional characters read as simplified), and
     the years its ``text`` names."""
-    s = re.sub(r"[\s_＿]", "", to_simplified(title))
-    m = _YEAR.search(s)
-    head = s[: m.start()] if m else s.split("关于")[0]
-    head = head.removesuffix("关于").removeprefix("中共")
+    m = _YEAR.search(to_simplified(title))
+    head = re.sub(r"\s", "", to_simplified(title_body(title) or "")).removeprefix("中共")
     places: list[str] = []
     for part in _ORG.sub("|", head).split("|"):
         pos = 0
@@ -83,8 +103,8 @@ def profile(title: str, text: str = "") -> Profile:
             if len(_stem(place)) >= 2 and place not in places:
                 places.append(place)
             pos = end
-    year = int(m.group(1)) if m else None
-    years = {int(y) for y in _YEAR.findall(to_simplified(text))} | ({year} if year else set())
+    year = _year(m.group(1)) if m else None
+    years = {_year(y) for y in _YEAR.findall(to_simplified(text))} | ({year} if year else set())
     return Profile(title, head, tuple(places), year, frozenset(years))
 
 
@@ -142,7 +162,7 @@ class Bodies:
         q = question
         scope = Scope()
         m = _YEAR.search(q)
-        scope.year = int(m.group(1)) if m else None
+        scope.year = _year(m.group(1)) if m else None
         matched: list[Profile] = []
         for key, profiles in self.keys.items():
             if key in q:

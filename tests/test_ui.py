@@ -166,7 +166,7 @@ def test_issuer_from_the_titles_of_the_bundled_reports(load_doc, corpus):
     assert bodies["寧夏自治區2016年法治政府建設報告"] == "寧夏自治區"
     for path in sorted((corpus / "regulations").glob("*.md")):
         assert ui.issuer(load_doc(path).title, "law") is None
-        assert ui.issuer(load_doc(path).title, "regulation") is None
+        assert ui.issuer(load_doc(path).title, "admin_regulation") is None
     for title in ("青蛙合唱节通知", "关于举办首届青蛙合唱节的通知", "2023年工作要点", "二〇二三年工作要点"):
         assert ui.issuer(title, "other") is None, title
     assert ui.issuer("某县教育局二〇二三年工作总结", "report") == "某县教育局"
@@ -180,13 +180,15 @@ def test_corpus_table_groups_by_issuing_body(engine):
         {"doc": "广州市教育局2022年法治政府建设年度报告", "doc_type": "report", "chunks": 8},
         {"doc": "青蛙合唱节通知", "doc_type": "other", "chunks": 1},
     ]
-    kinds = {code: sum(r["doc_type"] == code for r in rows) for code in ("law", "regulation")}
+    kinds = {code: sum(r["doc_type"] == code for r in rows) for code in ("law", "admin_regulation", "judicial")}
     out = ui.corpus_html(rows)
     assert (f"发布机关：广州市教育局（2 份）、柳州市教育局（1 份）、郑州市教育局（1 份）；另有 1 份标题未写明发布机关的文件；"
-            f"法律 {kinds['law']} 部、法规 {kinds['regulation']} 部（法律法规的标题不含制定机关，按类型列出）。") in out
+            f"法律 {kinds['law']} 部、行政法规 {kinds['admin_regulation']} 部、司法解释 {kinds['judicial']} 部"
+            f"（法律法规的标题不含制定机关，按类型列出）。") in out
     heads = re.findall(r'<tr class="c-group"><th colspan="5">([^<]+)<span class="c-group-n">(\d+) 个文件', out)
     assert heads == [("广州市教育局", "2"), ("柳州市教育局", "1"), ("郑州市教育局", "1"), (ui.UNKNOWN_ISSUER, "1"),
-                     ("法律", str(kinds["law"])), ("法规", str(kinds["regulation"]))]
+                     ("法律", str(kinds["law"])), ("行政法规", str(kinds["admin_regulation"])),
+                     ("司法解释", str(kinds["judicial"]))]
     assert out.count('<tr class="c-row"') == len(rows)
     assert f'<tr class="c-row" data-group="柳州市教育局"><td class="c-doc">{REPORT}</td>' in out
 

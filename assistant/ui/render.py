@@ -8,7 +8,8 @@ import re
 import string
 from typing import Any, Sequence
 
-from assistant.schema import Answer, Chunk
+from assistant.bodies import title_body
+from assistant.schema import LEGAL_TYPES, Answer, Chunk
 
 ALL = "全部"
 TYPE_LABELS = {"report": "报告", "law": "法律", "admin_regulation": "行政法规", "rule": "部门规章",
@@ -176,38 +177,19 @@ def _card(key: str, n: int, chunk: Chunk, quoted: Sequence[tuple[int, int]], sco
     return "".join(parts)
 
 
-#: A year in a title: 2022年, 2022年度, 二〇二二年.
-_YEAR = re.compile(r"(?:\d{4}|[〇零一二三四五六七八九]{4})\s*年")
-#: Separators some file names put between a place and a body (九龙坡区_区教委…).
-_SEPARATORS = re.compile(r"[\s_·—\-]+")
-_LAW_TYPES = ("law", "regulation")
 UNKNOWN_ISSUER = "标题未写明发布机关的文件"
 
 
 def issuer(title: str, doc_type: str | None = None) -> str | None:
-    """The body that issued a document, as its title names it: the text before the year or before 关于
-    (柳州市教育局 from 柳州市教育局2022年法治政府建设情况报告, 郑州市教育局 from 郑州市教育局关于2022年…的报告).
-
-    None for laws and regulations, whose titles do not name the body that made them (中华人民共和国未成年人保护法),
-    and for a title that starts with the year or with 关于, or has neither (通知): nothing is guessed.
-    """
-    if doc_type in _LAW_TYPES:
-        return None
-    year = _YEAR.search(title)
-    cut = year.start() if year else -1
-    about = title.find("关于")
-    if about >= 0 and (cut < 0 or about < cut):
-        cut = about
-    if cut <= 0:
-        return None
-    body = _SEPARATORS.sub(" ", title[:cut]).strip()
-    return body if len(body) >= 2 else None
+    """The body that issued a document, as its title names it (assistant.bodies.title_body); None for laws and
+    regulations, whose titles do not name the body that made them (中华人民共和国未成年人保护法)."""
+    return None if doc_type in LEGAL_TYPES else title_body(title)
 
 
 def _group_label(row: dict[str, Any]) -> tuple[int, str]:
     """(order, label) of a document's group in the corpus table: bodies first, then unnamed, then each law type."""
     code = row.get("doc_type", "")
-    if code in _LAW_TYPES:
+    if code in LEGAL_TYPES:
         return 2 + list(TYPE_LABELS).index(code), TYPE_LABELS[code]
     body = issuer(str(row.get("doc", "")), code)
     return (0, body) if body else (1, UNKNOWN_ISSUER)
@@ -233,7 +215,8 @@ def corpus_summary(rows: Sequence[dict[str, Any]]) -> str:
     if unknown:
         parts.append(f"另有 {unknown} 份{UNKNOWN_ISSUER.removesuffix('的文件')}的文件")
     if kinds:
-        parts.append("、".join(f"{k} {n} 部" for k, n in kinds.items()) + "（法律法规的标题不含制定机关，按类型列出）")
+        ordered = sorted(kinds.items(), key=lambda kv: list(TYPE_LABELS.values()).index(kv[0]))
+        parts.append("、".join(f"{k} {n} 部" for k, n in ordered) + "（法律法规的标题不含制定机关，按类型列出）")
     return "；".join(parts) + "。" if parts else ""
 
 
