@@ -248,7 +248,8 @@ def find_document(engine, name: str) -> str:
     found = [name] if name in titles else cit.resolve_title(name, titles)
     if len(found) != 1:
         what = "有多个文件匹配" if found else "索引中没有这个文件"
-        raise ValueError(f"{what}：{name}" + (f"（{'、'.join(found)}）" if found else ""))
+        shown = name if len(name) <= 60 else f"{name[:60]}…（共 {len(name)} 字）"  # a pasted paragraph is no title
+        raise ValueError(f"{what}：{shown}" + (f"（{'、'.join(found)}）" if found else ""))
     return found[0]
 
 
