@@ -296,6 +296,46 @@ def history(title: str, info: str) -> list[tuple[date, str, str]]:
     return sorted(out, key=lambda x: x[0])
 
 
+_PAIRS = {"）": "（", ")": "(", "》": "《", "〉": "〈", ">": "<", "】": "【", "]": "[", "”": "“", "」": "「"}
+
+
+def balanced(text: str) -> str:
+    """``text`` without brackets that have no partner — for display only (the corpus's 未保法 history line ends in a
+    stray 「）」, a source artefact kept in the stored text)."""
+    stack: list[int] = []
+    drop: set[int] = set()
+    for i, ch in enumerate(text):
+        if ch in _PAIRS.values():
+            stack.append(i)
+        elif ch in _PAIRS:
+            if stack and text[stack[-1]] == _PAIRS[ch]:
+                stack.pop()
+            else:
+                drop.add(i)
+    drop.update(stack)
+    return "".join(ch for i, ch in enumerate(text) if i not in drop).strip(" \u3000")
+
+
+_EVENT = re.compile(r"(?:第[一二三四五六七八九十]+次)?(?:修正|修订)(?!案)|公布施行|通过|公布|施行|废止")
+
+
+def history_lines(info: str) -> list[str]:
+    """The history lines of ``doc_info`` as shown to people: stray brackets and padding removed."""
+    return [balanced(line) for line in (info or "").split(" / ") if line.strip(" \u3000")]
+
+
+def latest_event(info: str) -> str:
+    """The newest history line in a few characters, for a narrow column: 2024年4月26日 第二次修正."""
+    lines = history_lines(info)
+    if not lines:
+        return ""
+    line = lines[-1]
+    when = _DATE.search(line)
+    events = _EVENT.findall(line)
+    event = "修正案通过" if "修正案" in line else (events[-1] if events else "")
+    return f"{when.group()} {event}".strip() if when else line[:20]
+
+
 def _cn_date(d: date) -> str:
     return f"{d.year}年{d.month}月{d.day}日"
 

@@ -413,6 +413,30 @@ def test_citations_html_escapes_and_labels():
     assert "&lt;b&gt;" in citations_html(None, "<b>")
 
 
+def test_check_tab_shows_one_verdict_per_citation(engine):
+    """A misquoted article: one warning, no green 正确 beside it; a missing one: the law's article count; the
+    narrow version column: the newest event, no stray bracket from the source's history line."""
+    import re
+
+    page = run_check(engine, "《中华人民共和国义务教育法》第二条规定，教师的平均工资水平应当不低于当地公务员的平均工资水平。"
+                             "未保法第一百三十三条规定了学校发现学生欺凌时的报告义务。"
+                             "依照《中华人民共和国未成年人保护法》第三十九条，学校应当建立学生欺凌防控工作制度。", None)
+    rows = re.findall(r"<tr class='cite-row'.*?</tr>", page, re.S)
+    verdicts = [re.search(r"class='verdict verdict-(\w+)' style='color:([^;]+);[^>]*>([^<]*)<", r).groups() for r in rows]
+    assert verdicts[0][0] == "mismatch" and verdicts[0][2].startswith("条文存在，内容可能不符（")
+    assert verdicts[0][1] == checker_colors()["mismatch"] and "正确" not in rows[0]
+    assert verdicts[1] == ("no_such_article", checker_colors()["no_such_article"], "条文不存在（该法共 132 条）")
+    assert verdicts[2] == ("ok", checker_colors()["ok"], "正确")
+    assert "<summary>2024年4月26日 第二次修正</summary>" in rows[2] and "第二次修正）" not in rows[2]
+    assert "共 3 处引用：正确 1，内容可能不符 1，条文不存在 1" in page
+
+
+def checker_colors() -> dict[str, str]:
+    from assistant.ui.check import COLORS
+
+    return COLORS
+
+
 def test_check_tab(engine):
     import gradio as gr
 
