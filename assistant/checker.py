@@ -352,9 +352,9 @@ def version_note(title: str, info: str, cited: str | None, draft_date: date | No
     changes = [(d, e) for d, e, _ in events if e in ("修正", "修订")]
     current = changes[-1] if changes else next(((d, e) for d, e, _ in events if e in ("通过", "公布")), None)
     if cited and current and (year := re.search(r"\d{4}", cited)) and int(year.group()) != current[0].year:
-        later = [f"{_cn_date(d)}{e}" for d, e in changes if d.year > int(year.group())]
+        between = [f"{_cn_date(d)}{e}" for d, e in changes if int(year.group()) < d.year and d < current[0]]
         notes.append(f"所引为{cited}版；语料中是{_cn_date(current[0])}{current[1]}后的文本"
-                     + (f"（此后{'、'.join(later)}）" if later else "") + "，条文编号和内容可能不同")
+                     + (f"（其间另有{'、'.join(between)}）" if between else "") + "，条文编号和内容可能不同")
     if draft_date:
         when = _cn_date(draft_date)
         first = next((d for d, e, _ in events if e in ("通过", "公布")), None)

@@ -121,11 +121,17 @@ def cmd_docs(args) -> int:
 
 
 def cmd_check(args) -> int:
-    from assistant import checker
+    from assistant import checker, review
 
-    text = None
+    if (args.annotate or args.report) and (args.doc or args.map):
+        raise ValueError("--annotate / --report 用于核查文稿（文字、文件或 -），不能与 --doc、--map 同用")
+    written = _date_arg(args.date) if args.date else None
+    draft = None
     if args.source is not None and not args.doc and not args.map:
-        text = _text_or_file(args.source)  # before the engine: a missing file or binary input costs nothing
+        draft = _draft(args.source)  # before the engine: a missing file or binary input costs nothing
+    source = Path(draft.path) if draft and draft.path else None
+    annotate = _output(args.annotate, (".docx",), source, "批注稿") if args.annotate else None
+    report_out = _output(args.report, (".csv", ".docx"), source, "核查报告") if args.report else None
     engine = _engine(args)
     engine.ensure_index(progress=True)
     if args.map:
@@ -134,13 +140,73 @@ def cmd_check(args) -> int:
         return 0
     if args.doc:
         report = checker.check_document(engine, _clean(args.doc))
-    elif text is not None:
-        report = checker.check_text(engine, text)
+    elif draft is not None:
+        report = review.check_draft(engine, draft, written)
     else:
         print("请给出要核查的文字或文件（- 表示标准输入），或用 --doc TITLE / --map", file=sys.stderr)
         return 2
-    _print_json(report.to_json()) if args.json else print(checker.format_report(report))
+    result = report.to_json()
+    try:
+        if annotate:
+            n = review.annotate(draft, result, annotate)
+            print(f"已写出批注稿（{n} 处引用已标注）：{annotate}", file=sys.stderr)
+        if report_out:
+            review.write_report(result, report_out)
+            print(f"已写出核查报告：{report_out}", file=sys.stderr)
+    except OSError as e:
+        raise ValueError(f"无法写出文件：{e.filename or ''} {e.strerror or e}") from None
+    _print_json(result) if args.json else print(checker.format_report(report))
     return 0
+
+
+def _draft(arg: str):
+    """The draft to check: ``-`` is standard input, an existing file is read as a draft (.docx/.txt/.md/.pdf; other
+    readable types as plain text), anything else is the text itself."""
+    from assistant import review
+    from ingest.loaders import LoadError, load
+
+    if arg == "-":
+        return review.draft_from_text(_stdin_text(), "标准输入")
+    if not _is_file(arg):
+        if Path(arg).suffix.lower() in _FILE_SUFFIXES and not any(ch.isspace() for ch in arg) and len(arg) < 300:
+            raise ValueError(f"找不到文件：{_short(arg)}（要核查的若是这段文字本身，请写成完整的句子）/ file not found")
+        return review.draft_from_text(_clean(arg))
+    if Path(arg).suffix.lower() in review.SUFFIXES:
+        return review.read_draft(arg)
+    try:
+        return review.draft_from_text(load(arg).text, Path(arg).name)
+    except LoadError as e:
+        raise ValueError(str(e)) from None
+
+
+def _date_arg(text: str):
+    """--date: 2022-06-01, 2022/6/1 or 2022年6月1日."""
+    import re
+    from datetime import date
+
+    m = re.fullmatch(r"\s*(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?\s*", text)
+    try:
+        if m:
+            return date(int(m[1]), int(m[2]), int(m[3]))
+    except ValueError:
+        pass
+    raise ValueError(f"无法识别的日期：{_short(text)}（请写成 2022-06-01 或 2022年6月1日）")
+
+
+def _output(arg: str, suffixes: tuple[str, ...], source: Path | None, what: str) -> Path:
+    """An output path, checked before any work: its type, an existing folder, and never the draft itself."""
+    if _unusable_path(arg):
+        raise ValueError(f"{what}的文件名无效：{_short(arg)}")
+    out = Path(arg)
+    if out.suffix.lower() not in suffixes:
+        raise ValueError(f"{what}应为 {' 或 '.join(suffixes)} 文件：{_short(arg)}")
+    if not out.parent.is_dir():
+        raise ValueError(f"{what}的文件夹不存在：{out.parent}")
+    if out.is_dir():
+        raise ValueError(f"{what}的路径是一个文件夹：{out}")
+    if source is not None and out.exists() and os.path.samefile(out, source):
+        raise ValueError(f"{what}不能覆盖原稿：{out}")
+    return out
 
 
 def _clean(text: str | None) -> str | None:
@@ -179,23 +245,6 @@ def _is_file(arg: str) -> bool:
         return Path(arg).is_file()
     except (OSError, ValueError):
         return False
-
-
-def _text_or_file(arg: str) -> str:
-    """The text to check: ``-`` reads standard input, an existing file is read like an ingested one (txt, md, docx,
-    pdf, html; binary content is refused), anything else is the text itself. Raises ValueError with a message."""
-    from ingest.loaders import LoadError, load
-
-    if arg == "-":
-        return _stdin_text()
-    if not _is_file(arg):
-        if Path(arg).suffix.lower() in _FILE_SUFFIXES and not any(ch.isspace() for ch in arg) and len(arg) < 300:
-            raise ValueError(f"找不到文件：{_short(arg)}（要核查的若是这段文字本身，请写成完整的句子）/ file not found")
-        return _clean(arg)
-    try:
-        return load(arg).text
-    except LoadError as e:
-        raise ValueError(str(e)) from None
 
 
 def _stdin_text() -> str:
@@ -308,6 +357,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("source", nargs="?", help="text to check, a file path (if such a file exists), or - for stdin")
     sp.add_argument("--doc", help="check an ingested document (title)")
     sp.add_argument("--map", action="store_true", help="which document cites which, and where")
+    sp.add_argument("--annotate", metavar="OUT.docx",
+                    help="write the draft back as .docx with each citation highlighted and commented")
+    sp.add_argument("--report", metavar="OUT.csv|OUT.docx", help="write the review report (every citation, verdict, notes)")
+    sp.add_argument("--date", help="the draft's date (2022-06-01) for version notes; default: its date line, if any")
     common(sp)
     sp.set_defaults(func=cmd_check)
 
