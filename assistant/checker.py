@@ -13,6 +13,10 @@ When the citing sentence also says what the article says, ``support`` compares t
 the index's embedding model plus jieba-token overlap), ``rival`` does the same for the neighbouring articles and
 the law's closest articles, and ``mismatch`` flags a likely misquote: weak support, a rival article that backs
 the sentence better, or a quantity (a deadline, an age) the article does not state.
+
+Each citation then gets ONE verdict (``verdict`` / ``verdict_text``), the thing a reader acts on: 正确, 条文存在，内容可能
+不符（第四十条更相符）, 条文不存在（该法共 132 条）, 语料中无此文件 or 名称不明确 — never 正确 beside a warning. When the checked
+text is a dated draft, ``version_note`` says whether a cited law was amended, replaced or not yet in force at that date.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import bisect
 import re
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
+from datetime import date
 from typing import Any
 
 import numpy as np
@@ -30,6 +35,9 @@ from assistant.schema import LEGAL_TYPES, Chunk
 from assistant.textutil import sentence_spans, tokens
 
 STATUSES = ("ok", "no_such_article", "document_not_in_corpus", "ambiguous")
+#: The one verdict per citation: ``ok`` splits into ``ok`` and ``mismatch`` (the article exists, the sentence is
+#: probably not what it says).
+VERDICTS = ("ok", "mismatch", "no_such_article", "document_not_in_corpus", "ambiguous")
 
 #: Repealed document → (the document that replaced it, the date it took effect). The corpus keeps the old text
 #: on purpose (it was in force in 2022, the seed report's year) and its info lines do not say it was repealed
@@ -37,6 +45,13 @@ STATUSES = ("ok", "no_such_article", "document_not_in_corpus", "ambiguous")
 #: 法规规章备案审查条例第二十六条 ("2001年12月14日国务院发布的《法规规章备案条例》同时废止"). A note is added only when
 #: the replacement is in the corpus too. Add a row when the corpus gains a document that replaces another.
 REPLACED_BY: dict[str, tuple[str, str]] = {"法规规章备案条例": ("法规规章备案审查条例", "2024年11月1日")}
+#: History lines the corpus files lack (data/corpus/SOURCES.md): 规章制定程序条例's block lists only the 2001
+#: promulgation although its body is the 2017 revision; 法规规章备案审查条例's block is empty (dates from the source
+#: file name and its 第二十六条). Used for version notes only; ``doc_info`` stays as the corpus has it.
+HISTORY_SUPPLEMENT: dict[str, list[str]] = {
+    "规章制定程序条例": ["2017年12月22日 中华人民共和国国务院令第695号修订", "2018年5月1日 施行"],
+    "法规规章备案审查条例": ["2024年8月30日 公布", "2024年11月1日 施行"],
+}
 
 #: ``support`` below this → ``mismatch``. On data/eval/citations_test.txt correct paraphrases score 0.75–1.0 and
 #: sentences citing the wrong article 0.12–0.36 (tests/test_checker.py). Loose wording ("学校受伤的责任") can fall
@@ -54,6 +69,7 @@ _CITING_WORDS = frozenset({"规定", "明确", "要求", "指出", "提出", "�
                            "以下", "如下", "本法"})
 _MIN_CONTENT_WORDS = 3  # fewer content words left after removing the citation → no paraphrase, no support score
 _SELF = re.compile(r"[本该][\u4e00-\u9fff]{1,2}")  # 本法 / 该法 / 本条例 / 本规定 / 本法典 as the parser keeps them
+OWN_DOCUMENT = "本文件"  # what a draft's 本办法 / 本规定 resolves to when the draft has no title
 
 
 @dataclass
@@ -81,18 +97,43 @@ class CheckedCitation:
     rival: float | None = None  # best support of another article of the same law
     rival_article: str | None = None
     unstated: list[str] = field(default_factory=list)  # quantities the sentence gives and the article does not
+    verdict: str = ""  # one of VERDICTS: what the citation comes to
+    verdict_text: str = ""  # the verdict in words, with its reason: 条文不存在（该法共 132 条）
+    missing: list[str] = field(default_factory=list)  # cited articles (or 款/项: 第三十九条第三款) the document lacks
+    article_count: int | None = None  # articles of the resolved document
+    candidates: list[str] = field(default_factory=list)  # the documents an ambiguous name fits
+    version: str | None = None  # the version the citation names (2021年修正), as written
+    version_note: str = ""  # the cited version or the draft's date against the document's history
+    rival_text: str = ""  # the text of rival_article, when it backs the sentence better
+    paragraph: int = 0  # 1-based: the non-empty paragraph (line) of the checked text the citation is in
 
 
 @dataclass
 class CheckReport:
     citations: list[CheckedCitation]
+    draft: dict[str, Any] = field(default_factory=dict)  # title / date / file of a checked draft (assistant.review)
 
-    def summary(self) -> dict[str, int]:
+    def summary(self) -> dict[str, Any]:
+        """Counts by status (``ok`` includes the mismatches, as before) and by the one verdict each citation gets."""
         counts = {s: sum(c.status == s for c in self.citations) for s in STATUSES}
-        return {"total": len(self.citations), **counts, "mismatch": sum(c.mismatch is True for c in self.citations)}
+        return {"total": len(self.citations), **counts, "mismatch": sum(c.mismatch is True for c in self.citations),
+                "verdicts": {v: sum(c.verdict == v for c in self.citations) for v in VERDICTS}}
+
+    def absent(self) -> list[dict[str, Any]]:
+        """Each cited document that is not in the corpus, once, with where it is cited (paragraph numbers)."""
+        out: dict[str, dict[str, Any]] = {}
+        for c in self.citations:
+            if c.status == "document_not_in_corpus":
+                title = (c.title or c.raw).strip()
+                entry = out.setdefault(title, {"title": title, "count": 0, "paragraphs": []})
+                entry["count"] += 1
+                if c.paragraph and c.paragraph not in entry["paragraphs"]:
+                    entry["paragraphs"].append(c.paragraph)
+        return list(out.values())
 
     def to_json(self) -> dict[str, Any]:
-        return {"citations": [asdict(c) for c in self.citations], "summary": self.summary()}
+        return {"citations": [asdict(c) for c in self.citations], "summary": self.summary(), "absent": self.absent(),
+                "draft": self.draft}
 
 
 def doc_note(title: str, info: str, titles) -> str:
@@ -102,13 +143,23 @@ def doc_note(title: str, info: str, titles) -> str:
     return "；".join(notes)
 
 
-def check_text(engine, text: str, self_title: str | None = None, with_support: bool = True) -> CheckReport:
-    """Check every citation in ``text``. ``self_title``: the document the text belongs to (本法第X条 → it)."""
+def check_text(engine, text: str, self_title: str | None = None, with_support: bool = True, *,
+               own_title: str | None = None, own_articles: dict[str, str] | None = None,
+               draft_date: date | None = None, paragraph_starts: list[int] | None = None) -> CheckReport:
+    """Check every citation in ``text``.
+
+    ``self_title``: the corpus document the text belongs to (``--doc``: 本法第X条 → it). ``own_articles``: the text's
+    own articles (label → text) when it is a draft with 第N条 of its own; its 本办法 / 本规定 第N条 are then checked
+    against them (``own_title`` names the draft). ``draft_date``: when the text was written, for version notes.
+    ``paragraph_starts``: offsets where the text's paragraphs start (default: its non-empty lines).
+    """
     r = engine.retriever
     infos = {doc: r.chunks[rows[0]].extra.get("doc_info", "") for doc, rows in r.doc_rows.items()}
     spans = sentence_spans(text)
     starts = [s for s, _ in spans]
     parsed = cit.parse_citations(text, r.titles)
+    if paragraph_starts is None:
+        paragraph_starts = [m.start() for m in re.finditer(r"^[^\n]*\S", text, re.M)]
 
     def sentence_of(pos: int) -> tuple[int, int]:
         i = bisect.bisect_right(starts, pos) - 1
@@ -122,22 +173,36 @@ def check_text(engine, text: str, self_title: str | None = None, with_support: b
     for c in parsed:
         sent = sentence_of(c.start)
         name = c.title
+        own = False
         if name and not _SELF.fullmatch(name):
             named[sent] = name
+        elif name and name.startswith("本") and own_articles and c.articles:
+            own = True  # a draft's 本办法第五条: its own article
         elif name and name.startswith("本") and self_title:
             name = self_title
         else:  # bare 第N条, or 该法 / 本法 outside a document: only a title earlier in the sentence names it
             name = named.get(sent)
             if name is None:
                 continue
+        paragraph = max(1, bisect.bisect_right(paragraph_starts, c.start))
+        if own:
+            item = _own_citation(c, text[sent[0] : sent[1]], own_title or OWN_DOCUMENT, own_articles)
+            item.paragraph = paragraph
+            out.append(_with_verdict(item, "该文件"))
+            continue
         lookup = r.resolve(c, name)
         item = CheckedCitation(c.raw, c.start, c.end, name, lookup.title, list(c.articles),
-                               lookup.reason or "ok", text[sent[0] : sent[1]])
+                               lookup.reason or "ok", text[sent[0] : sent[1]], version=c.version, paragraph=paragraph,
+                               missing=list(lookup.missing), candidates=list(lookup.candidates))
         if lookup.title:
             title = lookup.title
             item.doc_info = infos.get(title, "")
             item.note = doc_note(title, item.doc_info, r.titles)
+            item.article_count = r.article_counts.get(title) or None
             item.article_texts = [ArticleText(ch.article, ch.text, ch.section) for ch in lookup.chunks]
+            item.version_note = version_note(title, item.doc_info, c.version, draft_date, r.titles)
+            if item.status == "ok" and (part := _missing_part(c, item.article_texts)):
+                item.status, item.missing, item.verdict_text = "no_such_article", [part[0]], f"条文不存在（{part[1]}）"
             if with_support and item.status == "ok" and item.article_texts:
                 claim = _residual(text, sent, in_sentence[sent])
                 if len(set(tokens(claim)) - _CITING_WORDS) >= _MIN_CONTENT_WORDS:
@@ -149,8 +214,164 @@ def check_text(engine, text: str, self_title: str | None = None, with_support: b
                         item.rival = rivals[item.rival_article]
                     item.unstated = unstated_quantities(claim, [a.text for a in item.article_texts])
                     item.mismatch = is_mismatch(item.support, item.rival) or bool(item.unstated)
-        out.append(item)
+                    if item.rival is not None and item.rival - item.support > RIVAL_MARGIN:
+                        item.rival_text = "\n\n".join(ch.text for ch in r.articles[(title, item.rival_article)])
+        kind = "该法" if r.titles.get(lookup.title or "") == "law" else "该文件"
+        out.append(_with_verdict(item, kind))
     return CheckReport(out)
+
+
+def _own_citation(c: cit.Citation, sentence: str, title: str, own_articles: dict[str, str]) -> CheckedCitation:
+    """A draft's 本办法第N条, checked against the draft's own articles (no corpus document, no support score)."""
+    missing = [a for a in c.articles if a not in own_articles]
+    return CheckedCitation(
+        c.raw, c.start, c.end, title, title, list(c.articles), "no_such_article" if missing else "ok", sentence,
+        article_texts=[ArticleText(a, own_articles[a], "") for a in c.articles if a in own_articles],
+        missing=missing, article_count=len(own_articles))
+
+
+def _missing_part(c: cit.Citation, texts: list[ArticleText]) -> tuple[str, str] | None:
+    """A cited 款 or 项 the (single) article does not have, as (label, why): 第三十九条第三款 of a two-paragraph
+    article, or 第二款第五项 where that paragraph lists four. Paragraphs are the article's blank-line-separated 款
+    (read as the chat reads them), items the lines that start with （一）/(一)."""
+    if not (c.paragraph or c.item) or len(c.articles) != 1 or not texts:
+        return None
+    from assistant.answer import paragraph_spans  # the chat's own reading of 款, so both agree
+
+    whole = "\n\n".join(a.text for a in texts)
+    paragraphs = [whole[s:e] for s, e in paragraph_spans(whole)]
+    label = c.articles[0]
+    if c.paragraph:
+        kuan = f"第{cit.int_to_cn(c.paragraph)}款"
+        if c.paragraph > len(paragraphs):
+            return f"{label}{kuan}", f"{label}只有 {len(paragraphs)} 款，没有{kuan}"
+        scope, label = paragraphs[c.paragraph - 1], f"{label}{kuan}"
+    else:
+        scope = whole
+    items = len(re.findall(r"(?m)^\s*[（(][一二三四五六七八九十]+[）)]", scope))
+    if c.item and c.item > items:
+        xiang = f"第{cit.int_to_cn(c.item)}项"
+        return f"{label}{xiang}", f"{label}只有 {items} 项，没有{xiang}" if items else f"{label}不分项"
+    return None
+
+
+def _with_verdict(c: CheckedCitation, kind: str) -> CheckedCitation:
+    """Set the one verdict and its words; ``kind`` (该法 / 该文件) is how the count of articles is introduced."""
+    if c.status == "ok":
+        c.verdict = "mismatch" if c.mismatch else "ok"
+        c.verdict_text = f"条文存在，内容可能不符（{mismatch_reason(c)}）" if c.mismatch else LABELS["ok"]
+    elif c.status == "no_such_article":
+        c.verdict = c.status
+        if not c.verdict_text:  # (set already when the article is there and its 款 or 项 is not)
+            which = f"：{'、'.join(c.missing)}" if len(c.articles) > 1 and c.missing else ""
+            count = f"（{kind}共 {c.article_count} 条）" if c.article_count else ""
+            c.verdict_text = f"条文不存在{which}{count}"
+    elif c.status == "ambiguous" and c.candidates:
+        c.verdict = c.status
+        c.verdict_text = f"名称不明确（可能是{'或'.join(f'《{t}》' for t in c.candidates)}）"
+    else:
+        c.verdict, c.verdict_text = c.status, LABELS.get(c.status, c.status)
+    return c
+
+
+# --- versions -----------------------------------------------------------------------------------------
+
+_DATE = re.compile(r"(\d{4})年(\d{1,2})月(\d{1,2})日")
+
+
+def history(title: str, info: str) -> list[tuple[date, str, str]]:
+    """(date, event, line) per dated history line, oldest first; event is 通过 / 公布 / 施行 / 修正 / 修订 / 废止.
+    A 宪法修正案 line counts as 修正 (it amends the constitution). Adds HISTORY_SUPPLEMENT's lines."""
+    out = []
+    for line in [*(info or "").split(" / "), *HISTORY_SUPPLEMENT.get(title, [])]:
+        m = _DATE.search(line)
+        if not m:
+            continue
+        try:
+            when = date(int(m[1]), int(m[2]), int(m[3]))
+        except ValueError:
+            continue
+        event = next((e for e in ("废止", "修订", "修正", "施行", "公布", "通过") if e in line), "")
+        out.append((when, event, line.strip()))
+    return sorted(out, key=lambda x: x[0])
+
+
+_PAIRS = {"）": "（", ")": "(", "》": "《", "〉": "〈", ">": "<", "】": "【", "]": "[", "”": "“", "」": "「"}
+
+
+def balanced(text: str) -> str:
+    """``text`` without brackets that have no partner — for display only (the corpus's 未保法 history line ends in a
+    stray 「）」, a source artefact kept in the stored text)."""
+    stack: list[int] = []
+    drop: set[int] = set()
+    for i, ch in enumerate(text):
+        if ch in _PAIRS.values():
+            stack.append(i)
+        elif ch in _PAIRS:
+            if stack and text[stack[-1]] == _PAIRS[ch]:
+                stack.pop()
+            else:
+                drop.add(i)
+    drop.update(stack)
+    return "".join(ch for i, ch in enumerate(text) if i not in drop).strip(" \u3000")
+
+
+_EVENT = re.compile(r"(?:第[一二三四五六七八九十]+次)?(?:修正|修订)(?!案)|公布施行|通过|公布|施行|废止")
+
+
+def history_lines(info: str) -> list[str]:
+    """The history lines of ``doc_info`` as shown to people: stray brackets and padding removed."""
+    return [balanced(line) for line in (info or "").split(" / ") if line.strip(" \u3000")]
+
+
+def latest_event(info: str) -> str:
+    """The newest history line in a few characters, for a narrow column: 2024年4月26日 第二次修正."""
+    lines = history_lines(info)
+    if not lines:
+        return ""
+    line = lines[-1]
+    when = _DATE.search(line)
+    events = _EVENT.findall(line)
+    event = "修正案通过" if "修正案" in line else (events[-1] if events else "")
+    return f"{when.group()} {event}".strip() if when else line[:20]
+
+
+def _cn_date(d: date) -> str:
+    return f"{d.year}年{d.month}月{d.day}日"
+
+
+def version_note(title: str, info: str, cited: str | None, draft_date: date | None, titles) -> str:
+    """What a reader of a draft must know about the version of ``title`` the corpus holds.
+
+    ``cited`` (2015年修正, from the citation): a year that is not the corpus version's year means the text the
+    draft quotes may differ. ``draft_date``: amendments after it (the corpus text is newer than the draft: an
+    article number may have moved), a document not yet published or in force then, or one already replaced.
+    """
+    events = history(title, info)
+    notes = []
+    changes = [(d, e) for d, e, _ in events if e in ("修正", "修订")]
+    current = changes[-1] if changes else next(((d, e) for d, e, _ in events if e in ("通过", "公布")), None)
+    if cited and current and (year := re.search(r"\d{4}", cited)) and int(year.group()) != current[0].year:
+        between = [f"{_cn_date(d)}{e}" for d, e in changes if int(year.group()) < d.year and d < current[0]]
+        notes.append(f"所引为{cited}版；语料中是{_cn_date(current[0])}{current[1]}后的文本"
+                     + (f"（其间另有{'、'.join(between)}）" if between else "") + "，条文编号和内容可能不同")
+    if draft_date:
+        when = _cn_date(draft_date)
+        first = next((d for d, e, _ in events if e in ("通过", "公布")), None)
+        in_force = next((d for d, e, _ in events if e == "施行"), None)
+        after = [f"{_cn_date(d)}{e}" for d, e in changes if d > draft_date]
+        if first and first > draft_date:
+            notes.append(f"成文日期（{when}）时该文件尚未公布（{_cn_date(first)}公布）")
+        elif in_force and in_force > draft_date and not changes:
+            notes.append(f"成文日期（{when}）时该文件尚未施行（{_cn_date(in_force)}起施行）")
+        elif after:
+            notes.append(f"成文日期（{when}）之后，该文件于{'、'.join(after)}：语料中是修改后的文本，所引条文可能是旧版编号，"
+                         "请按成文时的版本核对")
+        if (new := REPLACED_BY.get(title)) and new[0] in titles:
+            m = _DATE.search(new[1])
+            if m and date(int(m[1]), int(m[2]), int(m[3])) <= draft_date:
+                notes.append(f"成文日期（{when}）时该文件已废止（{new[1]}起由《{new[0]}》取代）")
+    return "；".join(notes)
 
 
 def _residual(text: str, sent: tuple[int, int], cites: list[cit.Citation]) -> str:
@@ -248,7 +469,8 @@ def find_document(engine, name: str) -> str:
     found = [name] if name in titles else cit.resolve_title(name, titles)
     if len(found) != 1:
         what = "有多个文件匹配" if found else "索引中没有这个文件"
-        raise ValueError(f"{what}：{name}" + (f"（{'、'.join(found)}）" if found else ""))
+        shown = name if len(name) <= 60 else f"{name[:60]}…（共 {len(name)} 字）"  # a pasted paragraph is no title
+        raise ValueError(f"{what}：{shown}" + (f"（{'、'.join(found)}）" if found else ""))
     return found[0]
 
 
@@ -259,6 +481,7 @@ def _checked_chunks(engine, title: str, with_support: bool) -> list[tuple[Chunk,
     for chunk in sorted(engine.retriever.chunks_of(title), key=lambda c: c.start):
         for item in check_text(engine, chunk.text, title, with_support).citations:
             item.start, item.end = item.start + chunk.start, item.end + chunk.start
+            item.paragraph = 0  # lines of a passage are no paragraphs of the document; its section says where
             pairs.append((chunk, item))
     return pairs
 
@@ -298,34 +521,58 @@ def citation_map(engine) -> dict[str, Any]:
 # --- plain-text output for the CLI -------------------------------------------------------------------
 
 LABELS = {"ok": "正确", "no_such_article": "条文不存在", "document_not_in_corpus": "语料中无此文件", "ambiguous": "名称不明确"}
+#: Short names of the verdicts (legends, highlight colours); ``verdict_text`` adds each citation's reason.
+VERDICT_LABELS = {"ok": "正确", "mismatch": "内容可能不符", "no_such_article": "条文不存在",
+                  "document_not_in_corpus": "语料中无此文件", "ambiguous": "名称不明确"}
 
 
 def mismatch_reason(c) -> str:
     """Why a citation is flagged, in words (``c`` is a CheckedCitation or its JSON dict)."""
     get = c.get if isinstance(c, dict) else lambda k: getattr(c, k)
-    if get("unstated"):
-        return f"条文中没有“{'、'.join(get('unstated'))}”"
+    reasons = []
     support, rival = get("support"), get("rival")
     if rival is not None and support is not None and rival - support > RIVAL_MARGIN:
-        return f"{get('rival_article')}更相符"
-    return "条文内容与该句关联较弱"
+        reasons.append(f"{get('rival_article')}更相符")
+    if get("unstated"):
+        reasons.append(f"条文中没有“{'、'.join(get('unstated'))}”")
+    return "；".join(reasons) or "条文内容与该句关联较弱"
+
+
+def summary_text(result: dict[str, Any]) -> str:
+    """The summary line of a ``to_json()`` result, by verdict, then each cited document not in the corpus once with
+    the paragraphs it is cited in. The CLI, the tab and the review report all print this."""
+    s = result["summary"]
+    v = s.get("verdicts") or {}
+    line = (f"共 {s['total']} 处引用：正确 {v.get('ok', 0)}，内容可能不符 {v.get('mismatch', 0)}，条文不存在 "
+            f"{v.get('no_such_article', 0)}，语料中无此文件 {v.get('document_not_in_corpus', 0)}，名称不明确 "
+            f"{v.get('ambiguous', 0)}。")
+    if absent := result.get("absent"):
+        line += "\n语料中无此文件：" + "；".join(f"《{a['title']}》（{_where(a)}）" for a in absent)
+    return line
+
+
+def _where(absent: dict[str, Any]) -> str:
+    """第3段、第7段 — or, for a document checked with --doc (no paragraph numbers), how many times."""
+    return "、".join(f"第{n}段" for n in absent["paragraphs"]) or f"{absent['count']} 处"
 
 
 def format_report(report: CheckReport) -> str:
+    """Plain text for the CLI: one line per citation with its one verdict, then the article texts."""
     lines = []
     for i, c in enumerate(report.citations, 1):
-        flag = f"  ⚠ 内容可能不符（{mismatch_reason(c)}）" if c.mismatch else ""
         support = f"  支持度 {c.support:.2f}" if c.support is not None else ""
-        lines.append(f"[{i}] {c.raw}  →  {LABELS[c.status]}（{c.status}）{support}{flag}")
+        lines.append(f"[{i}] {c.raw}  →  {c.verdict_text}{support}")
         if c.resolved_title and c.resolved_title != c.title:
             lines.append(f"    文件：《{c.resolved_title}》")
-        for text in (c.doc_info, c.note):
+        for text in (c.doc_info, c.note, c.version_note):
             if text:
                 lines.append(f"    {text}")
         lines += ["    " + a.text.replace("\n\n", "\n    ") for a in c.article_texts]
-    s = report.summary()
-    lines.append(f"共 {s['total']} 处引用：正确 {s['ok']}，条文不存在 {s['no_such_article']}，语料中无此文件 "
-                 f"{s['document_not_in_corpus']}，名称不明确 {s['ambiguous']}；内容可能不符 {s['mismatch']}。")
+        if c.rival_text:
+            lines.append(f"    更相符的{c.rival_article}（支持度 {c.rival:.2f}）：" + c.rival_text.replace("\n\n", "\n    "))
+    if report.draft.get("date"):
+        lines.append(f"成文日期：{report.draft['date']}")
+    lines.append(summary_text(report.to_json()))
     return "\n".join(lines)
 
 

@@ -29,6 +29,7 @@ __all__ = [
     "parse_citations",
     "resolve_title",
     "title_aliases",
+    "version_of",
 ]
 
 
@@ -42,6 +43,9 @@ class Citation:
     articles: tuple[str, ...]  # canonical labels, lists and ranges expanded; empty for a title alone
     paragraph: int | None  # 款; the first one written ("第一款、第二款" -> 1); None if several articles
     item: int | None  # 项; same rule as paragraph
+    #: The version the citation names, as written: 2021年修正 in 《…》（2021年修正）第N条, 《…（2021年修正）》, 教育法2021年
+    #: 修正版第N条. A draft that cites an older version than the corpus holds may mean a different article text.
+    version: str | None = None
 
 
 # --- numerals -------------------------------------------------------------------------------
@@ -116,6 +120,9 @@ _BEFORE_NAME = re.compile(rf"(?:{_CLASSES}|版|新|现行|有效|修正|修订|�
 _HEAD_NOISE = re.compile(rf"^(?:\[[^\[\]]*\]|(?:{_CLASSES}|(?:最新|新|现行|旧)版?|(?:[0-9]{{4}}年?)?(?:{_CN_ORDINAL})?"
                          rf"(?:修正|修订|修改)(?:版|本|后)?|[0-9]{{4}}年?版?)的?)[-—–_:|/·]*")
 _TAIL_NOISE = re.compile(rf"(?:\([^()]*\)|\[[^\[\]]*\]|{_VERSION_NOTE})$")
+#: A version note with a year or an amendment word in it (2021年修正, 2021修订版, 第二次修正后): what version_of keeps.
+_VERSION_IN = re.compile(rf"[0-9０-９]{{4}}年?(?:{_CN_ORDINAL})?(?:修正|修订|修改)?(?:版|本|后|文本)?"
+                         rf"|(?:{_CN_ORDINAL})?(?:修正|修订|修改)(?:版|本|后)?")
 _BRACKETS = str.maketrans({"《": "<", "》": ">", "〈": "<", "〉": ">", "【": "[", "】": "]"})
 #: Abbreviations that no prefix rule can derive. Kept explicit so that no name resolves by accident.
 _SHORT_FORMS = {"中华人民共和国未成年人保护法": ("未保法",)}
@@ -252,6 +259,13 @@ _SELF_REF = re.compile(rf"(?<!基){_SELF_WORDS}(?:法律|法规|{_SUFFIX_RE})$")
 _ARTICLE_REF = rf"第[{_CN_DIGITS}0-9]+[条款项章节编]"
 
 
+def version_of(text: str) -> str | None:
+    """The version note in ``text`` (what stands between a title and its 第N条, or a title's bracketed tail):
+    "（2021年修正）" → "2021年修正", "2018修订版" → "2018修订版"; None when it names no year and no amendment."""
+    m = _VERSION_IN.search(text)
+    return m.group() if m else None
+
+
 def _guess_title(before: str) -> str | None:
     """Heuristic law name ending right at the end of `before` (no known titles matched).
 
@@ -378,7 +392,8 @@ def parse_citations(text: str, known_titles: Iterable[str] = ()) -> list[Citatio
     spans = _bracket_spans(text)
     by_end = {end: start for start, end in spans}
     found: dict[int, Citation] = {
-        s: Citation(text[s:e], s, e, text[s + 1 : e - 1].strip(), True, (), None, None)
+        s: Citation(text[s:e], s, e, text[s + 1 : e - 1].strip(), True, (), None, None,
+                    _bracketed_version(text[s + 1 : e - 1]))
         for s, e in spans
         if text[s + 1 : e - 1].strip()
     }
@@ -397,11 +412,12 @@ def parse_citations(text: str, known_titles: Iterable[str] = ()) -> list[Citatio
         # 《title》第N条 is one citation, also with a version note or 的 between: 《…》（2021年修正）第N条, 教育法
         # 2021年修正版第N条, 未成年人保护法里第N条; the title is the name alone, raw runs from it to the articles.
         gap = len(_GAP.search(before).group()) if pos not in by_end else 0
+        version = version_of(before[len(before) - gap :]) if gap else None
         link, before = pos - gap, before[: len(before) - gap]
         if link in by_end and by_end[link] in found:  # found holds the non-empty 《》 only
             start, bracketed = by_end[link], True
             title = text[start + 1 : link - 1].strip()
-            found.pop(start, None)
+            version = version or found.pop(start).version
         elif known := _alias_at_end(before, aliases):
             title = known
         elif not m.group().startswith("第"):
@@ -413,5 +429,12 @@ def parse_citations(text: str, known_titles: Iterable[str] = ()) -> list[Citatio
             for s0, e0 in spans:  # a title quoted inside this one (…关于适用《行政诉讼法》的解释) is no citation of its own
                 if start <= s0 and e0 <= link:
                     found.pop(s0, None)
-        found[start] = Citation(text[start : m.end()], start, m.end(), title, bracketed, articles, paragraph, item)
+        found[start] = Citation(text[start : m.end()], start, m.end(), title, bracketed, articles, paragraph, item,
+                                version)
     return [found[k] for k in sorted(found)]
+
+
+def _bracketed_version(title: str) -> str | None:
+    """The version note at the end of a bracketed title: 中华人民共和国教育法（2021年修正） → 2021年修正."""
+    tail = re.search(r"[（(]([^（）()]{1,20})[)）]\s*$", title)
+    return version_of(tail.group(1)) if tail else None

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
+import os
 import sys
 from pathlib import Path
 
+from assistant.normalize import replace_surrogates
 from assistant.schema import DOC_TYPES
 from assistant.settings import Settings
+
+#: Longest argument still tried as a path: Linux refuses longer names (ENAMETOOLONG), so longer text is text.
+_MAX_PATH = 4096
+#: A text argument that looks like a file name (no spaces, a document suffix) but names no file is a typo,
+#: not a text to check: checking the nine characters "draft.docx" would report "no citations" and mislead.
+_FILE_SUFFIXES = (".txt", ".md", ".markdown", ".docx", ".pdf", ".html", ".htm", ".jsonl", ".json")
 
 
 def _print_json(obj) -> None:
@@ -29,6 +38,10 @@ def cmd_ingest(args) -> int:
     """Exit status 75 (EX_TEMPFAIL: try again later) when another ingest is writing the same index."""
     from ingest.pipeline import IngestBusy, ingest_lock, lock_folder
 
+    for p in args.paths:
+        if why := _unusable_path(p):
+            print(f"错误 / error: 无法访问路径 {_short(p)}：{why}；没有导入任何文件。", file=sys.stderr)
+            return 2
     settings = _settings(args)
     try:
         # Taken before the engine opens Chroma: a second writer must not even open a folder being written.
@@ -48,29 +61,32 @@ def cmd_ask(args) -> int:
     if not args.question and not args.batch:
         print("请给出问题，或用 --batch FILE.jsonl", file=sys.stderr)
         return 2
+    lines = _read_text_file(args.batch, "问题文件") if args.batch else None  # a bad file fails before the engine loads
     engine = _engine(args)
     built = engine.ensure_index(progress=True)
     if built:
         print(f"索引为空，已从默认文件夹建立索引：\n{built.summary()}", file=sys.stderr)
-    filters = {"doc": args.doc, "doc_type": args.type, "k": args.k}
-    if args.batch:
-        with open(args.batch, encoding="utf-8") as f:
-            for lineno, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                try:
-                    item = json.loads(line)
-                except json.JSONDecodeError as e:
-                    print(f"{args.batch}:{lineno}: invalid JSON: {e}", file=sys.stderr)
-                    return 2
-                history = item.get("history") or None  # the conversation's earlier questions, oldest first
-                if history is not None and not (isinstance(history, list) and all(isinstance(h, str) for h in history)):
-                    print(f"{args.batch}:{lineno}: \"history\" must be a list of earlier questions", file=sys.stderr)
-                    return 2
-                ans = engine.ask(item.get("question", ""), qid=item.get("id"), history=history, **filters)
-                _print_json(ans.to_json()) if args.json else _print_text(ans)
+    filters = {"doc": _clean(args.doc), "doc_type": args.type, "k": args.k}
+    if lines is not None:
+        for lineno, line in enumerate(lines.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                item = json.loads(line)
+            except json.JSONDecodeError as e:
+                print(f"{args.batch}:{lineno}: invalid JSON / 不是有效的 JSON: {e}", file=sys.stderr)
+                return 2
+            history = item.get("history") or None if isinstance(item, dict) else None
+            if not isinstance(item, dict) or not isinstance(item.get("question", ""), str) or (
+                    history is not None and not (isinstance(history, list) and all(isinstance(h, str) for h in history))):
+                print(f"{args.batch}:{lineno}: 每行应为 {{\"id\": …, \"question\": \"…\", \"history\": [\"…\"]}} / "
+                      "each line must be an object with a string question (and a list of earlier questions)",
+                      file=sys.stderr)
+                return 2
+            ans = engine.ask(item.get("question", ""), qid=item.get("id"), history=history, **filters)
+            _print_json(ans.to_json()) if args.json else _print_text(ans)
         return 0
-    ans = engine.ask(args.question, **filters)
+    ans = engine.ask(_clean(args.question), **filters)
     _print_json(ans.to_json()) if args.json else _print_text(ans)
     return 0
 
@@ -84,11 +100,12 @@ def _print_text(ans) -> None:
 
 
 def cmd_eval(args) -> int:
-    from assistant.evaluate import evaluate, evaluate_articles, format_article_report, format_report, load_questions
+    from assistant.evaluate import evaluate, evaluate_articles, format_article_report, format_report
 
+    questions = _question_set(args.file)  # a bad file fails before the engine loads
     engine = _engine(args)
     engine.ensure_index(progress=True)
-    if any("expect" in q for q in load_questions(args.file)):  # a set of article questions
+    if any("expect" in q for q in questions):  # a set of article questions
         result, text = evaluate_articles(engine, args.file), format_article_report
     else:
         result, text = evaluate(engine, args.file, k=args.k, mode=args.mode), format_report
@@ -108,39 +125,195 @@ def cmd_docs(args) -> int:
 
 
 def cmd_check(args) -> int:
-    from assistant import checker
+    from assistant import checker, review
 
+    if (args.annotate or args.report) and (args.doc or args.map):
+        raise ValueError("--annotate / --report 用于核查文稿（文字、文件或 -），不能与 --doc、--map 同用")
+    written = _date_arg(args.date) if args.date else None
+    draft = None
+    if args.source is not None and not args.doc and not args.map:
+        draft = _draft(args.source)  # before the engine: a missing file or binary input costs nothing
+    source = Path(draft.path) if draft and draft.path else None
+    annotate = _output(args.annotate, (".docx",), source, "批注稿") if args.annotate else None
+    report_out = _output(args.report, (".csv", ".docx"), source, "核查报告") if args.report else None
     engine = _engine(args)
     engine.ensure_index(progress=True)
     if args.map:
         result = checker.citation_map(engine)
         _print_json(result) if args.json else print(checker.format_map(result))
         return 0
-    try:
-        if args.doc:
-            report = checker.check_document(engine, args.doc)
-        elif args.source:
-            report = checker.check_text(engine, _text_or_file(args.source))
-        else:
-            print("请给出要核查的文字或文件，或用 --doc TITLE / --map", file=sys.stderr)
-            return 2
-    except ValueError as e:  # unknown --doc title, unreadable file
-        print(e, file=sys.stderr)
+    if args.doc:
+        report = checker.check_document(engine, _clean(args.doc))
+    elif draft is not None:
+        report = review.check_draft(engine, draft, written)
+    else:
+        print("请给出要核查的文字或文件（- 表示标准输入），或用 --doc TITLE / --map", file=sys.stderr)
         return 2
-    _print_json(report.to_json()) if args.json else print(checker.format_report(report))
+    result = report.to_json()
+    try:
+        if annotate:
+            n = review.annotate(draft, result, annotate)
+            print(f"已写出批注稿（{n} 处引用已标注）：{annotate}", file=sys.stderr)
+        if report_out:
+            review.write_report(result, report_out)
+            print(f"已写出核查报告：{report_out}", file=sys.stderr)
+    except OSError as e:
+        raise ValueError(f"无法写出文件：{e.filename or ''} {e.strerror or e}") from None
+    _print_json(result) if args.json else print(checker.format_report(report))
     return 0
 
 
-def _text_or_file(arg: str) -> str:
-    """The argument is a file path if such a file exists, else the text itself."""
-    if not Path(arg).is_file():
-        return arg
+def _draft(arg: str):
+    """The draft to check: ``-`` is standard input, an existing file is read as a draft (.docx/.txt/.md/.pdf; other
+    readable types as plain text), anything else is the text itself."""
+    from assistant import review
     from ingest.loaders import LoadError, load
 
+    if arg == "-":
+        return review.draft_from_text(_stdin_text(), "标准输入")
+    if not _is_file(arg):
+        if Path(arg).suffix.lower() in _FILE_SUFFIXES and not any(ch.isspace() for ch in arg) and len(arg) < 300:
+            raise ValueError(f"找不到文件：{_short(arg)}（要核查的若是这段文字本身，请写成完整的句子）/ file not found")
+        return review.draft_from_text(_clean(arg))
+    if Path(arg).suffix.lower() in review.SUFFIXES:
+        return review.read_draft(arg)
     try:
-        return load(arg).text
+        return review.draft_from_text(load(arg).text, Path(arg).name)
     except LoadError as e:
         raise ValueError(str(e)) from None
+
+
+def _date_arg(text: str):
+    """--date: 2022-06-01, 2022/6/1 or 2022年6月1日."""
+    import re
+    from datetime import date
+
+    m = re.fullmatch(r"\s*(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?\s*", text)
+    try:
+        if m:
+            return date(int(m[1]), int(m[2]), int(m[3]))
+    except ValueError:
+        pass
+    raise ValueError(f"无法识别的日期：{_short(text)}（请写成 2022-06-01 或 2022年6月1日）")
+
+
+def _output(arg: str, suffixes: tuple[str, ...], source: Path | None, what: str) -> Path:
+    """An output path, checked before any work: its type, an existing folder, and never the draft itself."""
+    if _unusable_path(arg):
+        raise ValueError(f"{what}的文件名无效：{_short(arg)}")
+    out = Path(arg)
+    if out.suffix.lower() not in suffixes:
+        raise ValueError(f"{what}应为 {' 或 '.join(suffixes)} 文件：{_short(arg)}")
+    if not out.parent.is_dir():
+        raise ValueError(f"{what}的文件夹不存在：{out.parent}")
+    if out.is_dir():
+        raise ValueError(f"{what}的路径是一个文件夹：{out}")
+    if source is not None and out.exists() and os.path.samefile(out, source):
+        raise ValueError(f"{what}不能覆盖原稿：{out}")
+    return out
+
+
+def _clean(text: str | None) -> str | None:
+    """User text with lone surrogates (argv bytes that were not UTF-8) replaced by U+FFFD, one for one, so offsets
+    still match; the embedding model and the terminal both refuse them."""
+    return None if text is None else replace_surrogates(text)
+
+
+def _short(text: str, n: int = 60) -> str:
+    """The start of a long argument, printable, for a message."""
+    text = replace_surrogates(text).replace("\x00", "\\0")
+    return text if len(text) <= n else f"{text[:n]}…（共 {len(text)} 字）"
+
+
+def _unusable_path(arg: str) -> str | None:
+    """Why the OS cannot look ``arg`` up at all (too long, NUL byte), or None. A path that merely does not exist
+    is fine here: the caller reports that in its own words."""
+    if "\x00" in arg:
+        return "含有空字符 / contains a NUL character"
+    try:
+        os.stat(arg)
+    except OSError as e:
+        if e.errno == errno.ENAMETOOLONG:
+            return "文件名过长 / file name too long"
+    except ValueError as e:
+        return str(e)
+    return None
+
+
+def _is_file(arg: str) -> bool:
+    """``Path(arg).is_file()`` that answers False instead of raising for text that cannot be a path (too long,
+    NUL, a component over 255 bytes): ``check`` takes the text itself then."""
+    if len(arg) > _MAX_PATH or "\n" in arg or "\x00" in arg:
+        return False
+    try:
+        return Path(arg).is_file()
+    except (OSError, ValueError):
+        return False
+
+
+def _stdin_text() -> str:
+    """Standard input as text, through the same reader as a .txt file: encoding detected (UTF-8, GBK …), binary
+    content and oversized input refused with a reason."""
+    import tempfile
+
+    from ingest.loaders import MAX_BYTES, LoadError, load
+
+    raw = sys.stdin.buffer.read(MAX_BYTES + 1)
+    if not raw.strip():
+        raise ValueError("标准输入为空：请通过管道传入要核查的文字 / standard input is empty")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "标准输入.txt"
+        path.write_bytes(raw)
+        try:
+            return load(path).text
+        except LoadError as e:
+            raise ValueError(f"标准输入：{e.reason}") from None
+
+
+def _read_text_file(path: str, what: str) -> str:
+    """A UTF-8 text file (question sets), or ValueError saying why not: missing, a folder, unreadable, binary."""
+    if why := _unusable_path(path):
+        raise ValueError(f"无法读取{what} {_short(path)}：{why}")
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as e:
+        raise ValueError(f"无法读取{what} {_short(path)}：{e.strerror or e}") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ValueError(f"{what} {_short(path)} 不是 UTF-8 文本文件（可能是二进制文件）/ not a UTF-8 text file") from None
+    if "\x00" in text:
+        raise ValueError(f"{what} {_short(path)} 含有二进制内容 / contains binary data")
+    return text
+
+
+def _question_set(path: str) -> list[dict]:
+    """A question set for ``eval``, checked line by line so that a bad line is named instead of failing later."""
+    from assistant.evaluate import ARTICLE_REASONS
+
+    items = []
+    for lineno, line in enumerate(_read_text_file(path, "问题集").splitlines(), 1):
+        if not line.strip():
+            continue
+        where = f"{_short(path)}:{lineno}"
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{where}: 不是有效的 JSON / invalid JSON: {e}") from None
+        if not isinstance(item, dict) or not isinstance(item.get("question"), str):
+            raise ValueError(f"{where}: 每行应为含 \"question\" 字符串的 JSON 对象 / each line needs a string question")
+        if "expect" in item and item["expect"] not in ARTICLE_REASONS:
+            raise ValueError(f"{where}: \"expect\" 应为 {'、'.join(ARTICLE_REASONS)} 之一")
+        expected = item.get("expected") or []
+        if not isinstance(expected, list) or not all(
+                isinstance(e, dict) and isinstance(e.get("doc"), str) and isinstance(e.get("text"), str) for e in expected):
+            raise ValueError(f"{where}: \"expected\" 应为 {{\"doc\", \"text\"}} 对象的列表")
+        items.append(item)
+    if not items:
+        raise ValueError(f"问题集 {_short(path)} 中没有问题 / no questions")
+    if any("expect" in q for q in items) and not all("expect" in q for q in items):
+        raise ValueError(f"问题集 {_short(path)}：条文问题集的每一行都要有 \"expect\"")
+    return items
 
 
 def cmd_serve(args) -> int:
@@ -185,9 +358,13 @@ def build_parser() -> argparse.ArgumentParser:
     sp.set_defaults(func=cmd_docs)
 
     sp = sub.add_parser("check", help="verify 《…》第N条 citations against the corpus")
-    sp.add_argument("source", nargs="?", help="text to check, or a file path (if such a file exists)")
+    sp.add_argument("source", nargs="?", help="text to check, a file path (if such a file exists), or - for stdin")
     sp.add_argument("--doc", help="check an ingested document (title)")
     sp.add_argument("--map", action="store_true", help="which document cites which, and where")
+    sp.add_argument("--annotate", metavar="OUT.docx",
+                    help="write the draft back as .docx with each citation highlighted and commented")
+    sp.add_argument("--report", metavar="OUT.csv|OUT.docx", help="write the review report (every citation, verdict, notes)")
+    sp.add_argument("--date", help="the draft's date (2022-06-01) for version notes; default: its date line, if any")
     common(sp)
     sp.set_defaults(func=cmd_check)
 
@@ -197,9 +374,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Text that cannot be encoded (a lone surrogate from a JSON escape or a non-UTF-8 argv byte) is written as \\udcxx
+    # rather than raising in the middle of the output: a message or an answer is never lost to the terminal.
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ValueError, ConnectionError) as e:  # configuration problems: a message, not a traceback
-        print(f"错误 / error: {e}", file=sys.stderr)
+    except (ValueError, ConnectionError) as e:  # bad input or configuration: a message, not a traceback
+        message = replace_surrogates(str(e))
+        if len(message) > 600:  # a message that quotes a pasted text back: its start and end are enough
+            message = f"{message[:300]} … {message[-200:]}"
+        print(f"错误 / error: {message}", file=sys.stderr)
         return 2

@@ -43,8 +43,10 @@ LITIGATION = "中华人民共和国行政诉讼法"
 OLD_FILING = "法规规章备案条例"
 NEW_FILING = "法规规章备案审查条例"
 CITATION_KEYS = {"raw", "start", "end", "title", "resolved_title", "articles", "status", "sentence", "article_texts",
-                 "doc_info", "note", "support", "mismatch", "rival", "rival_article", "unstated"}
-SUMMARY_KEYS = {"total", "ok", "no_such_article", "document_not_in_corpus", "ambiguous", "mismatch"}
+                 "doc_info", "note", "support", "mismatch", "rival", "rival_article", "unstated", "verdict",
+                 "verdict_text", "missing", "article_count", "candidates", "version", "version_note", "rival_text",
+                 "paragraph"}
+SUMMARY_KEYS = {"total", "ok", "no_such_article", "document_not_in_corpus", "ambiguous", "mismatch", "verdicts"}
 
 OK, NO_ART, ABSENT, AMBIG = "ok", "no_such_article", "document_not_in_corpus", "ambiguous"
 
@@ -126,7 +128,11 @@ def test_report_every_citation_with_its_status(engine, report_doc):
     spc = report.citations[9]
     assert spc.resolved_title == SPC and "2020年3月23日" in spc.doc_info and "出庭应诉" in spc.sentence
     assert report.summary() == {"total": 12, "ok": 1, "no_such_article": 0, "document_not_in_corpus": 11,
-                                "ambiguous": 0, "mismatch": 0}
+                                "ambiguous": 0, "mismatch": 0,
+                                "verdicts": {"ok": 1, "mismatch": 0, "no_such_article": 0, "document_not_in_corpus": 11,
+                                             "ambiguous": 0}}
+    absent = {a["title"]: a["count"] for a in report.absent()}
+    assert len(absent) == 10 and absent["党政主要负责人履行推进法治建设第一责任人职责规定"] == 2  # listed once
 
 
 # --- the test text ------------------------------------------------------------------------------
@@ -139,6 +145,76 @@ def test_test_text_statuses(checked):
         assert g == e, f"line {i}: {lines()[i - 1]}"
     assert sum(map(len, EXPECTED)) >= 30
     assert {s for cites in EXPECTED for _, s, _ in cites} == set(checker.STATUSES)
+
+
+def test_one_verdict_per_citation(checked):
+    """The verdict a reader acts on: never 正确 next to a warning; the count of articles when one is missing."""
+    flat = [c for cites in checked for c in cites]
+    for c in flat:
+        assert c.verdict in checker.VERDICTS
+        assert c.verdict == ("mismatch" if c.mismatch else c.status)
+        assert c.verdict_text.startswith(checker.VERDICT_LABELS[c.verdict] if c.verdict != "mismatch" else "条文存在，内容可能不符")
+        assert (c.verdict_text == "正确") == (c.verdict == "ok")
+    texts = [[c.verdict_text for c in cites] for cites in checked]
+    assert texts[14] == ["条文不存在（该法共 132 条）"]  # 未保法第一百三十三条
+    assert texts[15] == ["条文不存在：第四十四条（该法共 43 条）"]  # 教师法第四十二条至第四十四条: only 44 is missing
+    assert texts[18][0].startswith("名称不明确（可能是") and f"《{OLD_FILING}》" in texts[18][0] and f"《{NEW_FILING}》" in texts[18][0]
+    assert texts[19] == ["语料中无此文件"]
+    assert texts[8] == ["条文存在，内容可能不符（条文内容与该句关联较弱）"] or texts[8][0].endswith("更相符）")
+    assert texts[33] == ["条文存在，内容可能不符（条文中没有“九年”）"]  # 禁毒法第十三条 quoted with 九年义务教育
+    for c in flat:  # the better article's text comes with the verdict that names it
+        assert bool(c.rival_text) == ("更相符" in c.verdict_text)
+        assert not c.rival_text or c.rival_text.startswith(c.rival_article)
+    assert [c.missing for c in checked[15]] == [["第四十四条"]] and checked[15][0].article_count == 43
+
+
+def test_forms_found_in_real_drafts(engine):
+    """《…》（2021年修正）第N条, 第N条第M款第K项, 根据《…》有关规定, 《…》第N条、第M条和第K条, and a draft's own 本办法第N条."""
+    text = ("根据《中华人民共和国教育法》（2015年修正）第二十九条，学校有权按照章程自主管理。\n"
+            "依照《中华人民共和国未成年人保护法》第三十九条第二款，学校对学生欺凌行为应当立即制止。\n"
+            "《中华人民共和国未成年人保护法》第三十九条第四款另有规定。\n"
+            "《中华人民共和国教育法》第二十九条第一款第十项规定了学校的其他权利。\n"
+            "根据《中华人民共和国未成年人保护法》有关规定，学校应当建立学生欺凌防控工作制度。\n"
+            "《中华人民共和国未成年人保护法》第三十九条、第四十条和第一百四十条规定了学校的保护职责。\n"
+            "违反本办法第二条规定的，依照本办法第九条处理。")
+    own = {"第一条": "第一条 为了防治学生欺凌，制定本办法。", "第二条": "第二条 学校应当建立学生欺凌防控工作制度。"}
+    cites = check_text(engine, text, own_title="某校学生欺凌防治办法", own_articles=own).citations
+    got = [(c.raw, c.verdict, c.paragraph) for c in cites]
+    assert got == [
+        ("《中华人民共和国教育法》（2015年修正）第二十九条", "ok", 1),
+        ("《中华人民共和国未成年人保护法》第三十九条第二款", "ok", 2),
+        ("《中华人民共和国未成年人保护法》第三十九条第四款", "no_such_article", 3),
+        ("《中华人民共和国教育法》第二十九条第一款第十项", "no_such_article", 4),
+        ("《中华人民共和国未成年人保护法》", "ok", 5),
+        ("《中华人民共和国未成年人保护法》第三十九条、第四十条和第一百四十条", "no_such_article", 6),
+        ("本办法第二条", "ok", 7),
+        ("本办法第九条", "no_such_article", 7),
+    ]
+    assert cites[0].version == "2015年修正" and "2021年4月29日修正" in cites[0].version_note
+    assert cites[2].verdict_text == "条文不存在（第三十九条只有 3 款，没有第四款）"
+    assert cites[3].verdict_text == "条文不存在（第二十九条第一款只有 9 项，没有第十项）"
+    assert cites[3].missing == ["第二十九条第一款第十项"]
+    assert cites[5].verdict_text == "条文不存在：第一百四十条（该法共 132 条）"
+    assert cites[6].resolved_title == "某校学生欺凌防治办法" and cites[6].article_texts[0].text == own["第二条"]
+    assert cites[7].verdict_text == "条文不存在（该文件共 2 条）"
+    # without own articles, 本办法 names nothing checkable (as before)
+    assert [c.raw for c in check_text(engine, "违反本办法第二条规定的，依法处理。").citations] == []
+
+
+def test_version_notes_against_the_draft_date(engine):
+    from datetime import date
+
+    text = "根据《中华人民共和国行政复议法》第二十条，可以自知道该行政行为之日起六十日内提出行政复议申请。"
+    (c,) = check_text(engine, text, draft_date=date(2022, 6, 1)).citations
+    assert c.version_note.startswith("成文日期（2022年6月1日）之后，该文件于2023年9月1日修订")
+    (c,) = check_text(engine, text, draft_date=date(2024, 6, 1)).citations
+    assert c.version_note == ""
+    (c,) = check_text(engine, "依照《法规规章备案审查条例》第三条报送备案。", draft_date=date(2023, 1, 1)).citations
+    assert "尚未公布（2024年8月30日公布）" in c.version_note
+    (c,) = check_text(engine, "依照《法规规章备案条例》第三条报送备案。", draft_date=date(2025, 1, 1)).citations
+    assert "时该文件已废止（2024年11月1日起由《法规规章备案审查条例》取代）" in c.version_note
+    (c,) = check_text(engine, "依照《规章制定程序条例》第七条。", draft_date=date(2016, 1, 1)).citations
+    assert "2017年12月22日修订" in c.version_note  # from HISTORY_SUPPLEMENT: the corpus's history lines lack it
 
 
 def test_support_scores_separate_paraphrases_from_mismatches(checked):
@@ -221,7 +297,10 @@ def test_find_document(engine):
 
 def test_json_shape(checked, engine):
     data = check_text(engine, "\n".join(lines())).to_json()
-    assert set(data) == {"citations", "summary"} and set(data["summary"]) == SUMMARY_KEYS
+    assert set(data) == {"citations", "summary", "absent", "draft"} and set(data["summary"]) == SUMMARY_KEYS
+    assert [(a["title"], a["paragraphs"]) for a in data["absent"]] == [
+        ("中华人民共和国刑法", [20]), ("学生伤害事故处理办法", [21]), ("青少年法治教育大纲", [22]),
+        ("中华人民共和国家庭教育促进法", [32])]
     for c in data["citations"]:
         assert set(c) == CITATION_KEYS
         assert c["status"] in checker.STATUSES
@@ -334,6 +413,30 @@ def test_citations_html_escapes_and_labels():
     assert "&lt;b&gt;" in citations_html(None, "<b>")
 
 
+def test_check_tab_shows_one_verdict_per_citation(engine):
+    """A misquoted article: one warning, no green 正确 beside it; a missing one: the law's article count; the
+    narrow version column: the newest event, no stray bracket from the source's history line."""
+    import re
+
+    page = run_check(engine, "《中华人民共和国义务教育法》第二条规定，教师的平均工资水平应当不低于当地公务员的平均工资水平。"
+                             "未保法第一百三十三条规定了学校发现学生欺凌时的报告义务。"
+                             "依照《中华人民共和国未成年人保护法》第三十九条，学校应当建立学生欺凌防控工作制度。", None)
+    rows = re.findall(r"<tr class='cite-row'.*?</tr>", page, re.S)
+    verdicts = [re.search(r"class='verdict verdict-(\w+)' style='color:([^;]+);[^>]*>([^<]*)<", r).groups() for r in rows]
+    assert verdicts[0][0] == "mismatch" and verdicts[0][2].startswith("条文存在，内容可能不符（")
+    assert verdicts[0][1] == checker_colors()["mismatch"] and "正确" not in rows[0]
+    assert verdicts[1] == ("no_such_article", checker_colors()["no_such_article"], "条文不存在（该法共 132 条）")
+    assert verdicts[2] == ("ok", checker_colors()["ok"], "正确")
+    assert "<summary>2024年4月26日 第二次修正</summary>" in rows[2] and "第二次修正）" not in rows[2]
+    assert "共 3 处引用：正确 1，内容可能不符 1，条文不存在 1" in page
+
+
+def checker_colors() -> dict[str, str]:
+    from assistant.ui.check import COLORS
+
+    return COLORS
+
+
 def test_check_tab(engine):
     import gradio as gr
 
@@ -375,7 +478,9 @@ def test_a_neighbouring_article_that_states_the_claim_is_named(engine):
     text = "《中华人民共和国未成年人保护法》第三十九条规定，学校应当对未成年人开展适合其年龄的性教育，提高其防范性侵害的能力。"
     (c,) = check_text(engine, text).citations
     assert c.mismatch and c.rival_article == "第四十条"
-    assert "第四十条更相符" in format_report(CheckReport([c]))
+    assert c.verdict_text == "条文存在，内容可能不符（第四十条更相符）" and c.rival_text.startswith("第四十条 学校、幼儿园应当")
+    out = format_report(CheckReport([c]))
+    assert "→  条文存在，内容可能不符（第四十条更相符）  支持度" in out and "正确" not in out.splitlines()[0]
 
 
 def test_a_deadline_the_article_does_not_state_is_flagged(engine):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -184,3 +185,103 @@ def test_missing_embedding_model_is_a_message_not_a_traceback(tmp_path):
 def test_ask_without_a_question_is_a_usage_error(run):
     proc = run("ask", check=False)
     assert proc.returncode == 2 and "请给出问题" in proc.stderr
+
+
+# --- hostile input: every command that takes user text ------------------------------------------------------
+
+#: A paragraph of 4,000+ characters of real sentences with citations (no line breaks): the citation test text and
+#: the 2022 report, each joined into one line. Far too long for a file name.
+LONG_TEXT = "".join((ROOT / "data" / "eval" / "citations_test.txt").read_text(encoding="utf-8").splitlines()) + "".join(
+    (ROOT / "data" / "corpus" / "reports" / "柳州市教育局2022年法治政府建设情况报告.txt").read_text(encoding="utf-8").split())
+#: Control characters, emoji, bidi and zero-width marks around a real citation.
+ODD_TEXT = "\x01\x07\x1b[31m控制\t字符😀🇨🇳\u202e\u200b《中华人民共和国未成年人保护法》第三十九条\ufeff\x7f"
+#: Bytes that are not UTF-8 (a lone surrogate's CESU-8 form, 0xFF): Python turns them into \udcxx in argv.
+BAD_BYTES = "根据禁毒法第十三条".encode() + b"\xed\xa0\x80\xff"
+BINARY = bytes(range(256)) * 12 + b"\x00" * 100
+
+
+def hostile_cases(tmp: Path) -> list[tuple[str, list, bytes | None]]:
+    """(name, argv after the executable, stdin) for every command-line path that takes user text."""
+    binary = tmp / "二进制.txt"
+    binary.write_bytes(BINARY)
+    odd_jsonl = tmp / "odd.jsonl"
+    odd_jsonl.write_text("\n".join(json.dumps({"id": i, "question": q}) for i, q in enumerate(
+        [LONG_TEXT, ODD_TEXT, "\u0000禁毒法第十三条\u0000", "\ud800孤立代理项\udfff", "😀" * 600])) + "\n", encoding="utf-8")
+    bad_lines = tmp / "bad_lines.jsonl"
+    bad_lines.write_text('{"id": 1, "question": "宪法第五条"}\n[1, 2]\n{"question": 5}\n', encoding="utf-8")
+    long_path = str(tmp / ("很长的文件名" * 400 + ".txt"))
+    return [
+        ("check long text", ["check", LONG_TEXT], None),
+        ("check odd text", ["check", ODD_TEXT], None),
+        ("check non-UTF-8 argv", [b"check", BAD_BYTES], None),
+        ("check long stdin", ["check", "-", "--json"], LONG_TEXT.encode()),
+        ("check odd stdin", ["check", "-"], ODD_TEXT.encode() + BAD_BYTES + "\U0001f600".encode()),
+        ("check binary stdin", ["check", "-"], BINARY),
+        ("check empty stdin", ["check", "-"], b""),
+        ("check binary file", ["check", str(binary)], None),
+        ("check long path", ["check", long_path], None),
+        ("check --doc long", ["check", "--doc", LONG_TEXT], None),
+        ("check --doc odd", [b"check", b"--doc", ODD_TEXT.encode() + BAD_BYTES], None),
+        ("ask long", ["ask", LONG_TEXT, "--json"], None),
+        ("ask odd", [b"ask", ODD_TEXT.encode() + BAD_BYTES], None),
+        ("ask --doc long", ["ask", "学生欺凌", "--doc", LONG_TEXT], None),
+        ("ask --doc odd", [b"ask", "学生欺凌".encode(), b"--doc", ODD_TEXT.encode() + BAD_BYTES], None),
+        ("ask --batch odd questions", ["ask", "--batch", str(odd_jsonl), "--json"], None),
+        ("ask --batch bad lines", ["ask", "--batch", str(bad_lines)], None),
+        ("ask --batch binary", ["ask", "--batch", str(binary)], None),
+        ("ask --batch long path", ["ask", "--batch", long_path], None),
+        ("ask --batch long text", ["ask", "--batch", LONG_TEXT], None),
+        ("eval odd questions", ["eval", str(odd_jsonl), "--json"], None),
+        ("eval binary", ["eval", str(binary)], None),
+        ("eval long path", ["eval", LONG_TEXT], None),
+        ("ingest binary", ["ingest", str(binary), "--quiet", "--index", str(tmp / "ingest-index")], None),
+        ("ingest long path", ["ingest", long_path, "--quiet", "--index", str(tmp / "ingest-index")], None),
+        ("ingest long text", ["ingest", LONG_TEXT, "--quiet", "--index", str(tmp / "ingest-index")], None),
+    ]
+
+
+def test_hostile_input_never_gives_a_traceback(engine, tmp_path):
+    """Long (2,000+ characters), odd (control characters, NUL, lone surrogates, emoji) and binary input to every
+    command: exit 0, or 2 with a clear message on stderr — never a traceback, never a crash in the output."""
+    from conftest import engine_env
+
+    assert len(LONG_TEXT) >= 2000
+    env = {**engine_env(engine), "PYTHONIOENCODING": "utf-8"}
+    outcomes = {}
+    for name, argv, stdin in hostile_cases(tmp_path):
+        proc = subprocess.run([assistant_exe(), *argv], cwd=tmp_path, env=env, input=stdin or b"",
+                              capture_output=True, timeout=300, check=False)
+        out, err = proc.stdout.decode("utf-8"), proc.stderr.decode("utf-8")  # always valid UTF-8
+        assert "Traceback" not in out + err, (name, err[-3000:])
+        assert proc.returncode in (0, 2), (name, proc.returncode, err[-3000:])
+        if proc.returncode == 2:
+            assert "错误" in err or re.search(r"[\u4e00-\u9fff]", err), (name, err)
+            assert len(err) < 2000, (name, "the message should be short, not the whole input")
+        outcomes[name] = (proc.returncode, out, err)
+
+    from assistant.checker import check_text
+
+    total = check_text(engine, LONG_TEXT, with_support=False).summary()["total"]
+    assert total >= 45
+    code, out, _ = outcomes["check long text"]
+    assert code == 0 and f"共 {total} 处引用" in out and f"[{total}]" in out  # the table, not a file-name error
+    data = json.loads(outcomes["check long stdin"][1])
+    assert data["summary"]["total"] == total and data["citations"][0]["raw"] == "《中华人民共和国未成年人保护法》第三十九条"
+    code, out, _ = outcomes["check odd text"]
+    assert code == 0 and "《中华人民共和国未成年人保护法》第三十九条  →  正确" in out
+    assert outcomes["check non-UTF-8 argv"][0] == 0 and "禁毒法第十三条" in outcomes["check non-UTF-8 argv"][1]
+    for name, reason in [("check binary stdin", "标准输入"), ("check empty stdin", "标准输入为空"),
+                         ("check binary file", "二进制"), ("ask --batch binary", "不是 UTF-8"),
+                         ("eval binary", "不是 UTF-8"), ("ask --batch long path", "文件名过长"),
+                         ("ask --batch long text", "文件名过长"), ("eval long path", "文件名过长"),
+                         ("ingest long path", "文件名过长"), ("ingest long text", "文件名过长"),
+                         ("check --doc long", "索引中没有这个文件"), ("check --doc odd", "索引中没有这个文件"),
+                         ("ask --batch bad lines", "bad_lines.jsonl:2")]:
+        assert outcomes[name][0] == 2 and reason in outcomes[name][2], (name, outcomes[name][2])
+    assert "找不到文件" in outcomes["check long path"][2] or outcomes["check long path"][0] == 0
+    answers = [json.loads(line) for line in outcomes["ask --batch odd questions"][1].splitlines()]
+    assert [a["id"] for a in answers] == [0, 1, 2, 3, 4] and answers[0]["found"] is False  # too long: refused
+    assert json.loads(outcomes["ask long"][1])["found"] is False
+    assert outcomes["ask --batch bad lines"][1].count("\n") >= 1  # the good first line was answered
+    code, out, _ = outcomes["ingest binary"]
+    assert code == 0 and "二进制.txt" in out and "skipped 1" in out

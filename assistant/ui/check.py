@@ -26,11 +26,13 @@ log = logging.getLogger(__name__)
 STATUS_LABELS = checker.LABELS  # ok → 正确, no_such_article → 条文不存在, …
 MAX_CHARS = 200_000  # a pasted text longer than this is refused (a whole book is not a citation check)
 
-#: Inline styles: the HTML component does not apply a <style> block in its value.
-COLORS = {"ok": "#1a7f37", "no_such_article": "#b35900", "ambiguous": "#b35900", "document_not_in_corpus": "#777"}
+#: Inline styles: the HTML component does not apply a <style> block in its value. One colour per verdict; the
+#: mismatch is a warning (amber), a missing article an error (red).
+COLORS = {"ok": "#1a7f37", "mismatch": "#9a6700", "no_such_article": "#c62828", "ambiguous": "#b35900",
+          "document_not_in_corpus": "#6e7781"}
 _CELL = "border:1px solid #ddd;padding:4px 6px;vertical-align:top;text-align:left"
-_COLUMNS = (("#", "2em"), ("引用", ""), ("核查结果", "7em"), ("语料中的文件", "10em"), ("版本/日期", "12em"),
-            ("支持度", "4em"), ("条文原文", "32%"))
+_COLUMNS = (("#", "2em"), ("引用", ""), ("核查结果", "11em"), ("语料中的文件", "9em"), ("版本", "7.5em"),
+            ("支持度", "3.5em"), ("条文原文", "32%"))
 
 
 def _e(text: Any) -> str:
@@ -38,14 +40,14 @@ def _e(text: Any) -> str:
 
 
 def _history(info: str) -> str:
-    """The latest history line, with the full history folded under it."""
-    lines = [s for s in (info or "").split(" / ") if s.strip()]
+    """The newest history event in a few characters (2024年4月26日 第二次修正), the full history folded under it,
+    stray brackets of the source removed (display only)."""
+    lines = checker.history_lines(info)
     if not lines:
         return "—"
-    if len(lines) == 1:
-        return _e(lines[0])
     rest = "<br>".join(_e(s) for s in lines)
-    return f"<details><summary>{_e(lines[-1])}</summary>{rest}</details>"
+    return (f"<details class='history'><summary>{_e(checker.latest_event(info))}</summary>"
+            f"<div style='font-size:12px;color:#555'>{rest}</div></details>")
 
 
 def _articles(items: list[dict]) -> str:
@@ -56,38 +58,55 @@ def _articles(items: list[dict]) -> str:
     ) or "—"
 
 
+def verdict_of(c: dict) -> tuple[str, str]:
+    """(verdict, its words) of a citation dict; older results without the fields are read from status/mismatch."""
+    if c.get("verdict"):
+        return c["verdict"], c.get("verdict_text") or checker.VERDICT_LABELS[c["verdict"]]
+    if c.get("mismatch"):
+        return "mismatch", f"条文存在，内容可能不符（{checker.mismatch_reason(c)}）"
+    return c["status"], STATUS_LABELS.get(c["status"], c["status"])
+
+
 def citations_html(result: dict | None, message: str = "") -> str:
-    """HTML table of a ``CheckReport.to_json()`` result; ``message`` (escaped) replaces it when given."""
+    """HTML table of a ``CheckReport.to_json()`` result; ``message`` (escaped) replaces it when given.
+
+    One verdict per citation, in its colour: 正确 never stands beside a warning. Notes on the document's version
+    (repealed, amended after the draft's date) follow the verdict in small print: they qualify it, not contradict it.
+    """
     if message:
         return f"<p>{_e(message)}</p>"
     if result is None:
-        return "<p>在左侧粘贴文字或选择一份已导入的报告，然后点击“核查引用”。</p>"
+        return "<p>在左侧粘贴文字、上传文稿或选择一份已导入的报告，然后点击“核查引用”。</p>"
     cites = result.get("citations", [])
     if not cites:
         return "<p>没有发现法律法规引用（《…》或“…法第N条”）。</p>"
-    s = result["summary"]
-    head = (f"<p>共 {s['total']} 处引用：正确 {s['ok']}，条文不存在 {s['no_such_article']}，"
-            f"语料中无此文件 {s['document_not_in_corpus']}，名称不明确 {s['ambiguous']}；"
-            f"内容可能不符 {s['mismatch']}。</p>")
+    if "verdicts" not in result["summary"]:  # an older result: count the verdicts here
+        result = {**result, "summary": {**result["summary"], "verdicts": {
+            v: sum(verdict_of(c)[0] == v for c in cites) for v in checker.VERDICTS}}}
+    head = "".join(f"<p class='check-summary'>{_e(line)}</p>" for line in checker.summary_text(result).split("\n"))
     rows = []
     for i, c in enumerate(cites, 1):
         status = c["status"]
-        label = (f"<span class='status-{_e(status)}' style='color:{COLORS.get(status, '#000')}'>"
-                 f"{_e(STATUS_LABELS.get(status, status))}</span>")
-        if c.get("mismatch"):
-            label += ("<br><span class='mismatch' style='color:#c00;font-weight:bold'>⚠ 内容可能不符</span>"
-                      f"<br><span class='mismatch-why' style='color:#c00;font-size:12px'>{_e(checker.mismatch_reason(c))}</span>")
-        if c.get("note"):
-            label += f"<br><span class='note' style='color:#b35900;font-size:12px'>{_e(c['note'])}</span>"
+        verdict, words = verdict_of(c)
+        label = (f"<span class='verdict verdict-{_e(verdict)}' style='color:{COLORS.get(verdict, '#000')};"
+                 f"font-weight:bold'>{_e(words)}</span>")
+        for cls, text in (("note", c.get("note")), ("version-note", c.get("version_note"))):
+            if text:
+                label += f"<br><span class='{cls}' style='color:#b35900;font-size:12px'>{_e(text)}</span>"
         support = "—" if c.get("support") is None else f"{c['support']:.2f}"
         quote = f"{_e(c['raw'])}<div class='sentence' style='color:#666;font-size:12px'>{_e(c.get('sentence'))}</div>"
+        articles = _articles(c.get("article_texts", []))
+        if c.get("rival_text"):
+            articles += (f"<details class='rival'><summary>{_e(c.get('rival_article'))}（更相符，支持度 "
+                         f"{c.get('rival') or 0:.2f}）</summary><div class='article' style='white-space:pre-wrap'>"
+                         f"{_e(c['rival_text'])}</div></details>")
         cells = [str(i), quote, label, _e(c.get("resolved_title") or "—"), _history(c.get("doc_info", "")), support,
-                 _articles(c.get("article_texts", []))]
-        rows.append(f"<tr class='cite-row' data-status='{_e(status)}'>"
+                 articles]
+        rows.append(f"<tr class='cite-row' data-status='{_e(status)}' data-verdict='{_e(verdict)}'>"
                     + "".join(f"<td style='{_CELL}'>{cell}</td>" for cell in cells) + "</tr>")
     head_row = "".join(f"<th style='{_CELL};width:{w}'>{name}</th>" if w else f"<th style='{_CELL}'>{name}</th>"
                        for name, w in _COLUMNS)
-    table = ("<table class='cite-table' style='border-collapse:collapse;width:100%;font-size:14px'>"
+    table = ("<table class='cite-table' style='border-collapse:collapse;width:100%;font-size:14px;table-layout:auto'>"
              f"<thead><tr>{head_row}</tr></thead><tbody>" + "".join(rows) + "</tbody></table>")
     return head + table
 
