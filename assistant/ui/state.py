@@ -222,10 +222,10 @@ class AppState:
         self.message = progress_text(fraction, name, BUILDING, BUILT)
 
     def _mark_ready(self) -> None:
+        self.check_examples()  # first: until ready is set, /status must not say phase "ready"
         self.progress = 1.0
         self.phase = "ready"
         self.refresh_message()
-        self.check_examples()
         self.ready.set()
 
     def check_examples(self) -> None:
