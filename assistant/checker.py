@@ -200,7 +200,7 @@ def check_text(engine, text: str, self_title: str | None = None, with_support: b
             item.note = doc_note(title, item.doc_info, r.titles)
             item.article_count = r.article_counts.get(title) or None
             item.article_texts = [ArticleText(ch.article, ch.text, ch.section) for ch in lookup.chunks]
-            item.version_note = version_note(title, item.doc_info, c.version, draft_date, r.titles)
+            item.version_note = version_note(title, item.doc_info, c.version, draft_date, r.titles, bool(c.articles))
             if item.status == "ok" and (part := _missing_part(c, item.article_texts)):
                 item.status, item.missing, item.verdict_text = "no_such_article", [part[0]], f"条文不存在（{part[1]}）"
             if with_support and item.status == "ok" and item.article_texts:
@@ -340,11 +340,12 @@ def _cn_date(d: date) -> str:
     return f"{d.year}年{d.month}月{d.day}日"
 
 
-def version_note(title: str, info: str, cited: str | None, draft_date: date | None, titles) -> str:
+def version_note(title: str, info: str, cited: str | None, draft_date: date | None, titles,
+                 articles: bool = True) -> str:
     """What a reader of a draft must know about the version of ``title`` the corpus holds.
 
     ``cited`` (2015年修正, from the citation): a year that is not the corpus version's year means the text the
-    draft quotes may differ. ``draft_date``: amendments after it (the corpus text is newer than the draft: an
+    draft quotes may differ. ``articles``: whether the citation names articles (then their numbers may have moved). ``draft_date``: amendments after it (the corpus text is newer than the draft: an
     article number may have moved), a document not yet published or in force then, or one already replaced.
     """
     events = history(title, info)
@@ -365,8 +366,8 @@ def version_note(title: str, info: str, cited: str | None, draft_date: date | No
         elif in_force and in_force > draft_date and not changes:
             notes.append(f"成文日期（{when}）时该文件尚未施行（{_cn_date(in_force)}起施行）")
         elif after:
-            notes.append(f"成文日期（{when}）之后，该文件于{'、'.join(after)}：语料中是修改后的文本，所引条文可能是旧版编号，"
-                         "请按成文时的版本核对")
+            notes.append(f"成文日期（{when}）之后，该文件于{'、'.join(after)}：语料中是修改后的文本"
+                         + ("，所引条文可能是旧版编号，请按成文时的版本核对" if articles else ""))
         if (new := REPLACED_BY.get(title)) and new[0] in titles:
             m = _DATE.search(new[1])
             if m and date(int(m[1]), int(m[2]), int(m[3])) <= draft_date:

@@ -129,7 +129,7 @@ def cmd_check(args) -> int:
 
     if (args.annotate or args.report) and (args.doc or args.map):
         raise ValueError("--annotate / --report 用于核查文稿（文字、文件或 -），不能与 --doc、--map 同用")
-    written = _date_arg(args.date) if args.date else None
+    written = review.parse_date(args.date) if args.date else None
     draft = None
     if args.source is not None and not args.doc and not args.map:
         draft = _draft(args.source)  # before the engine: a missing file or binary input costs nothing
@@ -181,20 +181,6 @@ def _draft(arg: str):
         return review.draft_from_text(load(arg).text, Path(arg).name)
     except LoadError as e:
         raise ValueError(str(e)) from None
-
-
-def _date_arg(text: str):
-    """--date: 2022-06-01, 2022/6/1 or 2022年6月1日."""
-    import re
-    from datetime import date
-
-    m = re.fullmatch(r"\s*(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?\s*", text)
-    try:
-        if m:
-            return date(int(m[1]), int(m[2]), int(m[3]))
-    except ValueError:
-        pass
-    raise ValueError(f"无法识别的日期：{_short(text)}（请写成 2022-06-01 或 2022年6月1日）")
 
 
 def _output(arg: str, suffixes: tuple[str, ...], source: Path | None, what: str) -> Path:

@@ -96,6 +96,18 @@ def draft_date(paragraphs: list[str]) -> date | None:
     return None
 
 
+def parse_date(text: str) -> date:
+    """A date typed by a person (--date, the tab's 成文日期 box): 2022-06-01, 2022/6/1, 2022年6月1日."""
+    m = re.fullmatch(r"\s*(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?\s*", text or "")
+    try:
+        if m:
+            return date(int(m[1]), int(m[2]), int(m[3]))
+    except ValueError:
+        pass
+    shown = text if len(text) <= 40 else text[:40] + "…"
+    raise DraftError(f"无法识别的日期：{shown}（请写成 2022-06-01 或 2022年6月1日）")
+
+
 def own_articles(text: str) -> dict[str, str]:
     """The draft's own articles (label → text up to the next article or 第X章 heading), when it has them: at least
     two 第N条 paragraphs, the first one 第一条. A report that quotes one law article at a line start has none."""

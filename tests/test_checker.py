@@ -30,6 +30,7 @@ from assistant.ui.check import (
     citations_html,
     report_choices,
     run_check,
+    run_review,
 )
 from conftest import assistant_exe, engine_env
 
@@ -449,8 +450,36 @@ def test_check_tab(engine):
     assert page.count("<tr class='cite-row'") == 1 and "第一千二百条 限制民事行为能力人" in page  # text wins
     with gr.Blocks(), gr.Tab("引用核查"):
         parts = build_check_tab(lambda: engine)
-    assert set(parts) == {"text", "doc", "button", "result", "map"}
+    assert set(parts) == {"text", "doc", "upload", "date", "button", "result", "downloads", "map"}
     assert [c[0] for c in parts["doc"].choices] == [REPORT]
+
+
+def test_check_tab_review_of_an_uploaded_draft(engine, tmp_path):
+    """The tab's upload: the same verdicts as the command line, and three files to download; a bad file or date
+    gives a message and no files."""
+    import docx
+
+    from assistant import review
+
+    draft = ROOT / "tests" / "fixtures" / "drafts" / "学生欺凌防治工作办法（征求意见稿）.txt"
+    page, files = run_review(engine, "", None, str(draft), "")
+    assert page.count("<tr class='cite-row'") == 15 and "条文不存在（该法共 132 条）" in page
+    assert [Path(f).name for f in files] == ["学生欺凌防治工作办法（征求意见稿）_批注.docx",
+                                             "学生欺凌防治工作办法（征求意见稿）_核查报告.csv",
+                                             "学生欺凌防治工作办法（征求意见稿）_核查报告.docx"]
+    expected = review.check_draft(engine, review.read_draft(draft)).to_json()
+    assert [r["核查结果"] for r in review.read_report_csv(files[1])] == [c["verdict_text"] for c in expected["citations"]]
+    assert len(docx.Document(files[0]).comments) == 16
+    page, files = run_review(engine, "", None, str(draft), "2025-01-01")  # a later date: no amendment after it
+    assert "成文日期（2022年6月1日）之后" not in page and files
+    bad = tmp_path / "坏.pdf"
+    bad.write_bytes(b"not a pdf")
+    page, files = run_review(engine, "", None, str(bad), "")
+    assert "不是 PDF 文件" in page and files is None
+    page, files = run_review(engine, "", None, str(draft), "明天")
+    assert "无法识别的日期" in page and files is None
+    page, files = run_review(engine, "", REPORT, None, "")  # a chosen report: the reports, no annotated draft
+    assert page.count("<tr class='cite-row'") == 12 and [Path(f).suffix for f in files] == [".csv", ".docx"]
 
 
 # --- the labelled citing sentences (data/eval/citations_labelled.jsonl) ---------------------------------------

@@ -368,3 +368,83 @@ def test_draft_dates_and_own_articles():
     assert list(own) == ["第一条", "第二条", "第三条"] and own["第二条"] == "第二条 本办法适用于……"
     assert review.own_articles("《教育法》规定：\n第二十九条 学校行使下列权利：") == {}  # a quoted law article
     assert review.xml_safe("a\x01b\ud800") == "a\ufffdb\ufffd"
+
+
+# --- a picture of an annotated draft (docs/screenshots/annotated_draft.png) ---------------------------------
+
+#: Word's highlight colours as CSS.
+CSS_HIGHLIGHT = {"BRIGHT_GREEN": "#7fff7f", "YELLOW": "#ffff66", "PINK": "#ff99e6", "GRAY_25": "#d0d0d0",
+                 "TURQUOISE": "#80ffff"}
+
+
+def annotated_html(path: Path) -> str:
+    """The annotated .docx as Word shows it, in HTML: paragraphs with highlighted citations, each followed by the
+    number of its comment, and the comments in a column beside them. Read with python-docx only."""
+    import html
+
+    document = docx.Document(str(path))
+    comments = {c.comment_id: c for c in document.comments}
+    numbers: dict[int, int] = {}
+    body = []
+    for p in document.paragraphs:
+        parts = []
+        for el in p._p.iter():
+            if el.tag == W + "commentRangeStart":
+                numbers.setdefault(int(el.get(W + "id")), len(numbers) + 1)
+            elif el.tag == W + "r":
+                run = Run(el, p)
+                ref = el.find(f"{W}commentReference")
+                if ref is not None:
+                    parts.append(f"<sup class='ref'>[{numbers[int(ref.get(W + 'id'))]}]</sup>")
+                elif run.text:
+                    colour = run.font.highlight_color
+                    style = f" style='background:{CSS_HIGHLIGHT[colour.name]}'" if colour else ""
+                    bold = "font-weight:bold;" if run.bold else ""
+                    parts.append(f"<span{style}><span style='{bold}'>{html.escape(run.text)}</span></span>")
+        body.append(f"<p>{''.join(parts) or '&nbsp;'}</p>")
+    notes = "".join(
+        f"<div class='comment'><b>[{n}] {html.escape(comments[cid].author)}</b><br>"
+        + "<br>".join(html.escape(line) for line in comments[cid].text.split("\n")) + "</div>"
+        for cid, n in sorted(numbers.items(), key=lambda x: x[1]))
+    return ("<!doctype html><html lang='zh-CN'><meta charset='utf-8'><style>"
+            "body{font-family:'Noto Serif CJK SC','Noto Sans CJK SC',serif;margin:0;display:flex;gap:18px;"
+            "background:#eee;padding:18px;font-size:14px}"
+            ".page{background:#fff;width:720px;padding:36px 48px;box-shadow:0 0 4px #aaa;line-height:1.7}"
+            ".page p{margin:0 0 6px}.ref{color:#c00;font-size:10px}"
+            ".notes{width:520px;font-size:12px}.comment{background:#fff;border-left:4px solid #c00;padding:6px 8px;"
+            "margin-bottom:8px;max-height:150px;overflow:hidden;box-shadow:0 0 2px #aaa}</style>"
+            f"<div class='page'>{''.join(body)}</div><div class='notes'>{notes}</div></html>")
+
+
+@pytest.mark.browser
+def test_screenshot_of_an_annotated_draft(engine, tmp_path):
+    """Renders the annotated fixture draft in Chromium; UPDATE_SCREENSHOTS=1 writes docs/screenshots/annotated_draft.png."""
+    import os
+
+    from test_ui import CHROMIUM, CHROMIUM_ARGS
+
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} not found")
+    from playwright.sync_api import sync_playwright
+
+    lines = [line for line in FIXTURE.read_text(encoding="utf-8").split("\n") if line.strip()]
+    src, out = tmp_path / "征求意见稿.docx", tmp_path / "批注.docx"
+    make_docx(lines, src, piece=1000)  # plain runs: the picture shows the highlights, not the test's formats
+    draft = review.read_draft(src)
+    review.annotate(draft, review.check_draft(engine, draft).to_json(), out)
+    page_html = tmp_path / "annotated.html"
+    page_html.write_text(annotated_html(out), encoding="utf-8")
+    shot = tmp_path / "annotated_draft.png"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1360, "height": 900})
+        page.goto(page_html.as_uri())
+        assert page.locator(".comment").count() == 16 and page.locator("sup.ref").count() == 16
+        page.screenshot(path=str(shot), full_page=True)
+        browser.close()
+    if os.environ.get("UPDATE_SCREENSHOTS") == "1":
+        from PIL import Image
+
+        target = Path(__file__).resolve().parents[1] / "docs" / "screenshots" / "annotated_draft.png"
+        with Image.open(shot) as im:
+            im.convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(target, optimize=True)

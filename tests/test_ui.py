@@ -1046,6 +1046,47 @@ _RECORD_PROGRESS = """() => {
 
 
 @pytest.mark.browser
+def test_citation_check_tab_reviews_an_uploaded_draft(page, tmp_path, shots):
+    """Upload a .docx draft in the 引用核查 tab, download the annotated draft and the reports, open them."""
+    import docx
+    from playwright.sync_api import expect
+
+    from assistant.review import HIGHLIGHT, read_report_csv
+    from test_review import DRAFT_EXPECTED, FIXTURE, make_docx
+
+    lines = [line for line in FIXTURE.read_text(encoding="utf-8").split("\n") if line.strip()]
+    draft = tmp_path / "征求意见稿.docx"
+    make_docx(lines, draft)
+    page.get_by_role("tab", name="引用核查").click()
+    page.set_input_files("#check-file input[type=file]", str(draft))
+    expect(page.locator("#check-file")).to_contain_text("征求意见稿.docx")
+    page.click("#check-button")
+    rows = page.locator("#check-result tr.cite-row")
+    expect(rows).to_have_count(len(DRAFT_EXPECTED), timeout=120_000)
+    assert [r.get_attribute("data-verdict") for r in rows.all()] == [v for _, v, _ in DRAFT_EXPECTED]
+    expect(rows.nth(7).locator(".verdict")).to_have_text("条文不存在（该法共 132 条）")
+    expect(rows.nth(4).locator(".verdict")).to_have_text("条文存在，内容可能不符（第四十条更相符）")
+    expect(page.locator("#check-result")).to_contain_text("语料中无此文件：《未成年人学校保护规定》（第10段、第13段）")
+    links = page.locator("#check-downloads a")
+    expect(links).to_have_count(3)
+    save(page, shots / "check_upload.png")
+    got = {}
+    for i in range(3):
+        with page.expect_download() as info:
+            links.nth(i).click()
+        got[info.value.suggested_filename] = tmp_path / info.value.suggested_filename
+        info.value.save_as(got[info.value.suggested_filename])
+    assert sorted(got) == ["征求意见稿_批注.docx", "征求意见稿_核查报告.csv", "征求意见稿_核查报告.docx"]
+    annotated = docx.Document(str(got["征求意见稿_批注.docx"]))
+    assert [p.text for p in annotated.paragraphs] == lines and len(annotated.comments) == len(DRAFT_EXPECTED) + 1
+    colours = [r.font.highlight_color for p in annotated.paragraphs for r in p.runs if r.font.highlight_color]
+    assert {c.name for c in colours} == {HIGHLIGHT[v] for _, v, _ in DRAFT_EXPECTED}
+    rows_csv = read_report_csv(got["征求意见稿_核查报告.csv"])
+    assert [r["引用"] for r in rows_csv] == [raw for raw, _, _ in DRAFT_EXPECTED]
+    assert len(docx.Document(str(got["征求意见稿_核查报告.docx"])).tables[0].rows) == len(DRAFT_EXPECTED) + 1
+
+
+@pytest.mark.browser
 def test_upload_then_ask(page, app_server, tmp_path, shots):
     """Runs last: it adds a document to the app's index copy."""
     from playwright.sync_api import expect

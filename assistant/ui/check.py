@@ -13,12 +13,17 @@ from __future__ import annotations
 
 import html
 import logging
+import shutil
+import tempfile
+import time
+import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
-from assistant import checker
+from assistant import checker, review
 from assistant.schema import LEGAL_TYPES
 
 log = logging.getLogger(__name__)
@@ -83,7 +88,8 @@ def citations_html(result: dict | None, message: str = "") -> str:
     if "verdicts" not in result["summary"]:  # an older result: count the verdicts here
         result = {**result, "summary": {**result["summary"], "verdicts": {
             v: sum(verdict_of(c)[0] == v for c in cites) for v in checker.VERDICTS}}}
-    head = "".join(f"<p class='check-summary'>{_e(line)}</p>" for line in checker.summary_text(result).split("\n"))
+    head = "".join(f"<p class='check-summary' style='margin:2px 0'>{_e(line)}</p>"
+                   for line in checker.summary_text(result).split("\n"))
     rows = []
     for i, c in enumerate(cites, 1):
         status = c["status"]
@@ -120,22 +126,75 @@ def report_choices(engine) -> list[str]:
 
 def run_check(engine, text: str | None, doc: str | None) -> str:
     """The pasted text when there is one, else the chosen report → HTML. Never raises."""
+    return run_review(engine, text, doc)[0]
+
+
+#: Where the tab writes the files it offers for download; folders older than this are removed on the next review.
+DOWNLOADS = Path(tempfile.gettempdir()) / "assistant-check"
+KEEP_DOWNLOADS_S = 3600
+
+
+def _download_folder() -> Path:
+    """A fresh folder for one review's files; old ones are removed first (downloads are fetched at once)."""
+    DOWNLOADS.mkdir(exist_ok=True)
+    for old in DOWNLOADS.iterdir():
+        try:
+            if time.time() - old.stat().st_mtime > KEEP_DOWNLOADS_S:
+                shutil.rmtree(old, ignore_errors=True)
+        except OSError:
+            pass
+    folder = DOWNLOADS / uuid.uuid4().hex
+    folder.mkdir()
+    return folder
+
+
+def _stem(name: str) -> str:
+    """A file name's stem that is safe to reuse for the downloads."""
+    stem = Path(name).stem.strip(". ") or "文稿"
+    return "".join(ch if ch.isalnum() or ch in "（）()_-" else "_" for ch in stem)[:60]
+
+
+def run_review(engine, text: str | None, doc: str | None, upload: str | None = None,
+               written: str | None = None) -> tuple[str, list[str] | None]:
+    """An uploaded draft, else the pasted text, else the chosen report → (HTML table, files to download: the
+    annotated draft and the report as .csv and .docx; for a chosen report the report only). Never raises."""
     if engine is None:
-        return citations_html(None, "索引尚未就绪，请稍后再试。")
+        return citations_html(None, "索引尚未就绪，请稍后再试。"), None
     text = (text or "").strip()
     try:
-        if text:
+        when = review.parse_date(written) if (written or "").strip() else None
+        if upload:
+            name = Path(upload).name
+            if Path(name).suffix.lower() not in review.SUFFIXES:
+                return citations_html(None, f"不支持的文稿类型：{name}（可上传 .docx、.txt、.md、.pdf）"), None
+            draft = review.read_draft(upload)
+            draft.name = name
+        elif text:
             if len(text) > MAX_CHARS:
-                return citations_html(None, f"文字过长（{len(text)} 字，上限 {MAX_CHARS} 字）。")
-            return citations_html(checker.check_text(engine, text).to_json())
-        if doc:
-            return citations_html(checker.check_document(engine, doc).to_json())
-    except ValueError as e:  # e.g. the chosen document is no longer in the index
-        return citations_html(None, str(e))
+                return citations_html(None, f"文字过长（{len(text)} 字，上限 {MAX_CHARS} 字）。"), None
+            draft, name = review.draft_from_text(text, "粘贴的文字"), "粘贴的文字.txt"
+        elif doc:
+            result = checker.check_document(engine, doc).to_json()
+            folder = _download_folder()
+            files = [folder / f"{_stem(doc)}_核查报告.csv", folder / f"{_stem(doc)}_核查报告.docx"]
+            for f in files:
+                review.write_report(result, f)
+            return citations_html(result), [str(f) for f in files]
+        else:
+            return citations_html(None, "请粘贴要核查的文字、上传文稿，或选择一份报告。"), None
+        result = review.check_draft(engine, draft, when).to_json()
+        folder = _download_folder()
+        stem = _stem(name)
+        files = [folder / f"{stem}_批注.docx", folder / f"{stem}_核查报告.csv", folder / f"{stem}_核查报告.docx"]
+        review.annotate(draft, result, files[0])
+        review.write_report(result, files[1])
+        review.write_report(result, files[2])
+        return citations_html(result), [str(f) for f in files]
+    except ValueError as e:  # an unreadable draft, a bad date, a document no longer in the index
+        return citations_html(None, str(e)), None
     except Exception as e:  # keep the page usable; the console gets the traceback
         log.exception("citation check failed")
-        return citations_html(None, f"核查出错：{type(e).__name__}: {e}")
-    return citations_html(None, "请粘贴要核查的文字，或选择一份报告。")
+        return citations_html(None, f"核查出错：{type(e).__name__}"), None
 
 
 def map_html(cmap: dict[str, Any] | None) -> str:
@@ -166,23 +225,37 @@ def build_check_tab(engine) -> dict[str, Any]:
     ``engine``: an ``Engine``, or a zero-argument callable returning one (or None while the index loads).
     """
     get: Callable[[], Any] = engine if callable(engine) else (lambda: engine)
-    gr.Markdown("核查文字中的法律法规引用：文件是否在语料中、条文是否存在、条文原文，以及引用句与条文内容是否相符。")
+    gr.Markdown("核查文字中的法律法规引用：文件是否在语料中、条文是否存在、条文原文，以及引用句与条文内容是否相符。"
+                "上传文稿（.docx / .txt / .md / .pdf）可下载批注稿（每处引用按结果着色并附批注）和核查报告。")
     with gr.Row():
-        text = gr.Textbox(label="粘贴要核查的文字", lines=6, scale=3, elem_id="check-text",
+        text = gr.Textbox(label="粘贴要核查的文字", lines=8, scale=3, elem_id="check-text",
                           placeholder="例如：根据《中华人民共和国未成年人保护法》第三十九条，学校应当建立学生欺凌防控工作制度。")
-        doc = gr.Dropdown(report_choices(get()), value=None, label="或选择已导入的报告（文字框为空时核查）",
-                          scale=2, elem_id="check-doc")
+        with gr.Column(scale=2):
+            upload = gr.File(label="或上传文稿（优先于文字框）", file_count="single", type="filepath",
+                             file_types=list(review.SUFFIXES), elem_id="check-file")
+            written = gr.Textbox(label="成文日期（可选，如 2022-06-01；留空则取文稿末尾的日期）", max_lines=1,
+                                 elem_id="check-date")
+            doc = gr.Dropdown(report_choices(get()), value=None, label="或选择已导入的报告（文字框为空时核查）",
+                              elem_id="check-doc")
     button = gr.Button("核查引用", variant="primary", elem_id="check-button")
     result = gr.HTML(citations_html(None), elem_id="check-result")
+    downloads = gr.File(label="下载：批注稿与核查报告", file_count="multiple", interactive=False, visible=False,
+                        elem_id="check-downloads")
 
     with gr.Accordion("引用关系：各文件引用了哪些文件、被哪些段落引用", open=False):
         map_button = gr.Button("生成引用关系表", elem_id="map-button")
         map_result = gr.HTML("", elem_id="map-result")
 
     private = {"api_visibility": "private"}
-    button.click(lambda t, d: run_check(get(), t, d), [text, doc], result, concurrency_limit=4, **private)
+
+    def review_click(t, d, f, w):
+        page, files = run_review(get(), t, d, f, w)
+        return page, gr.update(value=files, visible=bool(files))
+
+    button.click(review_click, [text, doc, upload, written], [result, downloads], concurrency_limit=4, **private)
     map_button.click(lambda: map_html(checker.citation_map(get())) if get() else "索引尚未就绪。", None, map_result,
                      concurrency_limit=1, **private)
     doc.focus(lambda: gr.update(choices=report_choices(get())), None, doc, queue=False, show_progress="hidden",
               **private)
-    return {"text": text, "doc": doc, "button": button, "result": result, "map": map_result}
+    return {"text": text, "doc": doc, "upload": upload, "date": written, "button": button, "result": result,
+            "downloads": downloads, "map": map_result}
