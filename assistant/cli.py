@@ -36,7 +36,7 @@ def _engine(args, settings: Settings | None = None):
 
 def cmd_ingest(args) -> int:
     """Exit status 75 (EX_TEMPFAIL: try again later) when another ingest is writing the same index."""
-    from ingest.pipeline import IngestBusy, ingest_lock, lock_folder
+    from assistant.index_lock import IngestBusy, ingest_lock, lock_folder
 
     for p in args.paths:
         if why := _unusable_path(p):

@@ -322,7 +322,8 @@ class AppState:
                 accepted.append((p, name))
         if not accepted:
             return "\n".join(["**没有导入任何文件。**", *lines])
-        from ingest.pipeline import IngestBusy, ingest
+        from assistant.index_lock import IngestBusy
+        from ingest.pipeline import ingest
 
         folder = Path(self.settings.index_dir) / "uploads"
         folder.mkdir(parents=True, exist_ok=True)
