@@ -25,8 +25,8 @@ from tqdm import tqdm
 from assistant.index_lock import ingest_lock, lock_folder
 from assistant.schema import DOC_TYPES, Chunk
 from assistant.store import FileRecord, Store, chunk_to_metadata
-from ingest.chunkers import chunk_document, classify
-from ingest.loaders import LoadError, iter_files, load
+from assistant.ingest.chunkers import chunk_document, classify
+from assistant.ingest.loaders import LoadError, iter_files, load
 
 log = logging.getLogger(__name__)
 
