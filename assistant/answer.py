@@ -20,7 +20,7 @@ from assistant.normalize import for_matching, has_words, replace_surrogates
 from assistant.retrieval import ArticleLookup, Retriever
 from assistant.schema import Answer, Citation, Hit
 from assistant.synonyms import expansions
-from assistant.textutil import tokens
+from assistant.textutil import paragraph_spans, tokens
 
 NOT_FOUND = "抱歉，现有文件中没有找到能回答这个问题的内容。您可以换个问法，或指明相关文件名称。"
 EMPTY = "请输入问题。"
@@ -282,24 +282,6 @@ class Answerer:
             return Answer(q, False, NOT_FOUND, retrieved=hits, reasons=reasons | {"answer_type": missing})
         cited = list(citations.values())
         return Answer(q, True, lead_line(cited) + "\n".join(lines), cited, hits, reasons=reasons)
-
-
-def paragraph_spans(text: str) -> list[tuple[int, int]]:
-    """(start, end) of each paragraph (款) of an article's text; paragraphs are separated by blank lines.
-
-    Items （一）（二）… are part of the paragraph that introduces them, as in the official numbering of 款.
-    """
-    spans: list[tuple[int, int]] = []
-    pos = 0
-    for m in re.finditer(r"\n\s*\n", text + "\n\n"):
-        if text[pos : m.start()].strip():
-            is_item = re.match(r"\s*[（(][一二三四五六七八九十]+[）)]", text[pos:])
-            if is_item and spans:
-                spans[-1] = (spans[-1][0], m.start())
-            else:
-                spans.append((pos, m.start()))
-        pos = m.end()
-    return spans
 
 
 def _in_kind_section(kind: str, hit: Hit) -> bool:

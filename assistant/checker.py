@@ -32,7 +32,7 @@ import numpy as np
 
 from assistant import citations as cit
 from assistant.schema import LEGAL_TYPES, Chunk
-from assistant.textutil import sentence_spans, tokens
+from assistant.textutil import paragraph_spans, sentence_spans, tokens  # paragraph_spans: the chat's reading of 款
 
 STATUSES = ("ok", "no_such_article", "document_not_in_corpus", "ambiguous")
 #: The one verdict per citation: ``ok`` splits into ``ok`` and ``mismatch`` (the article exists, the sentence is
@@ -236,8 +236,6 @@ def _missing_part(c: cit.Citation, texts: list[ArticleText]) -> tuple[str, str] 
     (read as the chat reads them), items the lines that start with （一）/(一)."""
     if not (c.paragraph or c.item) or len(c.articles) != 1 or not texts:
         return None
-    from assistant.answer import paragraph_spans  # the chat's own reading of 款, so both agree
-
     whole = "\n\n".join(a.text for a in texts)
     paragraphs = [whole[s:e] for s, e in paragraph_spans(whole)]
     label = c.articles[0]

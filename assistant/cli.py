@@ -9,6 +9,7 @@ import os
 import sys
 from pathlib import Path
 
+from assistant.index_lock import IngestBusy, ingest_lock, lock_folder
 from assistant.normalize import replace_surrogates
 from assistant.schema import DOC_TYPES
 from assistant.settings import Settings
@@ -36,8 +37,6 @@ def _engine(args, settings: Settings | None = None):
 
 def cmd_ingest(args) -> int:
     """Exit status 75 (EX_TEMPFAIL: try again later) when another ingest is writing the same index."""
-    from ingest.pipeline import IngestBusy, ingest_lock, lock_folder
-
     for p in args.paths:
         if why := _unusable_path(p):
             print(f"错误 / error: 无法访问路径 {_short(p)}：{why}；没有导入任何文件。", file=sys.stderr)
@@ -167,7 +166,7 @@ def _draft(arg: str):
     """The draft to check: ``-`` is standard input, an existing file is read as a draft (.docx/.txt/.md/.pdf; other
     readable types as plain text), anything else is the text itself."""
     from assistant import review
-    from ingest.loaders import LoadError, load
+    from assistant.ingest.loaders import LoadError, load
 
     if arg == "-":
         return review.draft_from_text(_stdin_text(), "标准输入")
@@ -242,7 +241,7 @@ def _stdin_text() -> str:
     content and oversized input refused with a reason."""
     import tempfile
 
-    from ingest.loaders import MAX_BYTES, LoadError, load
+    from assistant.ingest.loaders import MAX_BYTES, LoadError, load
 
     raw = sys.stdin.buffer.read(MAX_BYTES + 1)
     if not raw.strip():

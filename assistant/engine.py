@@ -58,7 +58,7 @@ class Engine:
 
     def ingest(self, paths: Iterable[str | Path] | None = None, progress: bool = True,
                on_progress: Callable[[float, str], None] | None = None):
-        from ingest.pipeline import ingest
+        from assistant.ingest.pipeline import ingest
 
         report = ingest(list(paths) if paths else self.settings.docs_dirs, self.store, progress, on_progress)
         self.retriever.reload()

@@ -13,6 +13,8 @@ import statistics
 from functools import lru_cache
 from pathlib import Path
 
+from assistant.bodies import profile
+from assistant.ingest.loaders import load
 from assistant.intent import classify
 from assistant.schema import Answer
 from assistant.textutil import normalize_ws
@@ -53,8 +55,6 @@ def expected_passage(chunk, question: dict) -> bool:
 
 @lru_cache(maxsize=256)
 def _source_text(source: str) -> str:
-    from ingest.loaders import load
-
     return normalize_ws(load(source).text)
 
 
@@ -70,8 +70,6 @@ def other_body_citations(answer: Answer, question: dict, reports: list[str]) -> 
     """Reports the answer cites that belong to another body than the one the question names (question sets with
     a ``body`` field): a report neither expected nor of a body whose place the ``body`` names; none for a question
     naming no body."""
-    from assistant.bodies import profile
-
     named = question.get("body")
     if not named:
         return []

@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from assistant.citations import cn_to_int
+
 TYPES = ("plan", "problems", "liability", "time", "definition", "procedure", "list", "permission", "fact")
 
 
@@ -98,8 +100,6 @@ def _age(question: str) -> int | None:
     if found := list(_AGE.finditer(question)):
         m = found[-1]
         try:
-            from assistant.citations import cn_to_int
-
             return cn_to_int(m.group(1))
         except ValueError:
             return None

@@ -38,17 +38,16 @@ import zlib
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import Any, Iterable
 
 import numpy as np
 import orjson
 from scipy import sparse
 
+from assistant.index_lock import IngestBusy, ingest_lock, lock_folder
 from assistant.schema import Chunk
+from assistant.store import Store, add_write_listener, metadata_to_chunk
 from assistant.textutil import bm25_tokens, cache_dir
-
-if TYPE_CHECKING:
-    from assistant.store import Store
 
 FORMAT = 3  # 2: per-file fields stored once per file, not on every chunk; 3: traditional text tokenised as simplified
 STAMP_KEY = "keyword_index"
@@ -77,8 +76,6 @@ class KeywordIndex:
     weights: sparse.csc_matrix
 
     def chunks(self) -> list[Chunk]:
-        from assistant.store import metadata_to_chunk
-
         return [metadata_to_chunk(i, t, m) for i, t, m in zip(self.ids, self.texts, self.metas)]
 
     def df(self) -> np.ndarray:
@@ -281,6 +278,11 @@ def before_write(store: Store, ids: Iterable[str], deleted: bool = False) -> Non
         log.deleted -= ids
 
 
+# Every Store write, in any process that has loaded this module (the engine imports it), reaches
+# ``before_write`` first: the store announces writes, it does not import the keyword index.
+add_write_listener(before_write)
+
+
 # ---------------------------------------------------------------------------------------- where it lives
 
 
@@ -401,8 +403,6 @@ def open_index(store: Store, current: KeywordIndex | None = None) -> Opened:
         return Opened(index, "rebuilt")
     # A "writing" stamp: an ingest is running, or one was killed. Publish only while holding the ingest lock
     # (so no writer is alive on this host); otherwise that ingest publishes when it finishes.
-    from ingest.pipeline import IngestBusy, ingest_lock, lock_folder
-
     try:
         with ingest_lock(lock_folder(store.settings)):
             _save_quietly(store, index)

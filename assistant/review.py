@@ -28,6 +28,7 @@ from typing import Any
 
 from assistant import checker
 from assistant import citations as cit
+from assistant.ingest.loaders import LoadError, load
 
 #: Highlight colour per verdict (Word's highlight palette has no orange; PINK stands out from YELLOW).
 HIGHLIGHT = {"ok": "BRIGHT_GREEN", "mismatch": "YELLOW", "no_such_article": "PINK",
@@ -207,8 +208,6 @@ def _pdf_paragraphs(text: str) -> list[str]:
 def read_draft(path: str | Path) -> Draft:
     """Read a draft file (.docx / .txt / .md / .pdf). Raises DraftError with the reason (the loader's checks: a
     corrupt, encrypted, scanned or binary file, a zip bomb, an oversized text)."""
-    from ingest.loaders import LoadError, load
-
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:

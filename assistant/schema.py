@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-#: What a document is (ingest.chunkers.classify): 报告, 法律, 行政法规, 部门规章, 地方性法规, 司法解释, 规范性文件, 其他.
+#: What a document is (assistant.ingest.chunkers.classify):
+#: 报告, 法律, 行政法规, 部门规章, 地方性法规, 司法解释, 规范性文件, 其他.
 DOC_TYPES = ("report", "law", "admin_regulation", "rule", "local_regulation", "judicial", "normative", "other")
 #: The kinds that are legal texts (laws and the rules made under them), as opposed to reports and other documents.
 LEGAL_TYPES = ("law", "admin_regulation", "rule", "local_regulation", "judicial")

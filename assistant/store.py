@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 import chromadb
 import numpy as np
@@ -23,6 +23,19 @@ from assistant.settings import Settings
 
 if TYPE_CHECKING:  # 0.1 s of langchain imports at start-up otherwise
     from langchain_core.embeddings import Embeddings
+
+#: Called as ``listener(store, ids, deleted)`` before every write reaches Chroma. The keyword index registers
+#: itself here (assistant/keyword_index.py marks its saved copy stale and logs the ids), so the store
+#: announces writes without importing the layer that listens to them.
+WriteListener = Callable[["Store", Iterable[str], bool], None]
+_write_listeners: list[WriteListener] = []
+
+
+def add_write_listener(listener: WriteListener) -> None:
+    """Register ``listener`` for every Store's writes (once: registering it again changes nothing)."""
+    if listener not in _write_listeners:
+        _write_listeners.append(listener)
+
 
 _META_KEYS = ("doc", "source", "doc_type", "section", "article", "start", "end", "context")
 
@@ -103,10 +116,10 @@ class Store:
         )
 
     def _before_write(self, ids: Iterable[str], deleted: bool = False) -> None:
-        """Every write marks the saved keyword index stale first and logs its ids (assistant/keyword_index.py)."""
-        from assistant.keyword_index import before_write
-
-        before_write(self, ids, deleted)
+        """Every write marks the saved keyword index stale first and logs its ids (assistant/keyword_index.py,
+        through ``add_write_listener``)."""
+        for listener in _write_listeners:
+            listener(self, ids, deleted)
 
     # ---- reading -------------------------------------------------------------------------------
     def count(self) -> int:

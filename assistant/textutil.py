@@ -222,3 +222,22 @@ def bm25_tokens(text: str) -> list[str]:
     for run in _HAN_RUN.findall(to_simplified(text).lower()):
         grams += [run[i : i + 2] for i in range(len(run) - 1)] or [run]
     return tokens(text) + grams
+
+
+def paragraph_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each paragraph (款) of an article's text; paragraphs are separated by blank lines. The
+    chat (assistant/answer.py) and the checker both read 款 with this, so they agree.
+
+    Items （一）（二）… are part of the paragraph that introduces them, as in the official numbering of 款.
+    """
+    spans: list[tuple[int, int]] = []
+    pos = 0
+    for m in re.finditer(r"\n\s*\n", text + "\n\n"):
+        if text[pos : m.start()].strip():
+            is_item = re.match(r"\s*[（(][一二三四五六七八九十]+[）)]", text[pos:])
+            if is_item and spans:
+                spans[-1] = (spans[-1][0], m.start())
+            else:
+                spans.append((pos, m.start()))
+        pos = m.end()
+    return spans

@@ -81,14 +81,14 @@ def corpus_files(corpus: Path) -> list[Path]:
 
 @cache
 def _load(path: Path) -> Document:
-    from ingest.loaders import load
+    from assistant.ingest.loaders import load
 
     return load(path)
 
 
 @pytest.fixture(scope="session")
 def load_doc() -> Callable[[Path], Document]:
-    """``ingest.loaders.load`` with a per-session cache. Treat the returned Document as read-only."""
+    """``assistant.ingest.loaders.load`` with a per-session cache. Treat the returned Document as read-only."""
     _require_corpus()
     return _load
 

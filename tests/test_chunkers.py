@@ -11,9 +11,9 @@ from collections import Counter
 
 import pytest
 
-from ingest.chunkers import chunk_document, classify, generic, law, report
-from ingest.chunkers.base import MAX_CHARS
-from ingest.loaders import load
+from assistant.ingest.chunkers import chunk_document, classify, generic, law, report
+from assistant.ingest.chunkers.base import MAX_CHARS
+from assistant.ingest.loaders import load
 
 REPORT_NAME = "柳州市教育局2022年法治政府建设情况报告"
 ARTICLE_LINE = re.compile(r"^(第[零〇一二三四五六七八九十百千]+条) ", re.MULTILINE)

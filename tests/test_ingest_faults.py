@@ -296,7 +296,7 @@ def test_second_ingest_on_the_same_index_is_refused(work, docs, clean, tmp_path)
 
 def test_ingest_lock_in_process(tmp_path):
     """The same lock for library callers (the web app's upload): re-entrant in a thread, refused in another."""
-    from ingest.pipeline import IngestBusy, ingest_lock
+    from assistant.index_lock import IngestBusy, ingest_lock
 
     errors: list[BaseException] = []
 

@@ -38,8 +38,8 @@ def test_every_type_has_phrasings():
 
 
 def _sections(path: Path) -> set[str]:
-    from ingest.chunkers import chunk_document
-    from ingest.loaders import load
+    from assistant.ingest.chunkers import chunk_document
+    from assistant.ingest.loaders import load
 
     return {c.section for c in chunk_document(load(path))}
 

@@ -1,4 +1,4 @@
-"""ingest.loaders on the real corpus and on derived files generated into tmp_path.
+"""assistant.ingest.loaders on the real corpus and on derived files generated into tmp_path.
 
 No copies of the corpus texts are stored in the repository: GBK/BOM/CRLF/docx/pdf/html variants are
 built from the corpus files at test time.
@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # the project is not pip-installed in the venv
     sys.path.insert(0, str(ROOT))
 
-from ingest.loaders import SUPPORTED_SUFFIXES, LoadError, iter_files, load  # noqa: E402
+from assistant.ingest.loaders import SUPPORTED_SUFFIXES, LoadError, iter_files, load  # noqa: E402
 
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "corpus"
 REGULATIONS = sorted((CORPUS / "regulations").glob("*.md")) if CORPUS.is_dir() else []
@@ -385,7 +385,7 @@ def test_bad_inputs_raise_load_error(tmp_path, name):
 
 def test_docx_zip_bomb_is_not_inflated(tmp_path):
     """A .docx whose parts unpack to more than MAX_UNZIPPED (here 201 MB of zeros, 200 KB on disk)."""
-    from ingest.loaders import MAX_UNZIPPED
+    from assistant.ingest.loaders import MAX_UNZIPPED
 
     p = tmp_path / "bomb.docx"
     with zipfile.ZipFile(p, "w", zipfile.ZIP_DEFLATED) as z:
@@ -420,7 +420,7 @@ def test_50mb_text_is_refused_without_reading_it(tmp_path, report_text):
 
 
 def test_text_over_the_character_limit(tmp_path, report, report_text):
-    from ingest.loaders import MAX_CHARS
+    from assistant.ingest.loaders import MAX_CHARS
 
     with pytest.raises(LoadError, match="文字过长.*请拆分"):  # read (under 4 bytes a character), then refused
         load(report, max_chars=len(report_text) - 1)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from assistant.store import Store
-from ingest.loaders import load
+from assistant.ingest.loaders import load
 
 REPORT_NAME = "柳州市教育局2022年法治政府建设情况报告"
 TEACHERS = "中华人民共和国教师法.md"  # 43 articles

@@ -26,7 +26,7 @@ from assistant.answer import EMPTY, NO_WORDS, NOT_FOUND, TOO_LONG
 from assistant.normalize import for_matching, has_words, replace_surrogates, strip_invisible, to_simplified
 from assistant.schema import Answer, Citation, Hit
 from conftest import assistant_exe
-from ingest.loaders import load
+from assistant.ingest.loaders import load
 
 LAW = "中华人民共和国未成年人保护法"
 ART39 = "第三十九条"

@@ -388,7 +388,7 @@ def test_load_script_short_run(app):
 
 def test_upload_while_another_ingest_holds_the_index(small_engine, tmp_path):
     """`assistant ingest` (or any other writer) holding the index: the upload is refused cleanly, nothing copied."""
-    from ingest.pipeline import ingest_lock
+    from assistant.index_lock import ingest_lock
 
     eng = small_engine()
     state = ui.AppState(eng.settings, eng)

@@ -13,6 +13,7 @@ import threading
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from assistant.index_lock import IngestBusy
 from assistant.schema import Answer, Chunk
 from assistant.settings import Settings
 from assistant.ui.render import md_escape, neighbours
@@ -322,7 +323,7 @@ class AppState:
                 accepted.append((p, name))
         if not accepted:
             return "\n".join(["**没有导入任何文件。**", *lines])
-        from ingest.pipeline import IngestBusy, ingest
+        from assistant.ingest.pipeline import ingest
 
         folder = Path(self.settings.index_dir) / "uploads"
         folder.mkdir(parents=True, exist_ok=True)

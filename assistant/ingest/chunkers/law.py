@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 from assistant.schema import Chunk, Document
-from ingest.chunkers.base import MD_HEADING, HeadingPath, split_span
+from assistant.ingest.chunkers.base import MD_HEADING, HeadingPath, split_span
 
 ARTICLE = re.compile(r"^(第[零〇一二三四五六七八九十百千]+条(?:之[一二三四五六七八九十]+)?)[ \u3000]")
 _BARE_HEADING = re.compile(r"^(第[一二三四五六七八九十百]+(?:分编|[编章节]))\s*(.*)$")

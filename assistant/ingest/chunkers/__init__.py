@@ -10,7 +10,7 @@ import re
 
 from assistant.normalize import to_simplified
 from assistant.schema import Chunk, Document
-from ingest.chunkers import generic, law, report
+from assistant.ingest.chunkers import generic, law, report
 
 #: Who made a legal text, as its history lines (or its opening) say: the kind follows from the issuing body.
 _NPC = re.compile(r"全国人民代表大会")

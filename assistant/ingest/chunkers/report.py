@@ -10,7 +10,7 @@ import re
 
 from assistant.schema import Chunk, Document
 from assistant.textutil import normalize_ws
-from ingest.chunkers.base import HeadingPath, split_span
+from assistant.ingest.chunkers.base import HeadingPath, split_span
 
 _NUM = "一二三四五六七八九十"
 HEADINGS = (  # level, pattern at the start of a line

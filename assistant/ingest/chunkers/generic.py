@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 
 from assistant.schema import Chunk, Document
-from ingest.chunkers.base import MAX_CHARS, MD_HEADING, HeadingPath, split_span
+from assistant.ingest.chunkers.base import MAX_CHARS, MD_HEADING, HeadingPath, split_span
 
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 
