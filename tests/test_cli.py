@@ -268,7 +268,7 @@ def test_hostile_input_never_gives_a_traceback(engine, tmp_path):
     data = json.loads(outcomes["check long stdin"][1])
     assert data["summary"]["total"] == total and data["citations"][0]["raw"] == "《中华人民共和国未成年人保护法》第三十九条"
     code, out, _ = outcomes["check odd text"]
-    assert code == 0 and "《中华人民共和国未成年人保护法》第三十九条  →  正确" in out
+    assert code == 0 and "[1] 《中华人民共和国未成年人保护法》第三十九条  →  " in out and "共 1 处引用" in out
     assert outcomes["check non-UTF-8 argv"][0] == 0 and "禁毒法第十三条" in outcomes["check non-UTF-8 argv"][1]
     for name, reason in [("check binary stdin", "标准输入"), ("check empty stdin", "标准输入为空"),
                          ("check binary file", "二进制"), ("ask --batch binary", "不是 UTF-8"),
