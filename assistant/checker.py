@@ -28,6 +28,7 @@ import numpy as np
 from assistant import citations as cit
 from assistant.schema import Chunk
 from assistant.textutil import sentence_spans, tokens
+from ingest.ocr import ocr_label
 
 STATUSES = ("ok", "no_such_article", "document_not_in_corpus", "ambiguous")
 
@@ -106,6 +107,7 @@ def check_text(engine, text: str, self_title: str | None = None, with_support: b
     """Check every citation in ``text``. ``self_title``: the document the text belongs to (本法第X条 → it)."""
     r = engine.retriever
     infos = {doc: r.chunks[rows[0]].extra.get("doc_info", "") for doc, rows in r.doc_rows.items()}
+    scans = {doc: bool(r.chunks[rows[0]].extra.get("ocr")) for doc, rows in r.doc_rows.items()}
     spans = sentence_spans(text)
     starts = [s for s, _ in spans]
     parsed = cit.parse_citations(text, r.titles)
@@ -136,7 +138,11 @@ def check_text(engine, text: str, self_title: str | None = None, with_support: b
         if lookup.title:
             title = lookup.title
             item.doc_info = infos.get(title, "")
-            item.note = doc_note(title, item.doc_info, r.titles)
+            # a document read from a scan: its quoted text may carry recognition errors (ingest/ocr.py)
+            scanned = [label for ch in lookup.chunks if (label := ocr_label(ch.extra, ch.start, ch.end))]
+            scanned = scanned or (["扫描件，文字经OCR识别"] if scans.get(title) else [])
+            item.note = "；".join(filter(None, [doc_note(title, item.doc_info, r.titles),
+                                               *(f"{s}，引文可能有识别错误" for s in dict.fromkeys(scanned))]))
             item.article_texts = [ArticleText(ch.article, ch.text, ch.section) for ch in lookup.chunks]
             if with_support and item.status == "ok" and item.article_texts:
                 claim = _residual(text, sent, in_sentence[sent])
