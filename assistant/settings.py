@@ -78,6 +78,10 @@ class Settings(BaseSettings):
         1, ge=1, le=64, description="onnxruntime threads for OCR. One: on this 2-core machine, busy with other work, "
         "two threads took twice the CPU time per page and were no faster (docs/benchmarks.md).",
     )
+    ocr_workers: int = Field(
+        2, ge=1, le=16, description="Pages recognised at once, each in its own worker process (about 450 MB at its "
+        "peak): two use both cores of this machine and halve a scan's time (docs/benchmarks.md).",
+    )
     ocr_max_pages: int = Field(
         200, ge=1, description="A scan with more pages to recognise is refused (about 10 minutes of OCR): split it.",
     )

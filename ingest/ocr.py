@@ -4,12 +4,15 @@ The engine is ``rapidocr-onnxruntime``: PaddleOCR's PP-OCRv4 Chinese text detect
 its text-direction classifier, as ONNX files inside the wheel, run by onnxruntime on the CPU. Nothing is
 downloaded at run time, so it works on a machine with no internet, like the embedding model.
 
-Recognition runs in a worker process (``python -m ingest.ocr``), one page at a time, for two reasons:
+Recognition runs in worker processes (``python -m ingest.ocr``), each one page at a time, for two reasons:
 - the time limit per page (``ASSISTANT_OCR_PAGE_TIMEOUT_S``) can only be enforced by stopping the work, and a
   thread cannot be stopped — a process can be killed, and the next page gets a fresh one;
 - native code that crashes on a malformed image takes down the worker, not the ingest (or the web app).
-The worker loads the models once (about a second) and serves every page of an ingest run; the pipeline closes
-it at the end of the run (:func:`release_worker`), so a long-running web app holds no OCR memory between uploads.
+Two workers of one thread each (``ASSISTANT_OCR_WORKERS``) read two pages at once: on two cores that halves a
+scan's time, where two threads in one worker doubled the CPU time per page instead (docs/benchmarks.md). A
+worker loads the models once (under a second) and serves every page of an ingest run; the pipeline stops them at
+the end of the run (:func:`release_worker`), so a long-running web app holds no OCR memory (about 450 MB a
+worker at its peak) between uploads.
 
 Line boxes come back with their text and confidence; :mod:`ingest.ocr_layout` rebuilds paragraphs from them,
 and :func:`assemble` joins the pages of a document, keeping where each page starts so that a passage can name
@@ -54,6 +57,14 @@ DET_MAX_SIDE = 1280
 #: Line images recognised one at a time: batches of 6 (rapidocr's default) pad every line to the widest of the
 #: batch and took 1.9× the CPU time per page on this machine (2.4 s against 4.6 s).
 REC_BATCH = 1
+#: Line images are squeezed to this share of their width (at the recogniser's 48-px height) before recognition:
+#: its time grows with the width, and Chinese characters stay legible at 0.6 of their width — 40 % less CPU time
+#: for recognition, and no more errors on clean, photocopied or 10.5 pt pages (bench/ocr.py --sweep).
+REC_WIDTH_SCALE = 0.6
+#: The direction model is asked about every line, but only the page's majority counts: more than this share of
+#: lines upside down turns the whole page. Turning single lines, as rapidocr does, misread a correct line as
+#: upside down now and then, and that line was lost (10.5 pt test page).
+UPSIDE_DOWN_SHARE = 0.5
 #: Lines recognised with less confidence than this are dropped (rapidocr's own default threshold).
 MIN_LINE_SCORE = 0.5
 #: A page whose kept lines average less confidence than this is unreadable: clean print scores 0.95–1.0,
@@ -82,12 +93,13 @@ class OcrOptions:
     enabled: bool = True
     page_timeout_s: float = 60.0
     threads: int = 1
+    workers: int = 2
     max_pages: int = 200
 
     @classmethod
     def from_settings(cls, settings: Any) -> OcrOptions:
-        return cls(enabled=settings.ocr, page_timeout_s=settings.ocr_page_timeout_s,
-                   threads=settings.ocr_threads, max_pages=settings.ocr_max_pages)
+        return cls(enabled=settings.ocr, page_timeout_s=settings.ocr_page_timeout_s, threads=settings.ocr_threads,
+                   workers=settings.ocr_workers, max_pages=settings.ocr_max_pages)
 
 
 #: Called before each page is recognised: (1-based index among the pages being recognised, their number,
@@ -149,13 +161,15 @@ def _receive(fd: int, deadline: float | None) -> Any:
 class OcrWorker:
     """A ``python -m ingest.ocr`` process holding the models; :meth:`recognise` sends it one page."""
 
-    def __init__(self, threads: int = 1, det_max_side: int = DET_MAX_SIDE, rec_batch: int = REC_BATCH) -> None:
-        """``det_max_side`` and ``rec_batch`` are the module's constants; bench/ocr.py varies them."""
+    def __init__(self, threads: int = 1, det_max_side: int = DET_MAX_SIDE, rec_batch: int = REC_BATCH,
+                 rec_width_scale: float = REC_WIDTH_SCALE) -> None:
+        """The last three are the module's constants; bench/ocr.py --sweep varies them."""
         self.threads = threads
         env = dict(os.environ)  # the child must import this package wherever the parent was started from
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_PROJECT_ROOT), env.get("PYTHONPATH")]))
         env["OMP_NUM_THREADS"] = str(threads)
-        args = [sys.executable, "-m", "ingest.ocr", str(threads), str(det_max_side), str(rec_batch)]
+        args = [sys.executable, "-m", "ingest.ocr", str(threads), str(det_max_side), str(rec_batch),
+                str(rec_width_scale)]
         self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0, env=env)
         try:
             kind, value = _receive(self.proc.stdout.fileno(), time.monotonic() + START_TIMEOUT_S)
@@ -201,38 +215,67 @@ class OcrWorker:
                 pass
 
 
-_worker: OcrWorker | None = None
-_worker_lock = threading.Lock()
-#: Why the engine could not start, remembered until release_worker(): the next page would fail the same way,
-#: after waiting as long again.
-_unavailable: str | None = None
+class WorkerPool:
+    """The process's workers: started on demand (at most ``size`` at once), reused across pages and files of a run,
+    replaced after a page killed one, all stopped by :meth:`release`. A worker serves one page at a time."""
 
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._idle: list[OcrWorker] = []
+        self._busy: set[OcrWorker] = set()
+        #: Why the engine could not start, remembered until release(): the next page would fail the same way,
+        #: after waiting as long again.
+        self.unavailable: str | None = None
 
-def shared_worker(threads: int) -> OcrWorker:
-    """The process's worker, started on first use and again after a page killed it. Call with _worker_lock held."""
-    global _worker, _unavailable
-    if _unavailable:
-        raise OcrUnavailable(_unavailable)
-    if _worker is None or not _worker.alive() or _worker.threads != threads:
-        if _worker is not None:
-            _worker.close()
-        _worker = None
+    def checkout(self, threads: int) -> OcrWorker:
+        with self._lock:
+            if self.unavailable:
+                raise OcrUnavailable(self.unavailable)
+            while self._idle:
+                worker = self._idle.pop()
+                if worker.alive() and worker.threads == threads:
+                    self._busy.add(worker)
+                    return worker
+                worker.close()
         try:
-            _worker = OcrWorker(threads)
+            worker = OcrWorker(threads)  # outside the lock: two pages may start their workers together
         except OcrUnavailable as e:
-            _unavailable = str(e)
+            self.unavailable = str(e)
             raise
-    return _worker
+        with self._lock:
+            self._busy.add(worker)
+        return worker
+
+    def checkin(self, worker: OcrWorker) -> None:
+        with self._lock:
+            self._busy.discard(worker)
+            if worker.alive():
+                self._idle.append(worker)
+
+    def start(self, threads: int, count: int) -> None:
+        """Have ``count`` workers started and idle (bench/ocr.py times reading apart from starting)."""
+        workers = [self.checkout(threads) for _ in range(count)]
+        for worker in workers:
+            self.checkin(worker)
+
+    def workers(self) -> list[OcrWorker]:
+        with self._lock:
+            return [*self._idle, *self._busy]
+
+    def release(self) -> None:
+        with self._lock:
+            workers, self._idle = self._idle, []
+            self.unavailable = None
+        for worker in workers:
+            worker.close()
+
+
+pool = WorkerPool()
 
 
 def release_worker() -> None:
-    """Stop the worker and forget a failed start (the end of an ingest run, and at exit)."""
-    global _worker, _unavailable
-    with _worker_lock:
-        if _worker is not None:
-            _worker.close()
-            _worker = None
-        _unavailable = None
+    """Stop the idle workers and forget a failed start (the end of an ingest run, and at exit)."""
+    pool.release()
 
 
 atexit.register(release_worker)
@@ -278,16 +321,15 @@ def recognise_page(image, number: int, options: OcrOptions) -> PageText:
     if ink_share(rgb) < BLANK_INK_SHARE:
         page.note = f"第{number}页是空白页，已跳过 / blank page, skipped"
         return page
-    with _worker_lock:
-        worker = shared_worker(options.threads)
-        try:
-            boxes = worker.recognise(rgb, options.page_timeout_s)
-        except OcrUnavailable:
-            raise
-        except OcrError as e:
-            page.note = f"第{number}页{e}，已跳过 / page skipped"
-            page.seconds = time.monotonic() - started
-            return page
+    worker = pool.checkout(options.threads)
+    try:
+        boxes = worker.recognise(rgb, options.page_timeout_s)
+    except OcrError as e:
+        page.note = f"第{number}页{e}，已跳过 / page skipped"
+        page.seconds = time.monotonic() - started
+        return page
+    finally:
+        pool.checkin(worker)
     page.seconds = time.monotonic() - started
     boxes = [b for b in boxes if b.score >= MIN_LINE_SCORE and b.text.strip()]
     if boxes:
@@ -304,19 +346,31 @@ def recognise_page(image, number: int, options: OcrOptions) -> PageText:
 
 def recognise_pages(images: Sequence[tuple[int, Callable[[], Any]]], options: OcrOptions,
                     on_page: PageProgress | None = None) -> list[PageText]:
-    """Pages given as (number, function that renders the page image), recognised in order."""
-    out = []
-    for k, (number, render) in enumerate(images, 1):
-        if on_page:
-            on_page(k, len(images), number)
-        try:
-            image = render()
-        except Exception as e:  # pdfium or PIL on a broken page
-            out.append(PageText(number, ocr=True, note=f"第{number}页无法渲染，已跳过（{type(e).__name__}: {e}）"
-                                                         " / page could not be rendered, skipped"))
-            continue
-        out.append(recognise_page(image, number, options))
-    return out
+    """Pages given as (number, function that renders the page image), recognised ``options.workers`` at a time.
+
+    Pages are rendered here, in order (pdfium is not thread-safe), and only as many are rendered as workers are
+    free, so memory holds at most that many page images. ``on_page`` is called as each page is handed out.
+    """
+    from concurrent.futures import Future, ThreadPoolExecutor
+
+    slots = threading.BoundedSemaphore(max(1, options.workers))
+    results: list[PageText | Future] = []
+    with ThreadPoolExecutor(max(1, options.workers), thread_name_prefix="ocr") as executor:
+        for k, (number, render) in enumerate(images, 1):
+            slots.acquire()
+            if on_page:
+                on_page(k, len(images), number)
+            try:
+                image = render()
+            except Exception as e:  # pdfium or PIL on a broken page
+                slots.release()
+                results.append(PageText(number, ocr=True, note=f"第{number}页无法渲染，已跳过（{type(e).__name__}: {e}）"
+                                                                 " / page could not be rendered, skipped"))
+                continue
+            future = executor.submit(recognise_page, image, number, options)
+            future.add_done_callback(lambda _: slots.release())
+            results.append(future)
+    return [r.result() if isinstance(r, Future) else r for r in results]  # re-raises OcrUnavailable
 
 
 # ---------------------------------------------------------------- documents
@@ -418,8 +472,11 @@ def ocr_label(extra: dict[str, Any], start: int, end: int) -> str:
 # ---------------------------------------------------------------- python -m ingest.ocr (the worker)
 
 
-def _recognise(engine, rgb: np.ndarray, det_max_side: int = DET_MAX_SIDE) -> list[tuple[list[list[float]], str, float]]:
-    """Detection on the page reduced to DET_MAX_SIDE, direction and recognition on lines cut from the full page."""
+def _recognise(engine, rgb: np.ndarray, det_max_side: int = DET_MAX_SIDE,
+               rec_width_scale: float = REC_WIDTH_SCALE) -> list[tuple[list[list[float]], str, float]]:
+    """Detection on the page reduced to ``det_max_side``; lines cut from the full page, squeezed to
+    REC_WIDTH_SCALE and recognised. The direction model votes for the whole page (see UPSIDE_DOWN_SHARE).
+    Boxes are in the coordinates of the page as it is read (turned, if it was upside down)."""
     import cv2
 
     bgr = np.ascontiguousarray(rgb[:, :, ::-1])
@@ -429,15 +486,26 @@ def _recognise(engine, rgb: np.ndarray, det_max_side: int = DET_MAX_SIDE) -> lis
         bgr = cv2.copyMakeBorder(bgr, 0, pad, 0, 0, cv2.BORDER_CONSTANT, value=(255, 255, 255))
         h = bgr.shape[0]
     scale = min(1.0, det_max_side / max(h, w))
-    small = cv2.resize(bgr, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA) \
-        if scale < 1 else bgr
-    boxes, _ = engine.text_det(small)
-    if boxes is None or len(boxes) == 0:
+
+    def lines(image: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        small = cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))),
+                           interpolation=cv2.INTER_AREA) if scale < 1 else image
+        found, _ = engine.text_det(small)
+        if found is None or len(found) == 0:
+            return [], []
+        boxes = [np.clip(np.asarray(b, dtype=np.float32) / scale, 0, [w - 1, h - 1]).astype(np.float32)
+                 for b in engine.sorted_boxes(np.asarray(found))]
+        return boxes, engine.get_crop_img_list(image, boxes)
+
+    boxes, crops = lines(bgr)
+    if not boxes:
         return []
-    boxes = [np.clip(np.asarray(b, dtype=np.float32) / scale, 0, [w - 1, h - 1]).astype(np.float32)
-             for b in engine.sorted_boxes(np.asarray(boxes))]
-    crops = engine.get_crop_img_list(bgr, boxes)
-    crops, _, _ = engine.text_cls(crops)
+    _, votes, _ = engine.text_cls([c.copy() for c in crops])
+    if sum(label == "180" and score > engine.text_cls.cls_thresh for label, score in votes) > UPSIDE_DOWN_SHARE * len(votes):
+        bgr = np.ascontiguousarray(bgr[::-1, ::-1])  # the page is upside down: turn it and read it again
+        boxes, crops = lines(bgr)  # (boxes are then in the turned page's coordinates, as the layout needs)
+    crops = [cv2.resize(c, (max(8, round(c.shape[1] * 48 / max(c.shape[0], 1) * rec_width_scale)), 48),
+                        interpolation=cv2.INTER_AREA) for c in crops]
     results, _ = engine.text_rec(crops, False)
     return [(b.tolist(), str(r[0]), float(r[1])) for b, r in zip(boxes, results)]
 
@@ -446,8 +514,9 @@ def _worker_main() -> None:
     """Serve pages on stdin/stdout until stdin closes. Anything a library prints goes to stderr, not the pipe."""
     out = os.fdopen(os.dup(1), "wb", buffering=0)
     os.dup2(2, 1)
-    given = [int(a) for a in sys.argv[1:4]]
-    threads, det_max_side, rec_batch = given + [1, DET_MAX_SIDE, REC_BATCH][len(given):]
+    given = [float(a) for a in sys.argv[1:5]]
+    threads, det_max_side, rec_batch, rec_width_scale = given + [1, DET_MAX_SIDE, REC_BATCH, REC_WIDTH_SCALE][len(given):]
+    threads, det_max_side, rec_batch = int(threads), int(det_max_side), int(rec_batch)
     try:
         from rapidocr_onnxruntime import RapidOCR
 
@@ -463,7 +532,7 @@ def _worker_main() -> None:
         except EOFError:
             return
         try:
-            _send(out, ("ok", _recognise(engine, image, det_max_side)))
+            _send(out, ("ok", _recognise(engine, image, det_max_side, rec_width_scale)))
         except Exception as e:
             _send(out, ("error", f"{type(e).__name__}: {e}"))
 

@@ -115,13 +115,15 @@ def _wrap(text: str, width: int, indent: int) -> list[str]:
     return lines
 
 
-def typeset(title: str, paragraphs: list[str], dpi: int = 150, page_numbers: bool = True) -> list[Image.Image]:
+def typeset(title: str, paragraphs: list[str], dpi: int = 150, page_numbers: bool = True,
+            chars_per_line: int = CHARS_PER_LINE, lines_per_page: int = LINES_PER_PAGE) -> list[Image.Image]:
     """Greyscale A4 pages: the title (if any) centred on the first, 第N章 headings centred, paragraphs indented
-    by two characters, one character per cell of the grid."""
+    by two characters, one character per cell of the grid. More characters per line make smaller print
+    (42 × 40 is 10.5 pt, the size of footnotes and tables)."""
     mm = dpi / 25.4
     size = (round(A4_MM[0] * mm), round(A4_MM[1] * mm))
-    pitch = TEXT_MM[1] * mm / LINES_PER_PAGE
-    char = TEXT_MM[0] * mm / CHARS_PER_LINE
+    pitch = TEXT_MM[1] * mm / lines_per_page
+    char = TEXT_MM[0] * mm / chars_per_line
     file, index = cjk_font()
     body_font = ImageFont.truetype(file, round(char * 0.95), index=index)
     title_font = ImageFont.truetype(file, round(char * 1.35), index=index)
@@ -129,19 +131,19 @@ def typeset(title: str, paragraphs: list[str], dpi: int = 150, page_numbers: boo
     right = left + TEXT_MM[0] * mm
     pages: list[Image.Image] = []
     draw = None
-    line = LINES_PER_PAGE
+    line = lines_per_page
 
     def new_page() -> None:
         nonlocal draw, line
         if draw is not None and page_numbers:
-            _footer(draw, len(pages), size, body_font, top + LINES_PER_PAGE * pitch + pitch)
+            _footer(draw, len(pages), size, body_font, top + lines_per_page * pitch + pitch)
         pages.append(Image.new("L", size, 255))
         draw = ImageDraw.Draw(pages[-1])
         line = 0
 
     def centred(text: str, font: ImageFont.FreeTypeFont, lines: float) -> None:
         nonlocal line
-        if line + lines > LINES_PER_PAGE:
+        if line + lines > lines_per_page:
             new_page()
         width = draw.textlength(text, font=font)
         draw.text(((left + right - width) / 2, top + line * pitch), text, font=font, fill=0)
@@ -156,15 +158,15 @@ def typeset(title: str, paragraphs: list[str], dpi: int = 150, page_numbers: boo
                 line += 0.5
             centred(para, body_font, 1.5)
             continue
-        for i, text in enumerate(_wrap(para, CHARS_PER_LINE, 2)):
-            if line + 1 > LINES_PER_PAGE:
+        for i, text in enumerate(_wrap(para, chars_per_line, 2)):
+            if line + 1 > lines_per_page:
                 new_page()
             x = left + (2 * char if i == 0 else 0)
             for k, ch in enumerate(text):  # one character per cell, like a typeset page
                 draw.text((x + k * char, top + line * pitch), ch, font=body_font, fill=0)
             line += 1
     if page_numbers:
-        _footer(draw, len(pages), size, body_font, top + LINES_PER_PAGE * pitch + pitch)
+        _footer(draw, len(pages), size, body_font, top + lines_per_page * pitch + pitch)
     return pages
 
 
