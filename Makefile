@@ -34,7 +34,7 @@ run: index
 # The ingest and retrieval tests run a second time against a real `chroma run` (tests/conftest.py).
 SERVER_TESTS := tests/test_pipeline.py tests/test_keyword_index.py tests/test_store.py \
 	tests/test_retrieval_eval.py tests/test_answer.py tests/test_compose.py tests/test_article_questions.py \
-	tests/test_checker.py
+	tests/test_checker.py tests/test_ocr.py
 
 test: setup-test
 	$(BIN)/python -m pytest -q

@@ -75,12 +75,13 @@ class Settings(BaseSettings):
         "reported. A dense A4 page takes 2–6 s here (bench/ocr.py): ten times that leaves room for a busy machine.",
     )
     ocr_threads: int = Field(
-        1, ge=1, le=64, description="onnxruntime threads for OCR. One: on this 2-core machine, busy with other work, "
-        "two threads took twice the CPU time per page and were no faster (docs/benchmarks.md).",
+        1, ge=1, le=64, description="onnxruntime threads per OCR worker. One: on this 2-core machine two threads took "
+        "twice the CPU time per page (3.6 s against 1.9 s) and were no faster (docs/benchmarks.md).",
     )
     ocr_workers: int = Field(
-        2, ge=1, le=16, description="Pages recognised at once, each in its own worker process (about 450 MB at its "
-        "peak): two use both cores of this machine and halve a scan's time (docs/benchmarks.md).",
+        2, ge=1, le=16, description="Pages recognised at once, each in its own worker process (about 430 MB at its "
+        "peak), so that a scan can use both cores of a 2-core machine that is otherwise idle. On this shared machine, "
+        "with a load average of 5–8 from other work, two were no faster than one (docs/benchmarks.md).",
     )
     ocr_max_pages: int = Field(
         200, ge=1, description="A scan with more pages to recognise is refused (about 10 minutes of OCR): split it.",

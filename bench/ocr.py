@@ -93,6 +93,7 @@ def main() -> None:
 
         if args.sweep:
             out["sweep"] = sweep(pages[:2], reference, "16pt")
+            out["sweep"] += sweep(noisy[:2], reference, "16pt noisy")
             small_title, small_paras = law_paragraphs(LAW, 3000)
             small = typeset(small_title, small_paras, dpi=200, chars_per_line=42, lines_per_page=40)[:1]
             out["sweep"] += sweep(small, squeeze("".join([small_title, *small_paras])), "10.5pt")
@@ -121,10 +122,13 @@ def sweep(pages, reference: str, print_size: str) -> list[dict]:
     rows = []
     images = [ocr.to_rgb(p) for p in pages]
     # (threads, detector's longest side, recognition batch, line width scale); the first is the default
-    settings = [(1, 1280, 1, 0.6), (1, 960, 1, 0.6), (1, 1754, 1, 0.6), (1, 1280, 1, 1.0), (1, 1280, 6, 0.6),
-                (2, 1280, 1, 0.6)]
-    if print_size != "16pt":
-        settings = settings[:4]
+    default = (1, ocr.DET_MAX_SIDE, ocr.REC_BATCH, ocr.REC_WIDTH_SCALE)
+    settings = [default, (1, 960, 1, default[3]), (1, 1754, 1, default[3]), (1, default[1], 1, 0.6),
+                (1, default[1], 1, 1.0), (1, default[1], 6, default[3]), (2, default[1], 1, default[3])]
+    if print_size == "16pt noisy":
+        settings = [default, settings[3], settings[4]]
+    elif print_size != "16pt":
+        settings = settings[:5]
     for threads, det, batch, width in settings:
         worker = ocr.OcrWorker(threads, det, batch, width)
         try:

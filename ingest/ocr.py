@@ -8,11 +8,11 @@ Recognition runs in worker processes (``python -m ingest.ocr``), each one page a
 - the time limit per page (``ASSISTANT_OCR_PAGE_TIMEOUT_S``) can only be enforced by stopping the work, and a
   thread cannot be stopped — a process can be killed, and the next page gets a fresh one;
 - native code that crashes on a malformed image takes down the worker, not the ingest (or the web app).
-Two workers of one thread each (``ASSISTANT_OCR_WORKERS``) read two pages at once: on two cores that halves a
-scan's time, where two threads in one worker doubled the CPU time per page instead (docs/benchmarks.md). A
-worker loads the models once (under a second) and serves every page of an ingest run; the pipeline stops them at
-the end of the run (:func:`release_worker`), so a long-running web app holds no OCR memory (about 450 MB a
-worker at its peak) between uploads.
+Two workers of one thread each (``ASSISTANT_OCR_WORKERS``) read two pages at once, so a scan can use both cores
+of an otherwise idle 2-core machine; two threads in one worker doubled the CPU time per page instead
+(docs/benchmarks.md). A worker loads the models once (under a second) and serves every page of an ingest run;
+the pipeline stops them at the end of the run (:func:`release_worker`), so a long-running web app holds no OCR
+memory (about 430 MB a worker at its peak) between uploads.
 
 Line boxes come back with their text and confidence; :mod:`ingest.ocr_layout` rebuilds paragraphs from them,
 and :func:`assemble` joins the pages of a document, keeping where each page starts so that a passage can name
@@ -25,6 +25,7 @@ from __future__ import annotations
 import atexit
 import os
 import pickle
+import re
 import select
 import struct
 import subprocess
@@ -51,16 +52,18 @@ PAGE_MAX_SIDE = 2400
 #: 600 dpi has 35 million).
 MAX_IMAGE_PIXELS = 80_000_000
 #: The text detector sees the page reduced to this longest side (lines are then cut from the full page for
-#: recognition). Detection time grows with the area: 1.1 s at 1754 px against 0.4 s at 1280 px here, with the
-#: same lines found on A4 pages down to 10.5 pt text (bench/ocr.py). PaddleOCR's own default is 960.
-DET_MAX_SIDE = 1280
+#: recognition; rapidocr enlarges the detector's input to a 736-px short side, about 1040 px long for A4).
+#: PaddleOCR's own default. Per page it took 1.6 s of CPU against 1.9 s at 1280 and 3.0 s at 1754, with no
+#: errors at any of them on 16 pt and 10.5 pt pages (bench/ocr.py --sweep).
+DET_MAX_SIDE = 960
 #: Line images recognised one at a time: batches of 6 (rapidocr's default) pad every line to the widest of the
-#: batch and took 1.9× the CPU time per page on this machine (2.4 s against 4.6 s).
+#: batch, took 1.75× the CPU time per page here (3.3 s against 1.9 s) and made more errors (0.4 % against 0.1 %).
 REC_BATCH = 1
 #: Line images are squeezed to this share of their width (at the recogniser's 48-px height) before recognition:
-#: its time grows with the width, and Chinese characters stay legible at 0.6 of their width — 40 % less CPU time
-#: for recognition, and no more errors on clean, photocopied or 10.5 pt pages (bench/ocr.py --sweep).
-REC_WIDTH_SCALE = 0.6
+#: its time grows with the width. At 0.75 a page took a fifth less CPU time than at full width, with no errors
+#: on clean 16 pt and 10.5 pt pages either way; on photocopy-like pages the error rate was 1.0 % against 0.8 %
+#: at full width (and 1.3 % at 0.6, which saved a quarter) — bench/ocr.py --sweep.
+REC_WIDTH_SCALE = 0.75
 #: The direction model is asked about every line, but only the page's majority counts: more than this share of
 #: lines upside down turns the whole page. Turning single lines, as rapidocr does, misread a correct line as
 #: upside down now and then, and that line was lost (10.5 pt test page).
@@ -139,7 +142,7 @@ def _send(stream, obj: Any) -> None:
 
 
 def _read_exact(fd: int, n: int, deadline: float | None) -> bytes:
-    """``n`` bytes from ``fd``; OcrError("timeout") once ``deadline`` (monotonic) passes, EOFError on a closed pipe."""
+    """``n`` bytes from ``fd``; TimeoutError once ``deadline`` (monotonic) passes, EOFError on a closed pipe."""
     buf = bytearray()
     while len(buf) < n:
         if deadline is not None:
@@ -190,7 +193,7 @@ class OcrWorker:
             _send(self.proc.stdin, image)
             kind, value = _receive(self.proc.stdout.fileno(), time.monotonic() + timeout)
         except TimeoutError:
-            self.close()
+            self.close(kill=True)  # still working on the page: waiting for it would defeat the limit
             raise OcrError(f"识别超时（超过 {timeout:g} 秒）") from None
         except (EOFError, BrokenPipeError, OSError, pickle.UnpicklingError):
             code = self.proc.poll()
@@ -200,14 +203,17 @@ class OcrWorker:
             raise OcrError(f"识别失败（{value}）")
         return [Box(points, text, score) for points, text, score in value]
 
-    def close(self) -> None:
-        if self.proc.poll() is None:
+    def close(self, kill: bool = False) -> None:
+        """End the worker: an idle one by closing its input (it exits), a busy one (``kill``) at once."""
+        if self.proc.poll() is None and not kill:
             try:
-                self.proc.stdin.close()  # a clean end for an idle worker
+                self.proc.stdin.close()
                 self.proc.wait(timeout=2)
             except (OSError, subprocess.TimeoutExpired):
-                self.proc.kill()
-                self.proc.wait()
+                pass
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
         for stream in (self.proc.stdin, self.proc.stdout):
             try:
                 stream.close()
@@ -216,8 +222,9 @@ class OcrWorker:
 
 
 class WorkerPool:
-    """The process's workers: started on demand (at most ``size`` at once), reused across pages and files of a run,
-    replaced after a page killed one, all stopped by :meth:`release`. A worker serves one page at a time."""
+    """The process's workers: started on demand (as many as pages are being read at once, see
+    :func:`recognise_pages`), reused across the pages and files of a run, replaced after a page killed one, all
+    stopped by :meth:`release`. A worker serves one page at a time."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -391,8 +398,6 @@ class Assembled:
 def _clean(text: str) -> str:
     """A page's text as the loaders normalise whole documents: LF line ends, at most one blank line in a row,
     no blank lines at either end — done per page here so that page offsets survive."""
-    import re
-
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     text = re.sub(r"\n(?:[ \t\u3000\xa0]*\n){2,}", "\n\n", text)
     return text.strip(" \t\n\u3000\xa0")

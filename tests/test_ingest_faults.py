@@ -397,7 +397,7 @@ def test_bad_files_get_a_reason_and_the_rest_ingests(work, corpus, clean, tmp_pa
         f.write(report_text[:300].encode("utf-8"))
 
     index = tmp_path / "index"
-    # OCR off: its worker process (about 450 MB at its peak) would count in the peak RSS measured below, which is
+    # OCR off: its worker process (about 430 MB at its peak) would count in the peak RSS measured below, which is
     # about the 50 MB file. The scan is then reported as it was before OCR; test_ocr.py ingests scans by CLI.
     no_ocr = {**ENV, "ASSISTANT_OCR": "false"}
     run = cli("ingest", folder, "--index", index, "--json", cwd=work, env=no_ocr)
