@@ -43,6 +43,9 @@ BLANK_LINE_HEIGHTS = 0.6
 #: text's middle and it keeps at least CENTRED_MARGIN_CHARS clear of both margins.
 CENTRE_TOLERANCE_CHARS = 1.5
 CENTRED_MARGIN_CHARS = 2.0
+#: Lines found to span less than this share of the page's width are not a text column to take margins from (a
+#: page of a few short lines): the text is then taken as centred on the page. A4 text is 156 of 210 mm wide.
+MIN_COLUMN_SHARE = 0.5
 #: The top and bottom bands of the page, as a fraction of its height, where a bare number is a page number.
 PAGE_NUMBER_BAND = 0.1
 #: A title is at most this long (the longest title in the corpus has 38 characters).
@@ -218,10 +221,10 @@ def layout(boxes: Sequence[Box], page_width: float, page_height: float) -> PageL
     char_w = _char_width(rows)
     widest = max(r.x1 - r.x0 for r in rows)
     body = [r for r in rows if r.x1 - r.x0 >= 0.5 * widest] or rows
-    if len(body) >= 3:
-        left = sorted(r.x0 for r in body)[len(body) // 10]
-        right = sorted(r.x1 for r in body)[-1 - len(body) // 10]
-    else:  # too few lines to find the margins: take the text as centred on the page, as printed pages are
+    left = sorted(r.x0 for r in body)[len(body) // 10]
+    right = sorted(r.x1 for r in body)[-1 - len(body) // 10]
+    if len(body) < 3 or right - left < MIN_COLUMN_SHARE * page_width:
+        # too few full lines to find the margins: take the text as centred on the page, as printed pages are
         half = max(page_width / 2 - min(r.x0 for r in rows), max(r.x1 for r in rows) - page_width / 2)
         left, right = page_width / 2 - half, page_width / 2 + half
     centre = (left + right) / 2

@@ -424,3 +424,21 @@ def test_cli_ingest_of_a_scan_reports_pages_and_notes(tmp_path):
     report = json.loads(proc.stdout)
     assert report["added"] == [str(folder / "要点.pdf")] and report["skipped"] == []
     assert [n["note"].split("，")[0] for n in report["notes"]] == ["第2页是空白页"]
+
+
+def test_upload_tab_reads_a_scan_with_page_progress(small_engine, tmp_path):
+    """The upload tab's path (AppState.ingest_uploads): a scanned PDF is accepted, each page reported through the
+    progress callback, the blank page listed in the result."""
+    from assistant.ui.state import AppState
+
+    engine = small_engine()
+    state = AppState(engine.settings, engine)
+    src = tmp_path / "in"
+    src.mkdir()
+    page = typeset("工作要点", ["一、完善制度建设。", "二、加强队伍建设。"], page_numbers=False)[0]
+    save_pdf([page, Image.new("L", page.size, 255)], src / "要点.pdf")
+    seen: list[str] = []
+    msg = state.ingest_uploads([src / "要点.pdf"], lambda frac, name: seen.append(name)).replace("\\", "")
+    assert "✓ 要点.pdf" in msg and "⚠ 要点.pdf：第2页是空白页，已跳过" in msg, msg
+    assert "要点.pdf：文字识别 第1页，共2页" in seen and "要点.pdf：文字识别 第2页，共2页" in seen
+    assert "工作要点" in state.titles()
