@@ -3,22 +3,29 @@ PY ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup setup-test index run test bench
+.PHONY: setup setup-test ocr-libs index run test bench
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV) || python3 -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
+# OpenCV, which the OCR engine (rapidocr-onnxruntime) uses, loads libGL and GLib: from Debian when missing.
+ocr-libs:
+	@if ! ldconfig -p | grep -q 'libGL\.so\.1 ' || ! ldconfig -p | grep -q 'libgthread-2\.0\.so\.0 '; then \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q libgl1 libglib2.0-0 \
+		|| DEBIAN_FRONTEND=noninteractive apt-get install -y -q libgl1 libglib2.0-0t64; fi
+
 # Installed again only when pyproject.toml changed: later `make run`s start at once.
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
+$(VENV)/.installed: pyproject.toml | $(BIN)/python ocr-libs
 	$(BIN)/pip install --quiet -e .
 	touch $@
 
 setup: $(VENV)/.installed
 
-# Debian's Chromium for the browser tests (no browser download), CJK fonts for readable screenshots.
-setup-test: $(BIN)/python
-	@if ! command -v chromium >/dev/null 2>&1; then \
+# Debian's Chromium for the browser tests (no browser download), CJK fonts for readable screenshots and for
+# the scanned pages the OCR tests typeset.
+setup-test: $(BIN)/python ocr-libs
+	@if ! command -v chromium >/dev/null 2>&1 || ! fc-list :lang=zh-cn 2>/dev/null | grep -q .; then \
 		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium fonts-noto-cjk; fi
 	$(BIN)/pip install --quiet -e '.[test]'
 
@@ -31,7 +38,7 @@ run: index
 # The ingest and retrieval tests run a second time against a real `chroma run` (tests/conftest.py).
 SERVER_TESTS := tests/test_pipeline.py tests/test_keyword_index.py tests/test_store.py \
 	tests/test_retrieval_eval.py tests/test_answer.py tests/test_compose.py tests/test_article_questions.py \
-	tests/test_checker.py
+	tests/test_checker.py tests/test_ocr.py
 
 test: setup-test
 	$(BIN)/python -m pytest -q
@@ -42,3 +49,4 @@ bench: setup
 	$(BIN)/python bench/quality.py
 	$(BIN)/python bench/quality.py data/eval/answers.jsonl
 	$(BIN)/python bench/citation_support.py
+	$(BIN)/python bench/ocr.py

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from assistant import citations as cit
+from assistant.ingest.ocr import ocr_label
 from assistant.schema import LEGAL_TYPES, Chunk
 from assistant.textutil import paragraph_spans, sentence_spans, tokens  # paragraph_spans: the chat's reading of 款
 
@@ -155,6 +156,7 @@ def check_text(engine, text: str, self_title: str | None = None, with_support: b
     """
     r = engine.retriever
     infos = {doc: r.chunks[rows[0]].extra.get("doc_info", "") for doc, rows in r.doc_rows.items()}
+    scans = {doc: bool(r.chunks[rows[0]].extra.get("ocr")) for doc, rows in r.doc_rows.items()}
     spans = sentence_spans(text)
     starts = [s for s, _ in spans]
     parsed = cit.parse_citations(text, r.titles)
@@ -197,7 +199,11 @@ def check_text(engine, text: str, self_title: str | None = None, with_support: b
         if lookup.title:
             title = lookup.title
             item.doc_info = infos.get(title, "")
-            item.note = doc_note(title, item.doc_info, r.titles)
+            # a document read from a scan: its quoted text may carry recognition errors (assistant/ingest/ocr.py)
+            scanned = [label for ch in lookup.chunks if (label := ocr_label(ch.extra, ch.start, ch.end))]
+            scanned = scanned or (["扫描件，文字经OCR识别"] if scans.get(title) else [])
+            item.note = "；".join(filter(None, [doc_note(title, item.doc_info, r.titles),
+                                               *(f"{s}，引文可能有识别错误" for s in dict.fromkeys(scanned))]))
             item.article_count = r.article_counts.get(title) or None
             item.article_texts = [ArticleText(ch.article, ch.text, ch.section) for ch in lookup.chunks]
             item.version_note = version_note(title, item.doc_info, c.version, draft_date, r.titles, bool(c.articles))

@@ -76,6 +76,26 @@ class Settings(BaseSettings):
         2000, ge=10, description="Gradio sessions whose state the web app keeps in memory, least recently used "
         "dropped first; every API call is a session of its own (about 90 KB), so this bounds memory under load.",
     )
+    ocr: bool = Field(
+        True, description="Read PDF pages without a text layer and image files (.png/.jpg/.tif) by OCR; false skips "
+        "them with the reason, as before OCR existed.",
+    )
+    ocr_page_timeout_s: float = Field(
+        60.0, gt=0, description="Time limit for recognising one page; a page that takes longer is skipped and "
+        "reported. A dense A4 page takes 2–6 s here (bench/ocr.py): ten times that leaves room for a busy machine.",
+    )
+    ocr_threads: int = Field(
+        1, ge=1, le=64, description="onnxruntime threads per OCR worker. One: on this 2-core machine two threads took "
+        "twice the CPU time per page (3.6 s against 1.9 s) and were no faster (docs/benchmarks.md).",
+    )
+    ocr_workers: int = Field(
+        2, ge=1, le=16, description="Pages recognised at once, each in its own worker process (about 430 MB at its "
+        "peak), so that a scan can use both cores of a 2-core machine that is otherwise idle. On this shared machine, "
+        "with a load average of 5–8 from other work, two were no faster than one (docs/benchmarks.md).",
+    )
+    ocr_max_pages: int = Field(
+        200, ge=1, description="A scan with more pages to recognise is refused (about 10 minutes of OCR): split it.",
+    )
 
     @field_validator("docs_dirs", mode="before")
     @classmethod

@@ -464,7 +464,7 @@ def test_junk_only_ever_raises_load_error(tmp_path, suffix):
 def test_iter_files(tmp_path):
     root = tmp_path / "docs"
     files = ["b.md", "A.TXT", "sub/c.pdf", "sub/deeper/d.html", "sub/e.docx", ".hidden.md", ".git/x.md",
-             "sub/.cache/y.txt", "notes.xyz", "sub/image.png", "~$lock.docx"]
+             "sub/.cache/y.txt", "notes.xyz", "sub/image.png", "sub/photo.gif", "~$lock.docx"]
     for f in files:
         (root / f).parent.mkdir(parents=True, exist_ok=True)
         (root / f).write_text("内容", encoding="utf-8")
@@ -472,7 +472,7 @@ def test_iter_files(tmp_path):
     explicit.write_text("x", encoding="utf-8")
     got = iter_files([root, explicit, root / "b.md", str(root / "sub")])
     assert got == [root / "A.TXT", root / "b.md", root / "sub/c.pdf", root / "sub/deeper/d.html",
-                   root / "sub/e.docx", explicit]
+                   root / "sub/e.docx", root / "sub/image.png", explicit]  # scans are read by OCR; .gif is not
     with pytest.raises(LoadError, match="unsupported file type"):
         load(got[-1])
     assert iter_files([]) == []

@@ -1,8 +1,12 @@
-"""Read one file (txt / md / docx / pdf / html) into a :class:`Document`.
+"""Read one file (txt / md / docx / pdf / html, and scans: png / jpg / tif images) into a :class:`Document`.
 
 ``load`` raises :class:`LoadError` and nothing else, so callers can skip a bad file and report why.
 For .txt/.md the text is the file's characters verbatim (only BOM and line endings are normalised),
 because citations are checked against it.
+
+PDF pages without a text layer and image files are read by OCR (:mod:`ingest.ocr`), page by page: a page
+that cannot be read is left out with a note (``metadata["ocr_notes"]``), the rest of the document is kept.
+Such documents record which pages were recognised and where each page starts in the text.
 """
 
 from __future__ import annotations
@@ -23,9 +27,16 @@ from bs4 import BeautifulSoup
 from bs4.dammit import EncodingDetector
 from docx.table import Table
 
+from assistant.ingest import ocr as ocr_mod
+from assistant.ingest.ocr import OcrOptions, OcrUnavailable, PageProgress, PageText
 from assistant.schema import Document
+from assistant.settings import get_settings
 
-SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".docx", ".pdf", ".html", ".htm")
+#: Image suffix → the type ``filetype`` must find in the content.
+IMAGE_SUFFIXES = {".png": "png", ".jpg": "jpg", ".jpeg": "jpg", ".tif": "tif", ".tiff": "tif"}
+SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".docx", ".pdf", ".html", ".htm", *IMAGE_SUFFIXES)
+_BINARY = (".pdf", ".docx", *IMAGE_SUFFIXES)
+_OCR_OFF = "文字识别已关闭（ASSISTANT_OCR=false）"
 MAX_BYTES = 50 * 1024 * 1024
 #: Text limit per document. 民法典, the longest document of the corpus, has 11.2万 characters; 194万 made 18,576
 #: passages, 10 minutes of embedding on 2 busy cores at 473 MB peak RSS (docs/robustness.md). A bigger "text"
@@ -104,17 +115,25 @@ def iter_files(paths: Iterable[str | Path], problems: list[tuple[str, str]] | No
     return list(dict.fromkeys(out))
 
 
-def load(path: str | Path, max_bytes: int = MAX_BYTES, max_chars: int = MAX_CHARS) -> Document:
+def load(path: str | Path, max_bytes: int = MAX_BYTES, max_chars: int = MAX_CHARS, ocr: OcrOptions | None = None,
+         on_page: PageProgress | None = None) -> Document:
+    """``ocr``: whether and how scans are read (default: from the settings); ``on_page`` is called before each
+    page that is recognised, for progress reports."""
+    if ocr is None:
+        ocr = OcrOptions.from_settings(get_settings())
     try:
-        return _load(Path(path), str(path), max_bytes, max_chars)
+        return _load(Path(path), str(path), max_bytes, max_chars, ocr, on_page)
     except _Bad as e:
         raise LoadError(path, str(e)) from None
     except Exception as e:  # any library failure on a malformed file
         what = {".pdf": "PDF 文件已损坏或不完整", ".docx": "docx 文件已损坏"}.get(Path(path).suffix.lower())
+        if Path(path).suffix.lower() in IMAGE_SUFFIXES:
+            what = "图片文件已损坏或不完整"
         raise LoadError(path, f"{what or '无法读取文件'}（{type(e).__name__}: {e}）") from e
 
 
-def _load(p: Path, source: str, max_bytes: int, max_chars: int) -> Document:
+def _load(p: Path, source: str, max_bytes: int, max_chars: int, ocr: OcrOptions,
+          on_page: PageProgress | None) -> Document:
     if not p.exists():
         raise _Bad("文件不存在 (file not found)")
     if not p.is_file():
@@ -125,7 +144,7 @@ def _load(p: Path, source: str, max_bytes: int, max_chars: int) -> Document:
     size = p.stat().st_size
     # Refused from its size alone, before reading: memory stays bounded whatever lands in the folder.
     # A text file of more than 4 bytes per allowed character cannot fit (UTF-8 needs at most 4).
-    limit = max_bytes if suffix in (".pdf", ".docx") else min(max_bytes, 4 * max_chars)
+    limit = max_bytes if suffix in _BINARY else min(max_bytes, 4 * max_chars)
     if size > limit:
         raise _Bad(f"文件过大（{size / 2**20:.1f} MB，上限 {limit / 2**20:.1f} MB），未读取 / file too large")
     raw = p.read_bytes()
@@ -135,9 +154,16 @@ def _load(p: Path, source: str, max_bytes: int, max_chars: int) -> Document:
     if suffix in (".txt", ".md", ".markdown"):
         doc = _text(raw, p, source, suffix)
     else:
-        title, text, meta = {".docx": _docx, ".pdf": _pdf}.get(suffix, _html)(raw)
-        text = re.sub(r"\n(?:[ \t\u3000\xa0]*\n){2,}", "\n\n", _newlines(text)).strip("\n")
-        doc = Document(text, source, str(title).strip() if _meaningful(title) else p.stem, 0, meta)
+        if suffix == ".pdf":
+            title, text, meta = _pdf(raw, ocr, on_page)
+        elif suffix in IMAGE_SUFFIXES:
+            title, text, meta = _image(raw, ocr, on_page)
+        else:
+            title, text, meta = {".docx": _docx}.get(suffix, _html)(raw)
+        if "page_starts" not in meta:  # (pages read one by one are normalised page by page, keeping offsets)
+            text = re.sub(r"\n(?:[ \t\u3000\xa0]*\n){2,}", "\n\n", _newlines(text)).strip("\n")
+        body_start = meta.pop("body_start", 0)
+        doc = Document(text, source, str(title).strip() if _meaningful(title) else p.stem, body_start, meta)
     if not doc.text.strip(_BLANK):
         raise _Bad("文件中没有文字 (no text)")
     if len(doc.text) > max_chars:
@@ -159,6 +185,10 @@ def _check_kind(raw: bytes, suffix: str) -> None:
         if kind is None:
             raise _Bad("不是有效的 docx 文件（不是 zip 格式）")
         ok = kind.extension in ("docx", "zip")
+    elif suffix in IMAGE_SUFFIXES:
+        if kind is None:
+            raise _Bad(f"不是有效的图片文件（{suffix}）/ not an image")
+        ok = kind.extension == IMAGE_SUFFIXES[suffix]
     else:
         ok = kind is None
     if not ok:
@@ -245,7 +275,9 @@ def _docx(raw: bytes) -> tuple[str | None, str, dict]:
     return d.core_properties.title, "\n\n".join(blocks), {"format": "docx", "encoding": None}
 
 
-def _pdf(raw: bytes) -> tuple[str | None, str, dict]:
+def _pdf(raw: bytes, ocr: OcrOptions, on_page: PageProgress | None) -> tuple[str | None, str, dict]:
+    """Text layer page by page; pages without one (a scan, or a scanned page in a typed PDF) are rendered with
+    pdfium and recognised. A typed PDF is joined exactly as before OCR existed, so its passages keep their ids."""
     reader = pypdf.PdfReader(io.BytesIO(raw))
     if reader.is_encrypted:  # owner-password-only PDFs open with the empty user password
         try:
@@ -254,11 +286,104 @@ def _pdf(raw: bytes) -> tuple[str | None, str, dict]:
             raise _Bad(f"PDF 已加密，无法解密 (encrypted: {e})") from None
         if not opened:
             raise _Bad("PDF 已加密，需要密码才能打开 (encrypted)")
-    text = "\n\n".join((page.extract_text() or "") for page in reader.pages)
-    if not text.strip(_BLANK):  # not indexed: an empty document would only ever be a wrong hit
-        raise _Bad("PDF 无文字层（可能是扫描件，需先做文字识别）/ no text layer (scanned?)")
+    layers = [page.extract_text() or "" for page in reader.pages]
     title = reader.metadata.title if reader.metadata else None
-    return title, text, {"format": "pdf", "encoding": None, "pages": len(reader.pages)}
+    meta: dict = {"format": "pdf", "encoding": None, "pages": len(reader.pages)}
+    scans = [i for i, t in enumerate(layers) if len(t.strip(_BLANK)) < ocr_mod.MIN_TEXT_LAYER_CHARS]
+    if not scans:  # a typed PDF: read as it always was
+        return title, "\n\n".join(layers), meta
+    typed = any(t.strip(_BLANK) for t in layers)
+    if not ocr.enabled:
+        if not typed:  # not indexed: an empty document would only ever be a wrong hit
+            raise _Bad(f"PDF 无文字层（可能是扫描件），{_OCR_OFF} / no text layer (scanned?) and OCR is off")
+        pages = [PageText(i + 1, t) for i, t in enumerate(layers)]
+        for i in scans:
+            pages[i].note = f"第{i + 1}页没有文字层（扫描页），{_OCR_OFF}，未读取 / scanned page skipped, OCR is off"
+        return _assembled(pages, meta, title, use_title=False)
+    if len(scans) > ocr.max_pages:
+        raise _Bad(f"需要文字识别的扫描页共 {len(scans)} 页，超过上限 {ocr.max_pages} 页（ASSISTANT_OCR_MAX_PAGES），"
+                   "未读取；请拆分文件 / too many scanned pages")
+    import pypdfium2
+
+    pdf = pypdfium2.PdfDocument(raw)
+    try:
+        def render(i: int):
+            def run():
+                page = pdf[i]
+                try:
+                    w, h = page.get_size()
+                    scale = min(ocr_mod.RENDER_DPI / 72, ocr_mod.PAGE_MAX_SIDE / max(w, h, 1.0))
+                    return page.render(scale=scale).to_pil()
+                finally:
+                    page.close()
+            return run
+
+        try:
+            read = ocr_mod.recognise_pages([(i + 1, render(i)) for i in scans], ocr, on_page)
+        except OcrUnavailable as e:
+            if not typed:
+                raise _Bad(f"PDF 无文字层（可能是扫描件），{e} / no text layer and OCR unavailable") from None
+            read = [PageText(i + 1, note=f"第{i + 1}页是扫描页，{e}，未读取") for i in scans]
+    finally:
+        pdf.close()
+    by_number = {p.number: p for p in read}
+    pages = []
+    for i, layer in enumerate(layers):
+        page = by_number.get(i + 1)
+        if page is not None and not page.text and layer.strip(_BLANK):  # keep what little the layer has
+            page.text, page.ocr = layer, False
+        pages.append(page or PageText(i + 1, layer))
+    # A scan's printed title beats its metadata title, which scanners and converters fill with the file name.
+    return _assembled(pages, meta, title, use_title=True)
+
+
+def _image(raw: bytes, ocr: OcrOptions, on_page: PageProgress | None) -> tuple[str | None, str, dict]:
+    """A scanned page as PNG / JPEG / TIFF (a multi-page TIFF is a document of pages)."""
+    from PIL import Image, ImageOps
+
+    if not ocr.enabled:
+        raise _Bad(f"图片文件需要文字识别，{_OCR_OFF} / image file and OCR is off")
+    try:
+        image = Image.open(io.BytesIO(raw))  # reads the header only
+    except Image.DecompressionBombError:  # over twice PIL's own limit: refused before our check below
+        raise _Bad("图片过大（像素过多）/ image too large") from None
+    if image.width * image.height > ocr_mod.MAX_IMAGE_PIXELS:
+        raise _Bad(f"图片过大（{image.width}×{image.height} 像素，上限 {ocr_mod.MAX_IMAGE_PIXELS / 1e6:.0f} 百万像素）"
+                   " / image too large")
+    frames = getattr(image, "n_frames", 1)
+    if frames > ocr.max_pages:
+        raise _Bad(f"图片共 {frames} 页，超过文字识别上限 {ocr.max_pages} 页（ASSISTANT_OCR_MAX_PAGES）/ too many pages")
+
+    def frame(i: int):
+        def run():
+            image.seek(i)
+            return ImageOps.exif_transpose(image)  # phone photos are stored sideways with an orientation tag
+        return run
+
+    try:
+        pages = ocr_mod.recognise_pages([(i + 1, frame(i)) for i in range(frames)], ocr, on_page)
+    except OcrUnavailable as e:
+        raise _Bad(f"图片文件需要文字识别，{e}") from None
+    meta = {"format": image.format.lower() if image.format else "image", "encoding": None, "pages": frames}
+    return _assembled(pages, meta, None, use_title=True)
+
+
+def _assembled(pages: list[PageText], meta: dict, title: str | None, use_title: bool) -> tuple[str | None, str, dict]:
+    """(title, text, metadata) of a document read page by page; _Bad when no page gave any text. With
+    ``use_title``, a title printed centred at the top of the first page names the document and is left out
+    of its body, as a Markdown file's ``#`` line is."""
+    doc = ocr_mod.assemble(pages)
+    if not doc.text.strip(_BLANK):  # not indexed: an empty document would only ever be a wrong hit
+        reasons = "；".join(doc.notes) or "没有文字"
+        if meta["format"] == "pdf":
+            raise _Bad(f"PDF 无文字层（可能是扫描件），文字识别也没有读出文字：{reasons} / no text layer (scanned?) "
+                       "and no text recognised")
+        raise _Bad(f"图片中没有识别出文字：{reasons} / no text recognised")
+    meta.update(page_starts=doc.page_starts, ocr_pages=doc.ocr_pages, ocr_notes=doc.notes)
+    if use_title and doc.title:
+        meta["body_start"] = doc.body_start
+        return doc.title, doc.text, meta
+    return title, doc.text, meta
 
 
 def _html(raw: bytes) -> tuple[str | None, str, dict]:

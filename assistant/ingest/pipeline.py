@@ -25,6 +25,7 @@ from tqdm import tqdm
 from assistant.index_lock import ingest_lock, lock_folder
 from assistant.schema import DOC_TYPES, Chunk
 from assistant.store import FileRecord, Store, chunk_to_metadata
+from assistant.ingest import ocr
 from assistant.ingest.chunkers import chunk_document, classify
 from assistant.ingest.loaders import LoadError, iter_files, load
 
@@ -38,6 +39,9 @@ class IngestReport:
     unchanged: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+    #: (path, note) about files that were ingested without some part: a scanned page that was blank, unreadable
+    #: or timed out, or left out because OCR is off.
+    notes: list[tuple[str, str]] = field(default_factory=list)
     embedded: int = 0  # chunks embedded in this run
     chunks: int = 0  # chunks in the index after the run
 
@@ -50,12 +54,14 @@ class IngestReport:
             f"{self.chunks} chunks in the index.",
         ]
         lines += [f"跳过 skipped: {path}: {reason}" for path, reason in self.skipped]
+        lines += [f"注意 note: {path}: {note}" for path, note in self.notes]
         return "\n".join(lines)
 
     def to_json(self) -> dict:
         return {
             "added": self.added, "updated": self.updated, "unchanged": self.unchanged, "removed": self.removed,
             "skipped": [{"path": p, "reason": r} for p, r in self.skipped],
+            "notes": [{"path": p, "note": n} for p, n in self.notes],
             "embedded": self.embedded, "chunks": self.chunks,
         }
 
@@ -99,9 +105,15 @@ def ingest(
     interrupted run left half-indexed are finished (or dropped, when gone) whatever this run was given, so
     after any run that completes, every file in the index is complete. Raises :class:`IngestBusy` when
     another ingest is writing the same index folder.
+
+    Scanned pages are recognised as they are loaded (``ASSISTANT_OCR*`` settings); ``on_progress`` and the
+    progress lines then report each page, since a scan takes seconds per page.
     """
     with ingest_lock(lock_folder(store.settings)):
-        return _ingest([Path(p) for p in paths], store, progress, on_progress)
+        try:
+            return _ingest([Path(p) for p in paths], store, progress, on_progress)
+        finally:
+            ocr.release_worker()  # the OCR models' memory is not kept between runs (a web app's uploads)
 
 
 def _ingest(given: list[Path], store: Store, progress: bool,
@@ -120,7 +132,7 @@ def _ingest(given: list[Path], store: Store, progress: bool,
     # Content already indexed from a file that is still there: a byte-identical copy is a duplicate.
     owner_of_hash = {rec.file_hash: src for src, rec in known.items() if rec.complete and Path(src).exists()}
     seen_sources: set[str] = set()
-    prog = _Progress(progress, len(files), store.settings.embedding_batch)
+    prog = _Progress(progress, len(files), store.settings.embedding_batch, on_progress)
     for i, path in enumerate(files):
         source = _source(path)
         if on_progress:
@@ -147,18 +159,40 @@ class _Progress:
     batch, then ``[2/3] name: 新增 added`` — because carriage returns are noise there and lines show how far
     a run got (the fault tests kill ``assistant ingest`` on them)."""
 
-    def __init__(self, enabled: bool, files: int, batch: int):
-        self.enabled, self.files, self.batch = enabled, files, batch
+    def __init__(self, enabled: bool, files: int, batch: int,
+                 on_progress: Callable[[float, str], None] | None = None):
+        self.enabled, self.files, self.batch, self.on_progress = enabled, files, batch, on_progress
         self.lines = enabled and not sys.stderr.isatty()
         self.bar = tqdm(total=files, desc="ingest", unit="file", disable=not enabled or self.lines, file=sys.stderr)
-        self.name, self.tag, self.last = "", "", 0.0
+        self.name, self.tag, self.last, self.index = "", "", 0.0, 0
+        self.pages: tqdm | None = None
 
     def _say(self, text: str) -> None:
         print(f"{self.tag} {self.name}: {text}", file=sys.stderr, flush=True)
 
     def start(self, i: int, name: str) -> None:
-        self.name, self.tag, self.last = name, f"[{i + 1}/{self.files}]", 0.0
+        self.name, self.tag, self.last, self.index = name, f"[{i + 1}/{self.files}]", 0.0, i
         self.bar.set_postfix_str(name[:30])
+
+    def page(self, k: int, n: int, number: int) -> None:
+        """Page ``number`` of the current file is about to be recognised, the k-th of n: a line per page (or a
+        bar on a terminal), and the caller's callback — OCR takes seconds a page, so a scan needs both."""
+        if self.lines:
+            self._say(f"文字识别 OCR 第 {number} 页 ({k}/{n})")
+        elif self.enabled:
+            if self.pages is None:
+                self.pages = tqdm(total=n, desc=f"OCR {self.name[:24]}", unit="page", leave=False, file=sys.stderr)
+            self.pages.n = k - 1
+            self.pages.refresh()
+        if self.on_progress:
+            # OCR is most of a scan's time: its pages take the file's share of the bar up to 90 %
+            fraction = (self.index + 0.9 * (k - 1) / n) / max(self.files, 1)
+            self.on_progress(fraction, f"{self.name}：文字识别 第{k}页，共{n}页")
+
+    def pages_done(self) -> None:
+        if self.pages is not None:
+            self.pages.close()
+            self.pages = None
 
     def embedding(self, total: int) -> tqdm:
         return tqdm(total=total, desc=f"embed {self.name[:24]}", unit="chunk", leave=False, file=sys.stderr,
@@ -170,6 +204,7 @@ class _Progress:
             self._say(f"已嵌入 embedded {done}/{total}")
 
     def done(self, outcome: str) -> None:
+        self.pages_done()
         if self.lines:
             self._say(outcome)
         self.bar.update()
@@ -206,7 +241,7 @@ def _ingest_one(path: Path, source: str, rec: FileRecord | None, owner_of_hash: 
         report.updated.append(name)
         return "更新 updated（清除旧段落 / old passages removed）"
     try:
-        report.embedded += _ingest_file(path, source, digest, store, prog)
+        report.embedded += _ingest_file(path, source, digest, store, prog, report.notes)
     except LoadError as e:
         report.skipped.append((name, e.reason))
         return f"跳过 skipped: {e.reason}"
@@ -218,9 +253,12 @@ def _ingest_one(path: Path, source: str, rec: FileRecord | None, owner_of_hash: 
     return "更新 updated" if rec else "新增 added"
 
 
-def _ingest_file(path: Path, source: str, digest: str, store: Store, prog: _Progress) -> int:
-    """Load, chunk and write one file; returns how many passages were embedded."""
-    doc = load(path)
+def _ingest_file(path: Path, source: str, digest: str, store: Store, prog: _Progress,
+                 notes: list[tuple[str, str]]) -> int:
+    """Load, chunk and write one file; returns how many passages were embedded. Pages left out of a scan are
+    added to ``notes``."""
+    doc = load(path, ocr=ocr.OcrOptions.from_settings(store.settings), on_page=prog.page)
+    prog.pages_done()
     doc.source = source
     doc_type = classify(doc)
     chunks = chunk_document(doc, doc_type)
@@ -229,10 +267,11 @@ def _ingest_file(path: Path, source: str, digest: str, store: Store, prog: _Prog
     assign_ids(chunks)
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
     info = " / ".join(doc.metadata.get("info", []))
+    scanned = ocr.index_metadata(doc.metadata)  # which pages were recognised, where each page starts
     metas = []
     for c in chunks:
         meta = chunk_to_metadata(c)
-        meta.update(file_hash=digest, file_chunks=len(chunks), ingested_at=now, doc_info=info)
+        meta.update(file_hash=digest, file_chunks=len(chunks), ingested_at=now, doc_info=info, **scanned)
         metas.append(meta)
     existing = store.existing_ids(c.id for c in chunks)
     keep = [(c, m) for c, m in zip(chunks, metas) if c.id in existing]
@@ -248,6 +287,7 @@ def _ingest_file(path: Path, source: str, digest: str, store: Store, prog: _Prog
             prog.embedded(i + len(part), len(new))
     stale = set(store.ids_for_source(source)) - {c.id for c in chunks}
     store.delete(stale)
+    notes += [(_shown(path), note) for note in doc.metadata.get("ocr_notes", [])]
     return len(new)
 
 

@@ -9,6 +9,7 @@ import string
 from typing import Any, Sequence
 
 from assistant.bodies import title_body
+from assistant.ingest.ocr import ocr_label
 from assistant.schema import LEGAL_TYPES, Answer, Chunk
 
 ALL = "全部"
@@ -159,6 +160,7 @@ def _card(key: str, n: int, chunk: Chunk, quoted: Sequence[tuple[int, int]], sco
         f'<span class="src-type src-type-{type_code}">{TYPE_LABELS[type_code]}</span>',
         "</div>",
         f'<div class="src-where">{html.escape(where)}</div>' if where else "",
+        f'<div class="src-ocr">{html.escape(ocr)}</div>' if (ocr := ocr_label(chunk.extra, chunk.start, chunk.end)) else "",
         f'<div class="src-text">{highlight(chunk.text, quoted)}</div>',
         f'<div class="src-meta">{score_html}</div>' if score_html else "",
     ]

@@ -20,7 +20,7 @@ from assistant.ui.render import md_escape, neighbours
 
 log = logging.getLogger(__name__)
 
-UPLOAD_SUFFIXES = (".txt", ".md", ".docx", ".pdf", ".html", ".htm")
+UPLOAD_SUFFIXES = (".txt", ".md", ".docx", ".pdf", ".html", ".htm", ".png", ".jpg", ".jpeg", ".tif", ".tiff")
 
 #: Status lines. 正在加载 = opening an index that exists; 正在建立索引 = embedding documents into an empty one.
 LOADING_EXISTING = "正在加载已有索引（读取段落、准备关键词检索、载入嵌入模型）…"
@@ -367,6 +367,7 @@ class AppState:
                 if key in copies:
                     undo(key)
                 lines.append(f"- ✗ {md_escape(Path(path).name)}：{md_escape(visitor_text(reason))}")
+            lines += [f"- ⚠ {md_escape(Path(p).name)}：{md_escape(visitor_text(n))}" for p, n in report.notes]  # OCR
             ok = [t for t, _ in copies.values()]
         head = [f"**导入完成：{len(ok)} 个文件已加入索引。**" if ok else "**没有导入任何文件。**"]
         head += [f"- ✓ {md_escape(t.name)}" for t in ok]
