@@ -227,7 +227,7 @@ def test_corpus_html_escapes():
              "ingested_at": "2024-01-02T03:04:05+00:00"}]
     out = ui.corpus_html(rows)
     assert "&lt;i&gt;法&lt;/i&gt;" in out and "2019年通过<br>2020年&lt;修正&gt;" in out
-    assert ">法规<" in out and ">3<" in out and "2024-01-02" in out and "共 1 个文件，3 个段落" in out
+    assert ">行政法规<" in out and ">3<" in out and "2024-01-02" in out and "共 1 个文件，3 个段落" in out
     assert "还没有文件" in ui.corpus_html([])
 
 
