@@ -19,7 +19,7 @@ from conftest import assistant_exe
 
 ROOT = Path(__file__).resolve().parents[1]
 DEV_SET = ROOT / "data" / "eval" / "dev.jsonl"
-ANSWER_KEYS = {"id", "question", "found", "answer", "citations", "retrieved", "ms"}
+ANSWER_KEYS = {"id", "question", "found", "answer", "mode", "sentences", "rewritten", "note", "citations", "retrieved", "ms"}
 CITATION_KEYS = {"n", "doc", "source", "section", "article", "text"}
 HIT_KEYS = {"doc", "source", "section", "article", "text", "score"}
 

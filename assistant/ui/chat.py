@@ -11,8 +11,8 @@ from typing import Callable, Iterator
 import gradio as gr
 
 from assistant.ui.check import build_check_tab
-from assistant.ui.render import (ALL, TYPE_LABELS, answer_markdown, context_title, corpus_html, md_escape,
-                                 source_group, sources_panel, stream_pieces, type_code)
+from assistant.ui.render import (ALL, TYPE_LABELS, answer_markdown, context_title, corpus_html, md_escape, mode_line,
+                                 source_group, sources_panel, stream_pieces, type_code, unescape_md)
 from assistant.ui.state import UPLOAD_SUFFIXES, AppState, EngineUnavailable, password_ok
 
 log = logging.getLogger(__name__)
@@ -156,9 +156,16 @@ def build_app(state: AppState) -> gr.Blocks:
                 history[-1] = {"role": "assistant", "content": md_escape(WAITING.format(message=state.message))}
                 yield history, gr.update(), title, done  # the visitor sees what is loading, and its progress
                 state.ready.wait(1.0)
+            llm = bool(settings.llm_base_url)
+            earlier = [unescape_md(m["content"]) for m in history[:-2] if m.get("role") == "user"
+                       and isinstance(m.get("content"), str)]
             try:
-                answer = state.ask(q, doc=None if doc in (None, "", ALL) else doc, doc_type=type_code(dtype),
-                                   context_title=title)
+                for answer in state.ask_stream(q, doc=None if doc in (None, "", ALL) else doc,
+                                               doc_type=type_code(dtype), context_title=title, history=earlier):
+                    if not answer.final:  # a model's checked sentences as they pass (LLM mode)
+                        history[-1] = {"role": "assistant", "content": answer_markdown(answer.answer, [], 0)
+                                       + mode_line(answer)}
+                        yield history, gr.update(), title, done
             except Exception as e:  # show the failure in the chat, keep the page usable
                 if not isinstance(e, EngineUnavailable):
                     log.exception("ask failed")
@@ -171,8 +178,9 @@ def build_app(state: AppState) -> gr.Blocks:
             done.append(source_group(turn, q, answer, state.context(answer) if answer.found else None))
             panel = sources_panel(done)
             title = context_title(answer, title)
-            for piece in stream_pieces(answer.answer):
-                history[-1] = {"role": "assistant", "content": answer_markdown(piece, numbers, turn)}
+            tail = mode_line(answer) if llm or answer.mode == "llm" or answer.note else ""
+            for piece in stream_pieces(answer.answer) if answer.mode != "llm" else [answer.answer]:
+                history[-1] = {"role": "assistant", "content": answer_markdown(piece, numbers, turn) + tail}
                 yield history, panel, title, done
                 time.sleep(0.02)
 

@@ -10,7 +10,7 @@ import shutil
 import tempfile
 import threading
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from assistant.schema import Answer, Chunk
 from assistant.settings import Settings
@@ -180,6 +180,14 @@ class AppState:
         self.require_ready(wait)
         with self.lock:
             return self.engine.ask(question, doc=doc, doc_type=doc_type, context_title=context_title)
+
+    def ask_stream(self, question: str, doc: str | None = None, doc_type: str | None = None,
+                   context_title: str | None = None, history: list[str] | None = None) -> Iterator[Answer]:
+        """Partial answers while a configured model writes, then the final one (one answer without a model). The
+        engine lock is held while the index is read, not while the model writes (Engine.ask_stream's guard)."""
+        self.require_ready(0.0)
+        yield from self.engine.ask_stream(question, history=history, guard=self.lock, doc=doc, doc_type=doc_type,
+                                          context_title=context_title)
 
     def context(self, answer: Answer) -> dict[str, tuple[Chunk | None, Chunk | None]]:
         """Previous and next passage of each cited one (for the expander)."""
