@@ -205,17 +205,20 @@ class ChatClient:
         from langchain_openai import ChatOpenAI
 
         self.settings = settings
+        # The length cap goes in the body as ``max_tokens``: ChatOpenAI's own field is sent as
+        # ``max_completion_tokens``, which llama.cpp's server (and other OpenAI-compatible ones) ignore — the model
+        # then writes until its context is full.
         self.model = ChatOpenAI(
             base_url=settings.llm_base_url, model=settings.llm_model or "local",
             api_key=settings.llm_api_key or "not-needed", temperature=settings.llm_temperature,
-            max_tokens=settings.llm_max_tokens, timeout=settings.llm_timeout_s, max_retries=0,
+            timeout=settings.llm_timeout_s, max_retries=0,
         )
 
     def stream(self, prompt: str, max_tokens: int | None = None) -> Iterator[str]:
         """The answer's text as it arrives, the think block dropped."""
         from langchain_core.messages import HumanMessage
 
-        model = self.model.bind(max_tokens=max_tokens) if max_tokens else self.model
+        model = self.model.bind(extra_body={"max_tokens": max_tokens or self.settings.llm_max_tokens})
         think = ThinkFilter()
         try:
             for chunk in model.stream([HumanMessage(content=prompt)]):
@@ -387,6 +390,8 @@ class LLMAnswers:
     def _take(self, sentence: str, passages: dict[int, Chunk], draft: _Draft,
               checked: list[verify.CheckedSentence], guard: ContextManager) -> bool:
         """Check one sentence; True when the shown text grew (a claim passed, or visible mode shows a rejection)."""
+        if any(verify.claim_of(sentence) == s.claim for s in draft.shown + draft.held):
+            return False  # a small model repeats itself: a sentence is shown once
         with guard:
             c = verify.check_sentence(self.engine, sentence, passages)
         checked.append(c)

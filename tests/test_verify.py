@@ -79,8 +79,8 @@ def test_thresholds_on_the_labelled_sentences(engine):
             assert not c.supported, (item, c)
     false_accepts = [w for w in wrong if w[1] not in ("paraphrase", "partial")]
     false_rejects = [w for w in wrong if w[1] in ("paraphrase", "partial")]
-    assert len(false_rejects) <= 3, wrong
-    assert len(false_accepts) <= 4, wrong
+    assert len(false_rejects) <= 1, wrong  # bench/llm_support.py: 0 at the calibrated thresholds
+    assert len(false_accepts) <= 1, wrong  # s65, 不得隐瞒 → 不必报告: a flip no test here sees
 
 
 def test_no_sentence_of_the_corpus_reads_as_an_instruction(engine):
@@ -256,3 +256,13 @@ def test_dead_server_gives_the_extractive_answer_with_a_note(eng, caplog):
     # and for a while the next question does not wait for the dead server
     ans2, _ = final(answers, QUESTION)
     assert ans2.note == llm.UNAVAILABLE_NOTE and ans2.ms < 5000
+
+
+def test_mode_line_names_the_mode_rewrite_and_note():
+    from assistant.ui.render import mode_line, unescape_md
+    from assistant.ui import md_escape
+
+    text = mode_line(Answer("q", True, "a[1]", mode="llm", rewritten="未成年人保护法第四十条呢？", note="注意。"))
+    assert "大模型撰写" in text and "问题理解为" in text and "第四十条" in text and "注意" in text
+    assert "原文摘录" in mode_line(Answer("q", True, "a[1]"))
+    assert unescape_md(md_escape("《法》第1条(二)*[1]")) == "《法》第1条(二)*[1]"
