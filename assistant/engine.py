@@ -82,10 +82,13 @@ class Engine:
     def ask_stream(self, question: str, history: list[str] | None = None, guard: ContextManager | None = None,
                    **kwargs: Any) -> Iterator[Answer]:
         """Partial answers while a model writes (``final`` False), then the final one; one answer without a model."""
-        if time.monotonic() - self._checked > REFRESH_EVERY_S:
-            self.refresh()
-        if self.llm is None:
-            with guard or nullcontext():
-                yield self.answerer.ask(question, **kwargs)
+        answer = None
+        with guard or nullcontext():  # the retriever's views are renewed under the caller's lock, as they are read
+            if time.monotonic() - self._checked > REFRESH_EVERY_S:
+                self.refresh()
+            if self.llm is None:
+                answer = self.answerer.ask(question, **kwargs)
+        if answer is not None:
+            yield answer
             return
         yield from self.llm.ask_stream(question, history=history, guard=guard, **kwargs)

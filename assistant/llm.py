@@ -343,6 +343,8 @@ class LLMAnswers:
             except LLMError as e:
                 self._failed(e)
                 note = UNAVAILABLE_NOTE
+            except Exception:  # as below: the question is then searched as typed
+                log.exception("rewriting the question failed")
         asked = " ".join([rewritten or question, *terms])
         with guard:
             ext = self.engine.answerer.ask(asked, **kwargs)
@@ -380,6 +382,11 @@ class LLMAnswers:
                     yield self._partial(ext, draft, known)
         except LLMError as e:
             self._failed(e)
+            ext.note = UNAVAILABLE_NOTE
+            yield done(ext)
+            return
+        except Exception:  # a fault of this mode must never cost the answer: log it, give the extractive one
+            log.exception("LLM answer failed, extractive answer given")
             ext.note = UNAVAILABLE_NOTE
             yield done(ext)
             return
