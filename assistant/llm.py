@@ -243,7 +243,6 @@ class _Draft:
     first: int  # passages 1..first-1 are the extractive answer's citations and keep their numbers
     order: list[int] = field(default_factory=list)  # the model's own passage numbers beyond those, in order of use
     shown: list[verify.CheckedSentence] = field(default_factory=list)
-    held: list[verify.CheckedSentence] = field(default_factory=list)  # connective text waiting for a claim
 
     def number(self, n: int) -> int:
         if n < self.first:
@@ -396,23 +395,14 @@ class LLMAnswers:
 
     def _take(self, sentence: str, passages: dict[int, Chunk], draft: _Draft,
               checked: list[verify.CheckedSentence], guard: ContextManager) -> bool:
-        """Check one sentence; True when the shown text grew (a claim passed, or visible mode shows a rejection)."""
-        if any(verify.claim_of(sentence) == s.claim for s in draft.shown + draft.held):
+        """Check one sentence; True when the shown text grew (it passed, or visible mode shows a rejection)."""
+        if any(verify.claim_of(sentence) == s.claim for s in draft.shown):
             return False  # a small model repeats itself: a sentence is shown once
         with guard:
             c = verify.check_sentence(self.engine, sentence, passages)
         checked.append(c)
-        if c.claim_kind == "filler":
-            if c.supported:
-                draft.held.append(c)  # shown only before a claim that passes: never connective text alone
-                return False
-        if c.supported:
-            draft.shown += draft.held + [c]
-            draft.held = []
-            return True
-        if self.settings.llm_mark_unsupported:
-            draft.shown += draft.held + [c]
-            draft.held = []
+        if c.supported or self.settings.llm_mark_unsupported:
+            draft.shown.append(c)
             return True
         return False
 

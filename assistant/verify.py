@@ -5,8 +5,10 @@ fluent sentences that no passage states. So each sentence of its answer must pas
 passages it was given:
 
 1. every ``[n]`` it carries is one of those passages (``unknown_citation``);
-2. a sentence without ``[n]`` may only be a short lead-in ending in ：; anything else — a rule, a number, an
-   article, a document, a copied passage sentence — is unsupported (``no_citation``);
+2. a sentence without ``[n]`` is unsupported (``no_citation``): a rule, a number, a copied passage sentence
+   each need their source, and a lead-in ("规定如下：") adds nothing the answer needs; a copied passage header
+   (``header``) and a sentence with fewer than three content words once titles and labels are set aside
+   (``no_content``, the checker's rule) are unsupported too;
 3. every number, date, period and article label in it occurs in the cited passages (their text, their document
    title or section heading) (``unstated_number`` / ``unstated_article``); a 《document》 it names is the cited
    passage's own or one that passage names (``unstated_document``);
@@ -54,9 +56,8 @@ MIN_SUPPORT = 0.48
 #: The checker's value: on the labelled set the faithful sentences' best rival is at most 0.015 above them and the
 #: wrongly numbered ones' at least 0.085 above, so anything from 0.02 to 0.08 separates them.
 RIVAL_MARGIN = checker.RIVAL_MARGIN
-#: An uncited sentence is shown only as a lead-in ("根据资料，规定如下：") of at most this many characters; any
-#: other uncited sentence is a claim (a small model copies passage sentences without their [n]) and is removed.
-FILLER_MAX_CHARS = 24
+#: A sentence that starts with a marker and a 《title》 is a passage header the model copied from its prompt.
+HEADER_ECHO = re.compile(r"^\s*(?:[\[【［]\s*\d+\s*[\]】］]\s*)+《")
 
 #: [1], [1][2], [1,2], [1、2], 【1】, ［1］ — the forms small models write.
 MARKER = re.compile(r"[\[【［]\s*(\d{1,3}(?:\s*[,，、]\s*\d{1,3})*)\s*[\]】］]")
@@ -397,13 +398,13 @@ def check_sentence(engine, sentence: str, passages: dict[int, Chunk], min_suppor
     reasons = out.reasons
     if is_instruction(claim):
         reasons.append("instruction")
-    if not nums:
+    if not nums:  # every claim needs its [n]; connective text adds nothing an answer needs
         out.claim_kind = "filler"
-        if RULE_WORDS.search(claim) or quantities(claim) or _LABEL.search(claim) or _TITLE.search(claim) \
-                or len(claim) > FILLER_MAX_CHARS or not claim.endswith(("：", ":")):
-            reasons.append("no_citation")
-        out.supported = not reasons
+        reasons.append("no_citation")
+        out.supported = False
         return out
+    if HEADER_ECHO.match(sentence):
+        reasons.append("header")  # the model copied a passage's header line ("[2] 《…》 第三章 …")
     unknown = [n for n in nums if n not in passages]
     if unknown:
         reasons.append("unknown_citation:" + ",".join(map(str, unknown)))
@@ -428,9 +429,9 @@ def check_sentence(engine, sentence: str, passages: dict[int, Chunk], min_suppor
     bare = claim
     for m in list(_TITLE.finditer(claim)) + list(_LABEL.finditer(claim)):
         bare = bare.replace(m.group(), " ")
-    if len(set(tokens(bare)) - checker._CITING_WORDS) == 0:
+    if len(set(tokens(bare)) - checker._CITING_WORDS) < checker._MIN_CONTENT_WORDS:
         out.support = 0.0
-        reasons.append("no_content")
+        reasons.append("no_content")  # a heading or a bare label says nothing to support (the checker's own rule)
     else:
         own = {f"cited:{c.id}": strip_instructions(c.text) for c in cited}
         rivals = rival_texts(engine, bare, cited, passages.values())
