@@ -55,7 +55,9 @@ def llama_server(model: Path, log: Path, port: int | None = None, threads: int =
     with open(log, "wb") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--chat_format", "gemma",
-             "--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(N_CTX), "--n_threads", str(threads)],
+             "--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(N_CTX), "--n_threads", str(threads),
+             # queue a second chat instead of cutting the first one's stream off (the server's default)
+             "--interrupt_requests", "False"],
             stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/v1"
     try:

@@ -96,8 +96,9 @@ class Settings(BaseSettings):
         False, description="Visible mode: show rejected sentences marked 〔未通过核对〕 instead of removing them.")
     llm_rewrite: bool = Field(True, description="Rewrite a follow-up into a standalone question before retrieval.")
     llm_expand: bool = Field(
-        False, description="Add the model's legal terms for a colloquial question to the keyword search (off: on the "
-        "answer sets the small local model's terms did not help; see docs/benchmarks.md).")
+        False, description="Add the model's legal terms for a colloquial question to the keyword search. Off: a "
+        "corpus word that is the wrong term shifts the ranking and can turn a refusal into an answer, and the local "
+        "270M model gave no usable term (it repeats the prompt); worth measuring with a capable model.")
 
     @field_validator("docs_dirs", mode="before")
     @classmethod

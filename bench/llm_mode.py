@@ -72,7 +72,7 @@ def main() -> None:
                 refusals = r["refusal_accuracy"] if r["refusal_accuracy"] is not None else float("nan")
                 print(f"{name:<22} {label:<11} {r['questions']:>3d} {r['answer_quotes_expected']:>7.3f} "
                       f"{refusals:>11.3f} {r['false_refusals']:>9d} {r['p50_ms'] / 1000:>6.1f} {extra}")
-            print(f"{'':<22} rejected sentences by first reason: {stats['rejected_because']}")
+            print(f"{'':<22} rejection reasons (a sentence can have several): {stats['rejected_because']}")
             out[name] = {"extractive": {k: v for k, v in ex.items() if k != "rows"},
                          "llm": {k: v for k, v in lm.items() if k != "rows"} | {"stats": stats},
                          "llm_answers": [{"id": r["id"], "answer": r["answer"]} for r in lm["rows"]]}
