@@ -64,7 +64,8 @@ def build_app(state: AppState) -> gr.Blocks:
     upload_on = bool(settings.admin_password)
 
     with gr.Blocks(title="柳州教育政策问答") as demo:
-        gr.Markdown("## 柳州教育政策文件问答\n回答只摘录文件原文，每句后的 [n] 指向右侧的引用来源。")
+        gr.Markdown("## 柳州教育政策文件问答\n" + ("回答由大模型依据文件原文撰写，每句都已与所引原文核对，并附原文摘录；"
+                     if settings.llm_base_url else "回答只摘录文件原文，") + "每句后的 [n] 指向右侧的引用来源。")
         status = gr.Markdown("正在读取索引状态…", elem_id="status")
         ctx = gr.State(None)  # doc title a bare 第N条 follow-up refers to
         pending = gr.State("")  # the question being answered
