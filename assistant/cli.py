@@ -85,17 +85,47 @@ def cmd_ask(args) -> int:
             ans = engine.ask(item.get("question", ""), qid=item.get("id"), history=history, **filters)
             _print_json(ans.to_json()) if args.json else _print_text(ans)
         return 0
-    ans = engine.ask(_clean(args.question), **filters)
+    if args.stream:
+        _stream(engine, _clean(args.question), args.history, filters, args.json)
+        return 0
+    ans = engine.ask(_clean(args.question), history=args.history, **filters)
     _print_json(ans.to_json()) if args.json else _print_text(ans)
     return 0
 
 
-def _print_text(ans) -> None:
-    print(ans.answer)
+def _stream(engine, question: str, history: list[str] | None, filters: dict, as_json: bool) -> None:
+    """Print a model's checked sentences as they pass, then the rest of the answer and its sources.
+
+    With --json: one line per partial answer (``{"partial": true, "answer", "mode"}``), then the final object.
+    Without a model configured there is one, final, answer.
+    """
+    shown = ""
+    for ans in engine.ask_stream(question, history=history, **filters):
+        if as_json:
+            _print_json(ans.to_json() if ans.final else {"partial": True, "answer": ans.answer, "mode": ans.mode})
+            continue
+        if not shown and ans.standalone:
+            print(f"（问题理解为：{ans.standalone}）", flush=True)
+        text = ans.answer
+        delta = text[len(shown):] if text.startswith(shown) else ("\n" if shown else "") + text
+        print(delta, end="" if not ans.final else "\n", flush=True)
+        shown = text
+        if ans.final:
+            _print_text(ans, answer=False)
+
+
+def _print_text(ans, answer: bool = True) -> None:
+    if answer:
+        if ans.standalone:
+            print(f"（问题理解为：{ans.standalone}）")
+        print(ans.answer)
+    if ans.note:
+        print(f"（{ans.note}）")
     for c in ans.citations:
         where = " > ".join(p for p in (c.chunk.section, c.chunk.article or "") if p)
         print(f"\n[{c.n}] 《{c.chunk.doc}》 {where}\n    {c.chunk.text}")
-    print(f"\n({ans.ms:.0f} ms)")
+    mode = "，大模型撰写、逐句核对" if ans.mode == "llm" else ""
+    print(f"\n({ans.ms:.0f} ms{mode})")
 
 
 def cmd_eval(args) -> int:
@@ -328,6 +358,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--k", type=int, default=None, help="passages to retrieve (default 5)")
     sp.add_argument("--doc", help="only this document (title)")
     sp.add_argument("--type", choices=list(DOC_TYPES), help="only this document type")
+    sp.add_argument("--stream", action="store_true",
+                    help="print a model's checked sentences as they arrive (LLM mode; see docs/llm.md)")
+    sp.add_argument("--history", action="append", metavar="QUESTION",
+                    help="an earlier question of the conversation (repeatable, oldest first): a follow-up (如果…呢？) "
+                         "is answered as the question it continues")
     common(sp)
     sp.set_defaults(func=cmd_ask)
 

@@ -7,11 +7,13 @@ retriever of its own.
 from __future__ import annotations
 
 import time
+from contextlib import nullcontext
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, ContextManager, Iterable, Iterator
 
 from assistant.answer import Answerer
 from assistant.keyword_index import collection_stamp
+from assistant.llm import LLMAnswers
 from assistant.retrieval import Retriever
 from assistant.schema import Answer
 from assistant.settings import Settings, get_settings
@@ -35,6 +37,8 @@ class Engine:
         self.retriever = Retriever(self.store)
         self.answerer = Answerer(self.retriever, self.settings.min_score, self.settings.max_question_chars,
                                  self.settings.k)
+        #: Answers written by a model and checked sentence by sentence, when ASSISTANT_LLM_BASE_URL is set.
+        self.llm = LLMAnswers.from_settings(self)
         self._checked = time.monotonic()
 
     def warm(self) -> None:
@@ -70,7 +74,22 @@ class Engine:
             return self.ingest(None, progress, on_progress)
         return None
 
-    def ask(self, question: str, **kwargs) -> Answer:
-        if time.monotonic() - self._checked > REFRESH_EVERY_S:
-            self.refresh()
-        return self.answerer.ask(question, **kwargs)
+    def ask(self, question: str, history: list[str] | None = None, **kwargs: Any) -> Answer:
+        """The final answer; ``history``: the conversation's earlier questions, oldest first (a follow-up is answered
+        as the question it continues; LLM mode has the model rewrite it)."""
+        *_, final = self.ask_stream(question, history=history, **kwargs)
+        return final
+
+    def ask_stream(self, question: str, history: list[str] | None = None, guard: ContextManager | None = None,
+                   **kwargs: Any) -> Iterator[Answer]:
+        """Partial answers while a model writes (``final`` False), then the final one; one answer without a model."""
+        answer = None
+        with guard or nullcontext():  # the retriever's views are renewed under the caller's lock, as they are read
+            if time.monotonic() - self._checked > REFRESH_EVERY_S:
+                self.refresh()
+            if self.llm is None:
+                answer = self.answerer.ask(question, history=history, **kwargs)
+        if answer is not None:
+            yield answer
+            return
+        yield from self.llm.ask_stream(question, history=history, guard=guard, **kwargs)

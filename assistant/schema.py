@@ -6,6 +6,7 @@ the UI can change independently. ``Answer.to_json`` is the stable JSON contract 
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -95,8 +96,31 @@ class Answer:
     id: Any = None
     #: Why the assistant answered or refused (signals and their values); not part of the JSON contract.
     reasons: dict[str, Any] = field(default_factory=dict)
-    #: A follow-up as it was understood and answered (the earlier question with the new detail), else None.
+    #: The question as it was understood and answered, when that differs from the one typed: a follow-up joined to
+    #: the question it continues (extractive), or rewritten by the model with its legal terms (LLM mode); else None.
     standalone: str | None = None
+    #: "extractive" (sentences quoted verbatim) or "llm" (a model's sentences, each checked: assistant/verify.py).
+    mode: str = "extractive"
+    #: The answer's sentences with their [n] and whether they passed the check; None → derived from the lines.
+    sentences: list[dict[str, Any]] | None = None
+    #: Shown with the answer: why the mode is not the configured one (the model server did not answer…).
+    note: str = ""
+    #: False for the partial answers a stream yields before the last one.
+    final: bool = True
+
+    def sentence_list(self) -> list[dict[str, Any]]:
+        """Per sentence: its text, the [n] it cites and ``supported``. An extractive answer's lines are quoted
+        verbatim, so each is supported by construction; a refusal has none."""
+        if self.sentences is not None:
+            return self.sentences
+        if not self.found:
+            return []
+        out = []
+        for line in self.answer.split("\n"):
+            nums = [int(n) for n in _MARKER.findall(line)]
+            if nums:
+                out.append({"text": line, "citations": list(dict.fromkeys(nums)), "supported": True})
+        return out
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -105,10 +129,16 @@ class Answer:
             "standalone_question": self.standalone,
             "found": self.found,
             "answer": self.answer,
+            "mode": self.mode,
+            "sentences": self.sentence_list(),
+            "note": self.note,
             "citations": [c.to_json() for c in self.citations],
             "retrieved": [h.to_json() for h in self.retrieved],
             "ms": round(self.ms, 2),
         }
+
+
+_MARKER = re.compile(r"\[(\d+)\]")
 
 
 def as_dict(obj: Any) -> dict[str, Any]:

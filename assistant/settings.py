@@ -97,6 +97,39 @@ class Settings(BaseSettings):
         200, ge=1, description="A scan with more pages to recognise is refused (about 10 minutes of OCR): split it.",
     )
 
+    # ---- optional LLM answers (assistant/llm.py, docs/llm.md); unset base URL → extractive answers only ----
+    llm_base_url: str | None = Field(
+        None, description="OpenAI-compatible server (…/v1): llama.cpp, Ollama, vLLM, Xinference, a hosted API.")
+    llm_model: str | None = Field(None, description="Model name the server expects (ignored by llama.cpp's server).")
+    llm_api_key: str | None = Field(None, description="API key; local servers take any value.")
+    llm_timeout_s: float = Field(
+        120.0, gt=0, description="Per request. A 270M model on 2 cores writes ~38 tokens/s, so llm_max_tokens takes "
+        "about 10 s plus the prompt; a server that is slower than this counts as down (extractive answer, note).")
+    llm_max_tokens: int = Field(
+        384, ge=32, description="Answer length cap: a few sentences of Chinese with their [n] fit in ~250 tokens; "
+        "the cap keeps a rambling small model from holding a chat turn for minutes.")
+    llm_temperature: float = Field(
+        0.0, ge=0, description="0: the same passages give the same answer (reproducible checks and tests).")
+    llm_passages: int = Field(
+        5, ge=1, le=20, description="Passages numbered in the prompt: the extractive answer's cited ones first, then "
+        "the next retrieved ones. Every passage costs prompt time (~1 s per 500 characters on 2 cores).")
+    llm_passage_chars: int = Field(
+        900, ge=100, description="A longer passage is cut at a sentence end for the prompt (a whole law article of "
+        "the corpus is at most ~1,100 characters; most are under 400).")
+    llm_retry_after_s: float = Field(
+        30.0, ge=0, description="After the server failed, questions go straight to the extractive answer for this "
+        "long, instead of each waiting for a dead server.")
+    llm_show_quotes: bool = Field(
+        True, description="Follow the model's checked sentences with the verbatim sentences they rest on (the "
+        "extractive answer): a supported sentence can still leave part of the answer out.")
+    llm_mark_unsupported: bool = Field(
+        False, description="Visible mode: show rejected sentences marked 〔未通过核对〕 instead of removing them.")
+    llm_rewrite: bool = Field(True, description="Rewrite a follow-up into a standalone question before retrieval.")
+    llm_expand: bool = Field(
+        False, description="Add the model's legal terms for a colloquial question to the keyword search. Off: a "
+        "corpus word that is the wrong term shifts the ranking and can turn a refusal into an answer, and the local "
+        "270M model gave no usable term (it repeats the prompt); worth measuring with a capable model.")
+
     @field_validator("docs_dirs", mode="before")
     @classmethod
     def _split_dirs(cls, value: object) -> object:

@@ -250,7 +250,8 @@ def test_k_limits_retrieved(engine):
 
 def test_answer_json_contract(engine):
     data = engine.ask("《中华人民共和国未成年人保护法》第三十九条").to_json()
-    assert set(data) == {"id", "question", "standalone_question", "found", "answer", "citations", "retrieved", "ms"}
+    assert set(data) == {"id", "question", "standalone_question", "found", "answer", "mode", "sentences", "note", "citations", "retrieved", "ms"}
+    assert data["mode"] == "extractive" and all(s["supported"] and s["citations"] for s in data["sentences"])
     assert set(data["citations"][0]) == {"n", "doc", "source", "section", "article", "text"}
     assert set(data["retrieved"][0]) == {"doc", "source", "section", "article", "text", "score"}
     assert data["citations"][0]["section"] == "第三章 学校保护"

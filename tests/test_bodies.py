@@ -125,7 +125,7 @@ def test_follow_up_is_answered_from_the_conversation(engine):
     first = "孩子在学校被同学打伤了，学校要承担责任吗？"
     ans = engine.ask("如果孩子已经十六岁了呢？", history=[first])
     assert ans.found and ans.standalone and ans.standalone.startswith(first.rstrip("？"))
-    assert ans.to_json()["standalone_question"] == ans.standalone and ans.answer.startswith("（按“")
+    assert ans.to_json()["standalone_question"] == ans.standalone
     assert ("中华人民共和国民法典", "第一千二百条") in {(c.chunk.doc, c.chunk.article) for c in ans.citations}
     younger = engine.ask("要是孩子才六岁呢？", history=[first])
     assert ("中华人民共和国民法典", "第一千一百九十九条") in {(c.chunk.doc, c.chunk.article) for c in younger.citations}

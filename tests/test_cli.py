@@ -20,7 +20,7 @@ from conftest import assistant_exe
 
 ROOT = Path(__file__).resolve().parents[1]
 DEV_SET = ROOT / "data" / "eval" / "dev.jsonl"
-ANSWER_KEYS = {"id", "question", "standalone_question", "found", "answer", "citations", "retrieved", "ms"}
+ANSWER_KEYS = {"id", "question", "standalone_question", "found", "answer", "mode", "sentences", "note", "citations", "retrieved", "ms"}
 CITATION_KEYS = {"n", "doc", "source", "section", "article", "text"}
 HIT_KEYS = {"doc", "source", "section", "article", "text", "score"}
 

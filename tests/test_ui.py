@@ -554,7 +554,8 @@ def test_api_lists_only_ask_and_status(client):
                                       "今天柳州天气怎么样"])
 def test_api_ask_is_the_json_contract(client, engine, question):
     got = client.predict(question, "全部", "全部", api_name="/ask")
-    assert set(got) == {"id", "question", "standalone_question", "found", "answer", "citations", "retrieved", "ms"}
+    assert set(got) == {"id", "question", "standalone_question", "found", "answer", "mode", "sentences", "note",
+                        "citations", "retrieved", "ms"}
     want = engine.ask(question).to_json()
     for key in ("id", "question", "found", "answer", "citations"):
         assert got[key] == want[key], key

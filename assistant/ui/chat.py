@@ -11,8 +11,8 @@ from typing import Callable, Iterator
 import gradio as gr
 
 from assistant.ui.check import build_check_tab
-from assistant.ui.render import (ALL, TYPE_LABELS, answer_markdown, context_title, corpus_html, md_escape,
-                                 source_group, sources_panel, stream_pieces, type_code)
+from assistant.ui.render import (ALL, TYPE_LABELS, answer_markdown, context_title, corpus_html, md_escape, mode_line,
+                                 source_group, sources_panel, stream_pieces, type_code, unescape_md)
 from assistant.ui.state import UPLOAD_SUFFIXES, AppState, EngineUnavailable, password_ok, progress_text
 
 log = logging.getLogger(__name__)
@@ -52,7 +52,8 @@ def build_app(state: AppState) -> gr.Blocks:
     upload_on = bool(settings.admin_password)
 
     with gr.Blocks(title=settings.ui_title) as demo:
-        gr.Markdown(f"## {md_escape(settings.ui_title)}\n回答只摘录文件原文，每句后的 [n] 指向右侧的引用来源。",
+        gr.Markdown(f"## {md_escape(settings.ui_title)}\n" + ("回答由大模型依据文件原文撰写，每句都已与所引原文核对，并附原文摘录；"
+                     if settings.llm_base_url else "回答只摘录文件原文，") + "每句后的 [n] 指向右侧的引用来源。",
                     elem_id="heading")
         status = gr.Markdown("正在读取索引状态…", elem_id="status")
         ctx = gr.State(None)  # doc title a bare 第N条 follow-up refers to
@@ -164,9 +165,16 @@ def build_app(state: AppState) -> gr.Blocks:
                 history[-1] = {"role": "assistant", "content": md_escape(WAITING.format(message=state.message))}
                 yield history, gr.update(), title, done  # the visitor sees what is loading, and its progress
                 state.ready.wait(1.0)
+            llm = bool(settings.llm_base_url)
+            earlier = [unescape_md(m["content"]) for m in history[:-2] if m.get("role") == "user"
+                       and isinstance(m.get("content"), str)]
             try:
-                answer = state.ask(q, doc=None if doc in (None, "", ALL) else doc, doc_type=type_code(dtype),
-                                   context_title=title)
+                for answer in state.ask_stream(q, doc=None if doc in (None, "", ALL) else doc,
+                                               doc_type=type_code(dtype), context_title=title, history=earlier):
+                    if not answer.final:  # a model's checked sentences as they pass (LLM mode)
+                        history[-1] = {"role": "assistant", "content": answer_markdown(answer.answer, [], 0)
+                                       + mode_line(answer)}
+                        yield history, gr.update(), title, done
             except Exception as e:  # show the failure in the chat, keep the page usable
                 if not isinstance(e, EngineUnavailable):
                     log.exception("ask failed")
@@ -179,8 +187,9 @@ def build_app(state: AppState) -> gr.Blocks:
             done.append(source_group(turn, q, answer, state.context(answer) if answer.found else None))
             panel = sources_panel(done)
             title = context_title(answer, title)
-            for piece in stream_pieces(answer.answer):
-                history[-1] = {"role": "assistant", "content": answer_markdown(piece, numbers, turn)}
+            tail = mode_line(answer) if llm or answer.mode == "llm" or answer.note else ""
+            for piece in stream_pieces(answer.answer) if answer.mode != "llm" else [answer.answer]:
+                history[-1] = {"role": "assistant", "content": answer_markdown(piece, numbers, turn) + tail}
                 yield history, panel, title, done
                 time.sleep(0.02)
 
@@ -235,7 +244,7 @@ def build_app(state: AppState) -> gr.Blocks:
 
         # ---- the public API ---------------------------------------------------------------------
         @guarded
-        def ask(question: str, doc: str = ALL, doc_type: str = ALL) -> dict:
+        def ask(question: str, doc: str = ALL, doc_type: str = ALL, history: str = "") -> dict:
             """回答一个问题，返回与 `assistant ask --json` 相同的 JSON（id, question, found, answer, citations, retrieved, ms）。
 
             服务刚启动、索引还在加载或建立时，最多等待 ASSISTANT_ASK_WAIT_S 秒（默认 60）再回答；仍未就绪则报错
@@ -246,6 +255,7 @@ def build_app(state: AppState) -> gr.Blocks:
                 question: 问题
                 doc: 只在这个文件中查找（文件标题），"全部" 表示不限
                 doc_type: 文件类型：全部 / 报告 / 法律 / 行政法规 / 部门规章 / 地方性法规 / 司法解释 / 规范性文件 / 其他（或 schema.DOC_TYPES 的代码）
+                history: 同一对话中之前的问题，每行一个，从早到晚（可省略）；追问（如“如果孩子已经十六岁了呢？”）按前一个问题加上新情况回答
             """
             try:
                 code = type_code(doc_type)
@@ -257,7 +267,9 @@ def build_app(state: AppState) -> gr.Blocks:
                 raise visitor_error(str(e)) from None
             if doc and doc != ALL and doc not in state.engine.retriever.titles:
                 raise visitor_error(f"索引中没有这个文件：{doc}")
-            return state.ask(question, doc=None if doc in (None, "", ALL) else doc, doc_type=code).to_json()
+            earlier = [line.strip() for line in (history or "").splitlines() if line.strip()]
+            return state.ask(question, doc=None if doc in (None, "", ALL) else doc, doc_type=code,
+                             history=earlier or None).to_json()
 
         @guarded
         def status_api() -> dict:

@@ -61,6 +61,24 @@ def _linked(text: str, numbers: Sequence[int] | None, turn: int) -> str:
     return "".join(out)
 
 
+MODE_LABELS = {"llm": "大模型撰写，每句已与所引原文逐句核对", "extractive": "原文摘录"}
+
+
+def mode_line(answer: Answer) -> str:
+    """Which mode answered (LLM mode only), how a follow-up was understood, and any note — as chat Markdown."""
+    parts = [f"回答方式：{MODE_LABELS.get(answer.mode, answer.mode)}"]
+    if answer.standalone:
+        parts.append(f"问题理解为：{answer.standalone}")
+    if answer.note:
+        parts.append(answer.note)
+    return "\n\n" + "  \n".join(f"*{md_escape(p)}*" for p in parts)
+
+
+def unescape_md(text: str) -> str:
+    """The inverse of :func:`md_escape` (the chat history holds questions escaped)."""
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", text)
+
+
 def stream_pieces(text: str, max_steps: int = 30) -> list[str]:
     """Growing prefixes of ``text`` for incremental display; a ``[n]`` marker or an item's "- " is never cut."""
     if not text:

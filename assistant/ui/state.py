@@ -11,7 +11,7 @@ import shutil
 import tempfile
 import threading
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from assistant.index_lock import IngestBusy
 from assistant.schema import Answer, Chunk
@@ -278,11 +278,19 @@ class AppState:
             raise EngineUnavailable(self.error)
 
     def ask(self, question: str, doc: str | None = None, doc_type: str | None = None,
-            context_title: str | None = None, wait: float = 0.0) -> Answer:
+            context_title: str | None = None, wait: float = 0.0, history: list[str] | None = None) -> Answer:
         """The engine's answer; EngineUnavailable while it is not loaded after ``wait`` seconds (never found=False)."""
         self.require_ready(wait)
         with self.lock:
-            return self.engine.ask(question, doc=doc, doc_type=doc_type, context_title=context_title)
+            return self.engine.ask(question, history=history, doc=doc, doc_type=doc_type, context_title=context_title)
+
+    def ask_stream(self, question: str, doc: str | None = None, doc_type: str | None = None,
+                   context_title: str | None = None, history: list[str] | None = None) -> Iterator[Answer]:
+        """Partial answers while a configured model writes, then the final one (one answer without a model). The
+        engine lock is held while the index is read, not while the model writes (Engine.ask_stream's guard)."""
+        self.require_ready(0.0)
+        yield from self.engine.ask_stream(question, history=history, guard=self.lock, doc=doc, doc_type=doc_type,
+                                          context_title=context_title)
 
     def context(self, answer: Answer) -> dict[str, tuple[Chunk | None, Chunk | None]]:
         """Previous and next passage of each cited one (for the expander)."""
