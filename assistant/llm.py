@@ -20,15 +20,22 @@ import re
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ContextManager, Iterator, Sequence
+from typing import Any, ContextManager, Iterator, Protocol, Sequence
 
 from assistant import verify
+from assistant.answer import Answerer
+from assistant.retrieval import Retriever
 from assistant.schema import Answer, Chunk, Citation
 from assistant.settings import Settings
 from assistant.textutil import sentence_spans, tokens
 
-if TYPE_CHECKING:
-    from assistant.engine import Engine
+
+class Engine(Protocol):
+    """What LLM mode uses of the engine that owns it (assistant.engine.Engine, which imports this module)."""
+
+    settings: Settings
+    retriever: Retriever
+    answerer: Answerer
 
 log = logging.getLogger(__name__)
 
