@@ -147,7 +147,7 @@ def _chunk_topic(chunk: Chunk, terms: Terms) -> float:
 
 #: A run-in item (一是…二是…): the marker at the start of a clause. The item runs to the next marker, so its label
 #: sentence (二是严监管。) comes with the sentences that say what was done.
-_RUN_IN = re.compile(r"(?:^|(?<=[。；;：:，,\n]))\s*(?=[一二三四五六七八九十]+是)")
+_RUN_IN = re.compile(r"(?:^|(?<=[。；;：:，,\n]))\s*(?=[一二三四五六七八九十]是)")
 #: A run-in item longer than this many sentences is narrowed to its label and its sentences on the question's topic.
 ITEM_SENTENCES = 3
 
@@ -155,8 +155,6 @@ ITEM_SENTENCES = 3
 def run_in_items(text: str) -> list[tuple[int, int]]:
     """(start, end) of each run-in item of a passage (一是…；二是…；三是…), or [] when it has fewer than two."""
     starts = [m.end() for m in _RUN_IN.finditer(text)]
-    starts = [s for i, s in enumerate(starts) if text.startswith(("一是", "二是", "三是", "四是", "五是", "六是",
-                                                                   "七是", "八是", "九是", "十是"), s)]
     if len(starts) < 2:
         return []
     items = []
