@@ -7,7 +7,6 @@ questions on this corpus.
 
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import dataclass
 
@@ -15,10 +14,11 @@ from assistant.bodies import Scope, unknown_body_message
 from assistant.citations import int_to_cn
 from assistant.compose import compose
 from assistant.conversation import standalone
-from assistant.intent import classify, section_pattern
+from assistant.intent import classify, section_pattern, unanswered_type
 from assistant.normalize import for_matching, has_words, replace_surrogates
 from assistant.retrieval import ArticleLookup, Retriever
 from assistant.schema import Answer, Citation, Hit
+from assistant.settings import AnswerSettings, ComposeSettings
 from assistant.synonyms import expansions
 from assistant.textutil import paragraph_spans, tokens
 
@@ -28,40 +28,6 @@ TOO_LONG = "问题太长了（超过 {limit} 字），请精简后再问。"
 NO_WORDS = "问题里没有可以查找的文字（只有标点或表情符号），请用中文写出您的问题，例如“学校对学生欺凌应该怎么处理？”。"
 
 
-_CN_NUM = "[0-9０-９一二三四五六七八九十百千万两]+"
-#: Questions that ask for a particular kind of fact, and what a passage that states it must contain.
-#: A report that never gives an amount, a head count or a name cannot answer "多少钱", "多少人", "是谁",
-#: however close its wording is to the question.
-ANSWER_TYPES: tuple[tuple[str, re.Pattern, re.Pattern], ...] = (
-    ("amount", re.compile(r"多少钱|多少元|金额|花了多少|多少.{0,3}费"), re.compile(rf"{_CN_NUM}(?:多)?(?:元|万元|亿元)")),
-    ("rate", re.compile(r"(?:率|比例|占比)(?:是|有|为)?多少"), re.compile(r"[0-9０-９.]+\s*[%％]|百分之")),
-    ("person", re.compile(r"是谁|叫什么名字|姓名|是哪位"), re.compile(r"(?!)")),  # no passage here names people
-    ("clock", re.compile(r"几点|几时|什么时间点"), re.compile(rf"{_CN_NUM}\s*(?:时|点)")),
-    ("month", re.compile(r"几月|哪个月|哪一个月|什么月份"), re.compile(rf"{_CN_NUM}\s*月")),
-    # 多少师生 / 多少家: a count with no measure word still needs a number in the answer (digits, or a Chinese
-    # numeral with a measure word: 八五普法 is a name, not a count)
-    ("number", re.compile(r"(?<!哪)多少(?!钱|元|份|件|项|条|次|人|名)"),
-     re.compile(r"[0-9０-９]|[一二三四五六七八九十百千万两]+(?:多|余)?[个名人份件项次场所家位批期篇条起天日年月]")),
-)
-#: "多少份 / 几次 / 多少所": a count of something is stated as number + the same measure word (or a kin).
-_COUNT_QUESTION = re.compile(r"(?<!哪)(?:多少|几)(?:个)?([人名份件项条家所次起场期篇册张天日岁位批])")
-_MEASURE_KIN = {"人": "[人名]", "名": "[人名]", "条": "[条项]", "项": "[项条]", "次": "[次起]", "起": "[次起]", "件": "[件份]", "份": "[份件]",
-                "天": "(?:工作)?[天日]", "日": "(?:工作)?[天日]"}
-
-
-def unanswered_type(question: str, passages: list[str]) -> str | None:
-    """The kind of fact the question asks for when none of the passages states one, else None."""
-    for name, asks, states in ANSWER_TYPES:
-        if asks.search(question) and not any(states.search(p) for p in passages):
-            return name
-    for m in _COUNT_QUESTION.finditer(question):
-        measure = _MEASURE_KIN.get(m.group(1), m.group(1))
-        stated = re.compile(rf"(?<![第0-9０-９])(?:{_CN_NUM})(?:多|余|来|逾)?(?:个|周)?{measure}")
-        if not any(stated.search(p) for p in passages):
-            return f"count:{m.group(1)}"
-    return None
-
-
 @dataclass
 class Signals:
     dense: float  # best cosine between the question and the passages
@@ -69,16 +35,16 @@ class Signals:
     margin: float = 0.0  # fused score of the top passage minus the second's (scores are scaled to top = 1)
     bm25: float = 0.0  # raw BM25 score of the top passage
 
-    def score(self) -> float:
+    def score(self, tuning: AnswerSettings = AnswerSettings()) -> float:
         """One number; below the setting ``min_score`` the assistant says the documents do not answer.
 
-        The weights were fitted on data/eval/dev.jsonl (bench/quality.py prints the trade-off): the dense
-        similarity separates answerable from out-of-scope questions better than term coverage, which
-        paraphrased law questions lack, but coverage still breaks ties for report questions.
+        The dense similarity separates answerable from out-of-scope questions better than term coverage, which
+        paraphrased law questions lack, but coverage still breaks ties for report questions
+        (``AnswerSettings.coverage_weight``; bench/quality.py prints the trade-off).
         """
-        return self.dense + self.coverage / 6
+        return self.dense + self.coverage * tuning.coverage_weight
 
-    def answerable(self, min_score: float) -> bool:
+    def answerable(self, min_score: float, tuning: AnswerSettings = AnswerSettings()) -> bool:
         """Score above the threshold, or one passage that the keyword evidence singles out.
 
         USE gives short questions low cosines even when the words match one article squarely
@@ -86,31 +52,30 @@ class Signals:
         ahead of the next, with a high BM25 score) is then answer enough. Out-of-scope questions rarely have
         both: their BM25 scores are low, or several passages tie.
         """
-        return self.score() >= min_score or (self.margin >= 0.4 and self.bm25 >= 40)
+        return (self.score(tuning) >= min_score
+                or (self.margin >= tuning.decisive_margin and self.bm25 >= tuning.decisive_bm25))
 
 
-#: With no body named, reports whose best passage scores at least this share of the top passage's answer too,
-#: each with its own citation ("各地是怎么做的": several reports answer it; picking one would hide the others).
-MULTI_REPORT_SHARE = 0.8
-#: At most this many reports are answered side by side.
-MAX_REPORTS = 4
-
-
-def report_groups(hits: list[Hit]) -> list[list[Hit]]:
-    """The top passages grouped by report, when a report leads and others come close (see MULTI_REPORT_SHARE);
-    [] otherwise (a law question, or one report far ahead)."""
+def report_groups(hits: list[Hit], tuning: AnswerSettings = AnswerSettings()) -> list[list[Hit]]:
+    """The top passages grouped by report, when a report leads and others come close
+    (``AnswerSettings.multi_report_share``): "各地是怎么做的" is answered by several reports, and picking one
+    would hide the others; [] otherwise (a law question, or one report far ahead)."""
     if not hits or hits[0].chunk.doc_type != "report":
         return []
+    share = tuning.multi_report_share
     docs = list(dict.fromkeys(h.chunk.doc for h in hits
-                              if h.chunk.doc_type == "report" and h.score >= MULTI_REPORT_SHARE * hits[0].score))
+                              if h.chunk.doc_type == "report" and h.score >= share * hits[0].score))
     if len(docs) < 2:
         return []
-    return [[h for h in hits if h.chunk.doc == d] for d in docs[:MAX_REPORTS]]
+    return [[h for h in hits if h.chunk.doc == d] for d in docs[:tuning.max_reports]]
 
 
 class Answerer:
-    def __init__(self, retriever: Retriever, min_score: float = 0.4, max_chars: int = 500, k: int = 5) -> None:
+    def __init__(self, retriever: Retriever, min_score: float = 0.4, max_chars: int = 500, k: int = 5,
+                 tuning: AnswerSettings | None = None, compose_tuning: ComposeSettings | None = None) -> None:
         self.retriever = retriever
+        self.tuning = tuning or AnswerSettings()
+        self.compose_tuning = compose_tuning or ComposeSettings()
         self.min_score = min_score
         self.max_chars = max_chars
         self.k = k
@@ -252,15 +217,15 @@ class Answerer:
         """The composed answer, or NOT_FOUND. ``several``: no body is named, so when several reports answer, each
         answers in turn under its title (report_groups)."""
         sig = self.signals(q, hits)
-        reasons = {"signals": sig.__dict__ | {"score": round(sig.score(), 3)}, "kind": kind}
-        if not hits or not (sig.answerable(self.min_score) or any(_in_kind_section(kind, h) for h in hits[:3])):
+        reasons = {"signals": sig.__dict__ | {"score": round(sig.score(self.tuning), 3)}, "kind": kind}
+        if not hits or not (sig.answerable(self.min_score, self.tuning) or any(_in_kind_section(kind, h) for h in hits[:3])):
             return Answer(q, False, NOT_FOUND, retrieved=hits, reasons=reasons)
         citations: dict[str, Citation] = {}
         lines, quoted = [], []
-        groups = report_groups(hits) if several else []
+        groups = report_groups(hits, self.tuning) if several else []
         parts, headers = [], {}  # headers: index of a group's first part → the line naming its report
         for group in groups or [hits]:
-            composed = compose(q, kind, group, self.retriever)
+            composed = compose(q, kind, group, self.retriever, self.compose_tuning)
             if groups and composed:
                 headers[len(parts)] = f"《{group[0].chunk.doc}》："
             parts += composed

@@ -17,33 +17,22 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable
 
-from assistant.intent import INTENTS, deciding_pattern, intent_terms, section_pattern
+from assistant.intent import INTENTS, Intent, intent_terms
 from assistant.schema import Chunk, Hit
+from assistant.settings import ComposeSettings
 from assistant.textutil import normalize_ws, sentence_spans, tokens
 
 #: Words too general to tie a sentence to a question on their own.
 GENERIC = frozenset("""学校 未成年人 未成年 成年人 成年 应当 学生 教育 国家 法律 规定 单位 部门 人民政府 政府 机关 工作 依法 有关
     孩子 小孩 家长 父母 监护人 其他 或者 以及 行为 情况 组织 负责 管理 相关 人员 社会 活动 措施 建设 加强 开展 推进""".split())
-#: A term found in more than this share of all passages (and in more than GENERIC_MIN of them) is generic too.
-GENERIC_DF = 0.05
-GENERIC_MIN = 10
-#: A sentence's score is its words' overlap times (its passage's fused score) ** PASSAGE_POWER: the retrieval
-#: ranking, which has seen the whole passage and the dense side, outweighs one sentence's word count.
-PASSAGE_POWER = 2
-#: A sentence of a second passage joins only when it scores at least this share of the best sentence (one of
-#: the best passage's own sentences needs half): most questions are answered by one or two articles.
-OTHER_PASSAGE = 0.7
-#: What a generic word counts for, against a question's own content word, when sentences are scored.
-GENERIC_WEIGHT = 0.3
+#: The settings used when a caller passes none (the tuned numbers, each with its reason, are in ComposeSettings).
+DEFAULT = ComposeSettings()
 _ITEM = re.compile(r"[（(][一二三四五六七八九十]+[）)]")
 _ENUMERATED = re.compile(r"(?:[一二三四五六七八九十]+是|[（(][一二三四五六七八九十]+[）)]|[0-9０-９]+[．.、]|首先|其次|再次|最后)")
 #: After an enumeration, a sentence starting so adds one more item (……三是…。此外，全区建成…).
 _ONE_MORE = re.compile(r"此外|另外|同时|还")
 _END = re.compile(r"[。！？；：!?;:][”’」』）)]*$")
 _NUMBER = re.compile(r"[0-9０-９%％]|[一二三四五六七八九十百千万]+[项份个名人起次条所期]")
-#: Kinds whose answer must be a deciding sentence when the passages have one (see intent.deciding_pattern).
-DECIDED = ("liability", "time", "definition", "list")
-_NUMBER_QUESTION = re.compile(r"多少|几|数量|比例|占比|人数|次数|参与率|平均分")
 
 
 @dataclass
@@ -64,7 +53,7 @@ class Terms:
     specific: set[str] = field(default_factory=set)
 
 
-def question_terms(question: str, kind: str, retriever) -> Terms:
+def question_terms(question: str, kind: str, retriever, tuning: ComposeSettings = DEFAULT) -> Terms:
     r = retriever
     extra = {t for term in [*r.expand(question), *intent_terms(question, kind)] for t in tokens(term)}
     words = set(tokens(question)) | extra
@@ -74,35 +63,30 @@ def question_terms(question: str, kind: str, retriever) -> Terms:
             topic = intent.cues.sub(" ", topic)
     n = max(len(r.chunks), 1)
     specific = {t for t in set(tokens(topic)) | extra
-                if t not in GENERIC and 0 < r.df.get(t, 0) <= max(GENERIC_DF * n, GENERIC_MIN)}
+                if t not in GENERIC and 0 < r.df.get(t, 0) <= max(tuning.generic_df * n, tuning.generic_min)}
     return Terms({t: r.idf(t) for t in words}, specific)
 
 
-#: Clauses cut at ； are joined back into their sentence up to this length: 应当承担侵权责任；但是，能够证明…
-#: loses its meaning when cut. A clause that starts with 但/但是 is always joined to the one before it.
-MAX_SENTENCE = 150
-
-
-def clause_spans(text: str) -> list[tuple[int, int]]:
-    """Sentences of ``text``; a sentence is cut at ； only when it is long or enumerates (一是…；二是…), and never
-    before 但是."""
+def clause_spans(text: str, tuning: ComposeSettings = DEFAULT) -> list[tuple[int, int]]:
+    """Sentences of ``text``; a sentence is cut at ； only when it is long (``max_sentence``) or enumerates
+    (一是…；二是…), and never before 但是: 应当承担侵权责任；但是，能够证明… loses its meaning when cut."""
     out: list[tuple[int, int]] = []
     for s, e in sentence_spans(text):
         if out and text[out[-1][1] - 1] in "；;" and "\n" not in text[out[-1][1]:s]:
             joined = (out[-1][0], e)
-            if text.startswith("但", s) or (joined[1] - joined[0] <= MAX_SENTENCE and not _ENUMERATED.match(text, s)):
+            if text.startswith("但", s) or (joined[1] - joined[0] <= tuning.max_sentence and not _ENUMERATED.match(text, s)):
                 out[-1] = joined
                 continue
         out.append((s, e))
     return out
 
 
-def content_spans(chunk: Chunk) -> list[tuple[int, int]]:
+def content_spans(chunk: Chunk, tuning: ComposeSettings = DEFAULT) -> list[tuple[int, int]]:
     """The passage's sentences without heading lines, inline headings (1．严格法治审查工作。) or signatures/dates."""
     text = chunk.text
     heading = _bare(heading_label(chunk))
     out = []
-    for s, e in clause_spans(text):
+    for s, e in clause_spans(text, tuning):
         sent = text[s:e]
         if not _END.search(sent) and len(sent) < 40:
             continue  # a heading, a signature or a date line, not a sentence
@@ -135,7 +119,7 @@ def _leaves(chunks: list[Chunk]) -> list[Chunk]:
     return leaves or chunks
 
 
-def _on_topic(items: list, scores: list[float], keep: float = 0.5) -> list:
+def _on_topic(items: list, scores: list[float], keep: float) -> list:
     """The items about the question's topic, or all of them when the question names no topic of its own."""
     best = max(scores, default=0.0)
     return items if best <= 0 else [c for c, s in zip(items, scores) if s >= keep * best]
@@ -148,8 +132,6 @@ def _chunk_topic(chunk: Chunk, terms: Terms) -> float:
 #: A run-in item (一是…二是…): the marker at the start of a clause. The item runs to the next marker, so its label
 #: sentence (二是严监管。) comes with the sentences that say what was done.
 _RUN_IN = re.compile(r"(?:^|(?<=[。；;：:，,\n]))\s*(?=[一二三四五六七八九十]是)")
-#: A run-in item longer than this many sentences is narrowed to its label and its sentences on the question's topic.
-ITEM_SENTENCES = 3
 
 
 def run_in_items(text: str) -> list[tuple[int, int]]:
@@ -165,25 +147,25 @@ def run_in_items(text: str) -> list[tuple[int, int]]:
     return items
 
 
-def _run_in_parts(hit: Hit, items: list[tuple[int, int]], terms: Terms) -> list[Part]:
+def _run_in_parts(hit: Hit, items: list[tuple[int, int]], terms: Terms, tuning: ComposeSettings) -> list[Part]:
     text = hit.chunk.text
     parts = []
     for s, e in items:
-        spans = [sp for sp in clause_spans(text[:e]) if sp[1] > s]
+        spans = [sp for sp in clause_spans(text[:e], tuning) if sp[1] > s]
         spans = [(max(a, s), b) for a, b in spans]
-        if len(spans) > ITEM_SENTENCES:
+        if len(spans) > tuning.item_sentences:
             spans = spans[:1] + [sp for sp in spans[1:] if set(tokens(text[sp[0]:sp[1]])) & terms.specific]
         parts.append(Part(hit, spans, bullet=True))
     return parts
 
 
-def _item_parts(hit: Hit, terms: Terms, whole: bool) -> list[Part]:
+def _item_parts(hit: Hit, terms: Terms, whole: bool, tuning: ComposeSettings) -> list[Part]:
     """A report passage as list items: one item with its heading, or, for a passage that enumerates inline
     (一是……；二是……), one item per enumerated item."""
     chunk = hit.chunk
     if items := run_in_items(chunk.text):
-        return _run_in_parts(hit, items, terms)
-    spans = content_spans(chunk)
+        return _run_in_parts(hit, items, terms, tuning)
+    spans = content_spans(chunk, tuning)
     enumerated = [(s, e) for s, e in spans if _ENUMERATED.match(chunk.text, s)]
     if len(enumerated) >= 2:
         enumerated += [(s, e) for s, e in spans if s > enumerated[-1][0] and _ONE_MORE.match(chunk.text, s)]
@@ -193,9 +175,10 @@ def _item_parts(hit: Hit, terms: Terms, whole: bool) -> list[Part]:
     return [Part(hit, spans, label=heading_label(chunk), bullet=True)] if spans else []
 
 
-def section_parts(kind: str, hits: list[Hit], chunks_of: Callable[[str], list[Chunk]], terms: Terms) -> list[Part] | None:
-    """Plan / problems questions: the items of the report section whose heading has the kind's words."""
-    pattern = section_pattern(kind)
+def section_parts(intent: Intent, hits: list[Hit], chunks_of: Callable[[str], list[Chunk]], terms: Terms,
+                  tuning: ComposeSettings = DEFAULT) -> list[Part] | None:
+    """Plan / problems questions: the items of the report section whose heading has the type's words."""
+    pattern = intent.section
     if pattern is None:
         return None
     reports = list(dict.fromkeys(h.chunk.doc for h in hits if h.chunk.doc_type == "report"))
@@ -203,23 +186,24 @@ def section_parts(kind: str, hits: list[Hit], chunks_of: Callable[[str], list[Ch
         chunks = [c for c in chunks_of(doc) if pattern.search(c.section)]
         if chunks:
             leaves = _leaves(chunks)
-            chosen = _on_topic(leaves, [_chunk_topic(c, terms) for c in leaves])
-            parts = [p for c in chosen for p in _item_parts(Hit(c, 1.0), terms, whole=True)]
+            chosen = _on_topic(leaves, [_chunk_topic(c, terms) for c in leaves], tuning.topic_keep)
+            parts = [p for c in chosen for p in _item_parts(Hit(c, 1.0), terms, True, tuning)]
             if len(chosen) == 1:  # one passage enumerating inline: narrow its items the same way
                 texts = ["".join(p.hit.chunk.text[s:e] for s, e in p.spans) for p in parts]
-                parts = _on_topic(parts, [_topic_score(t, doc, terms) for t in texts])
+                parts = _on_topic(parts, [_topic_score(t, doc, terms) for t in texts], tuning.topic_keep)
             return parts
     return None
 
 
-def report_list_parts(hits: list[Hit], chunks_of: Callable[[str], list[Chunk]], terms: Terms, max_items: int = 5) -> list[Part] | None:
+def report_list_parts(intent: Intent, hits: list[Hit], chunks_of: Callable[[str], list[Chunk]], terms: Terms,
+                      tuning: ComposeSettings = DEFAULT) -> list[Part] | None:
     """"What was done on X": every section of the top report on the topic, not only the top passages.
 
     Plan and problems sections are left out: what was done is not what is planned or lacking.
     """
     if not hits or hits[0].chunk.doc_type != "report":
         return None
-    skip = [section_pattern("plan"), section_pattern("problems")]
+    skip = [i.section for i in INTENTS.values() if i.section is not None]
     pool = [c for c in chunks_of(hits[0].chunk.doc) if c.section != "前言"
             and not any(p.search(c.section) for p in skip)]
     top = next((h.chunk for h in hits[:3] if h.chunk in pool), None)
@@ -227,16 +211,16 @@ def report_list_parts(hits: list[Hit], chunks_of: Callable[[str], list[Chunk]], 
         return None
     leaves = _leaves(pool)
     topic = {c.id: _chunk_topic(c, terms) for c in leaves}  # segments each passage once, not three times
-    chosen = [c for c in _on_topic(leaves, [topic[c.id] for c in leaves], keep=0.6)
+    chosen = [c for c in _on_topic(leaves, [topic[c.id] for c in leaves], tuning.list_topic_keep)
               if topic[c.id] > 0 and c is not top]
     chosen = [top] + sorted(chosen, key=lambda c: -topic[c.id])
-    chosen = sorted(chosen[:max_items], key=lambda c: c.start)
+    chosen = sorted(chosen[:tuning.list_max_items], key=lambda c: c.start)
     if len(chosen) == 1:
-        parts = _item_parts(Hit(top, 1.0), terms, whole=True)
+        parts = _item_parts(Hit(top, 1.0), terms, True, tuning)
         if len(parts) == 1 and len(parts[0].spans) > 1:  # one passage: its sentences are the items
             return [Part(parts[0].hit, [sp], bullet=True) for sp in parts[0].spans]
         return parts
-    return [p for c in chosen for p in _item_parts(Hit(c, 1.0), terms, whole=c is top)]
+    return [p for c in chosen for p in _item_parts(Hit(c, 1.0), terms, c is top, tuning)]
 
 
 # ---- sentences of laws and other passages ----------------------------------------------------------------
@@ -257,47 +241,49 @@ def _groups(chunk: Chunk, spans: list[tuple[int, int]]) -> dict[tuple[int, int],
     return {k: v for k, v in groups.items() if v}
 
 
-def sentence_parts(question: str, kind: str, hits: list[Hit], terms: Terms, retriever,
-                   max_sentences: int = 3, max_passages: int = 2) -> list[Part]:
-    """The best sentences of the top passages by rare-word overlap with the question, shaped by its kind."""
-    deciding = deciding_pattern(kind)
-    wants_number = kind == "fact" and bool(_NUMBER_QUESTION.search(question))
+def sentence_parts(question: str, intent: Intent, hits: list[Hit], terms: Terms,
+                   tuning: ComposeSettings = DEFAULT) -> list[Part]:
+    """The best sentences of the top passages by rare-word overlap with the question, shaped by its type
+    (``intent``: how many passages are read, the deciding sentence, how many sentences and passages)."""
+    deciding = intent.deciding
+    wants_number = bool(intent.wants_number and intent.wants_number.search(question))
     scored = []  # (score, rank, span, hit, deciding)
-    for rank, hit in enumerate(hits[: 5 if kind == "list" else 3]):
+    for rank, hit in enumerate(hits[: intent.read_passages]):
         text = hit.chunk.text
-        for s, e in content_spans(hit.chunk):
+        for s, e in content_spans(hit.chunk, tuning):
             words = set(tokens(text[s:e]))
             if rank > 0 and not words & terms.specific:
                 continue  # a weaker passage joins only with the question's own words
-            score = sum(w if t in terms.specific else GENERIC_WEIGHT * w for t, w in terms.weights.items() if t in words)
+            score = sum(w if t in terms.specific else tuning.generic_weight * w
+                        for t, w in terms.weights.items() if t in words)
             decides = bool(deciding and deciding.search(text[s:e]))
             if decides:
-                score *= 1.5
+                score *= tuning.deciding_boost
             if wants_number and _NUMBER.search(text[s:e]):
-                score *= 1.3
-            scored.append((score * hit.score ** PASSAGE_POWER, rank, (s, e), hit, decides))
+                score *= tuning.number_boost
+            scored.append((score * hit.score ** tuning.passage_power, rank, (s, e), hit, decides))
     scored.sort(key=lambda x: -x[0])
     if not scored or scored[0][0] <= 0:  # nothing overlaps: the top passage's opening sentence
-        spans = content_spans(hits[0].chunk) if hits else []
+        spans = content_spans(hits[0].chunk, tuning) if hits else []
         return [Part(hits[0], [spans[0]])] if spans else []
-    if kind in DECIDED and any(x[4] for x in scored):
+    if intent.decided and any(x[4] for x in scored):
         scored = [x for x in scored if x[4]]  # a time question is answered by a sentence that states a time
     best = scored[0][0]
     chosen, passages = [], []
     for x in scored:
-        if x[0] < 0.5 * best or len(chosen) >= max_sentences:
+        if x[0] < tuning.keep_share * best or len(chosen) >= intent.max_sentences:
             break
         if x[1] not in passages:
-            if len(passages) >= max_passages or (passages and x[0] < OTHER_PASSAGE * best):
+            if len(passages) >= intent.max_passages or (passages and x[0] < tuning.other_passage * best):
                 continue
             passages.append(x[1])
         chosen.append(x)
     first = next((x for x in chosen if x[4]), None)  # the deciding sentence first, then reading order
     chosen.sort(key=lambda x: (x is not first, x[1], x[2]))
-    return _with_items(chosen, kind, retriever)
+    return _with_items(chosen, intent, tuning)
 
 
-def _with_items(chosen: list, kind: str, retriever) -> list[Part]:
+def _with_items(chosen: list, intent: Intent, tuning: ComposeSettings) -> list[Part]:
     """Keep enumerations whole: a lead-in brings its items, an item brings its lead-in (and, for a list
     question, its sibling items)."""
     parts: list[Part] = []
@@ -309,36 +295,36 @@ def _with_items(chosen: list, kind: str, retriever) -> list[Part]:
             parts.append(Part(hit, [sp], bullet=bullet))
 
     for _, _, sp, hit, _ in chosen:
-        groups = _groups(hit.chunk, content_spans(hit.chunk))
+        groups = _groups(hit.chunk, content_spans(hit.chunk, tuning))
         lead = sp if sp in groups else next((k for k, v in groups.items() if sp in v), None)
         if lead is None:
             add(hit, sp)
             continue
         add(hit, lead)
-        items = groups[lead] if (lead == sp or kind in ("list", "definition")) else [sp]
+        items = groups[lead] if (lead == sp or intent.whole_enumeration) else [sp]
         for item in items:
             add(hit, item, bullet=True)
     return parts
 
 
-def compose(question: str, kind: str, hits: list[Hit], retriever) -> list[Part]:
+#: How each answer shape (``Intent.shape``) is built before falling back to the best sentences.
+SHAPES: dict[str, Callable[..., list[Part] | None]] = {"section": section_parts, "report_list": report_list_parts}
+
+
+def compose(question: str, kind: str, hits: list[Hit], retriever, tuning: ComposeSettings = DEFAULT) -> list[Part]:
     """The answer's parts for a question of this kind (see the module docstring).
 
     The words of a report's title (柳州市教育局, 2022年, 法治政府建设, 报告) say which document the question is about,
     not which of its sentences answers it: every sentence of that report stands under that title, so they do not
     count for choosing sentences (an opening sentence that repeats the body's name is no answer).
     """
-    terms = question_terms(question, kind, retriever)
+    intent = INTENTS[kind]
+    terms = question_terms(question, kind, retriever, tuning)
     title_words = {t for h in hits if h.chunk.doc_type == "report" for t in tokens(h.chunk.doc)}
     if title_words:
         terms = Terms({t: w for t, w in terms.weights.items() if t not in title_words}, terms.specific - title_words)
-    if kind in ("plan", "problems"):
-        parts = section_parts(kind, hits, retriever.chunks_of, terms)
+    if shape := SHAPES.get(intent.shape):
+        parts = shape(intent, hits, retriever.chunks_of, terms, tuning)
         if parts:
             return parts
-    if kind == "list":
-        parts = report_list_parts(hits, retriever.chunks_of, terms)
-        if parts:
-            return parts
-    return sentence_parts(question, kind, hits, terms, retriever,
-                          max_sentences=8 if kind == "list" else 3, max_passages=3 if kind == "list" else 2)
+    return sentence_parts(question, intent, hits, terms, tuning)

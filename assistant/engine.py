@@ -34,9 +34,9 @@ class Engine:
     def __init__(self, settings: Settings | None = None, embeddings: Embeddings | None = None) -> None:
         self.settings = settings or get_settings()
         self.store = Store(self.settings, embeddings)
-        self.retriever = Retriever(self.store)
+        self.retriever = Retriever(self.store, self.settings.retrieval)
         self.answerer = Answerer(self.retriever, self.settings.min_score, self.settings.max_question_chars,
-                                 self.settings.k)
+                                 self.settings.k, self.settings.answer, self.settings.compose)
         #: Answers written by a model and checked sentence by sentence, when ASSISTANT_LLM_BASE_URL is set.
         self.llm = LLMAnswers.from_settings(self)
         self._checked = time.monotonic()

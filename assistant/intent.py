@@ -9,14 +9,23 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable
 
 from assistant.citations import cn_to_int
+
+if TYPE_CHECKING:
+    from assistant.schema import Chunk
 
 TYPES = ("plan", "problems", "liability", "time", "definition", "procedure", "list", "permission", "fact")
 
 
 @dataclass(frozen=True)
 class Intent:
+    """One question type: everything retrieval, compose and answer do differently for it.
+
+    Adding a type is adding an entry to ``INTENTS`` (and its name to ``TYPES``, which orders the cue matching).
+    """
+
     name: str
     #: Cue words in the question. The first type (in TYPES order) whose cue matches wins: plan and problems
     #: are the narrowest, fact is what is left.
@@ -25,64 +34,29 @@ class Intent:
     section: re.Pattern | None = None
     #: A sentence that matches this is the one that answers (time → the one that states the time).
     deciding: re.Pattern | None = None
+    #: Retrieval: a passage whose text matches ``favours`` (or, for a type with a ``section``, a report passage under
+    #: such a heading) has its fused score multiplied by ``boost``.
+    favours: re.Pattern | None = None
+    boost: float = 1.0
+    #: Document terms the question implies without saying them, added to the keyword search.
+    extra_terms: Callable[[str], list[str]] | None = None
+    #: How the answer is built (assistant/compose.py): "section" — the items of the report section ``section``
+    #: names; "report_list" — every section of the top report on the topic; "sentences" — the best sentences.
+    shape: str = "sentences"
+    #: The answer must be a deciding sentence when the passages have one.
+    decided: bool = False
+    #: An enumerated item brings its sibling items, not only its lead-in (lists, definitions with 包括（一）…).
+    whole_enumeration: bool = False
+    #: Sentences of this many top passages are scored; at most ``max_sentences`` from ``max_passages`` passages.
+    read_passages: int = 3
+    max_sentences: int = 3
+    max_passages: int = 2
+    #: A sentence with a number is preferred when the question also matches this (多少/几 in a fact question).
+    wants_number: re.Pattern | None = None
 
 
 _TIME_EXPR = (r"[0-9０-９一二三四五六七八九十百两]+\s*(?:个)?(?:日|天|个?月|年|周岁|岁|小时|时|点|分钟|周|个工作日)"
               r"|日内|之日起|期限|时效|期间|以前|之前|前|以内|届满|夜间|凌晨|每日|每周")
-
-INTENTS: dict[str, Intent] = {i.name: i for i in (
-    Intent("plan",
-           re.compile(r"明年|下一年|下一步|下步|今后|接下来|未来|往后|以后(?:要|将|准备|打算)|计划|打算|准备做|工作安排|工作思路"
-                      r"|(?:20\d\d|来)年(?:要|将|准备|打算|重点)|工作重点|目标是什么"),
-           section=re.compile(r"计划|打算|思路|下一步|今后|展望|工作安排|工作要点|努力方向|工作重点|工作目标")),
-    Intent("problems",
-           re.compile(r"不足|短板|薄弱|差距|欠缺|缺点|缺陷|毛病|困难|弱项|不够好|哪里不好|不到位|不理想|效果不.{0,2}好|有待(?:加强|提高|改进)"
-                      r"|(?:存在|有|还有)(?:哪些|什么|的|些)?问题|问题(?:有哪些|是什么|在哪)|哪些问题|什么问题"),
-           section=re.compile(r"问题|不足|短板|薄弱|困难|差距|欠缺|弱项")),
-    Intent("liability",
-           re.compile(r"(?:谁|要|该|得|应该|应当|来)负责|负责吗|负什么责|谁的责任|责任(?:吗|呢|在谁|归谁)|有责任|担责|(?:钱|费)得?.{0,6}出吗|谁出|担.{0,5}责任|什么责任|什么后果|承担.{0,8}责任|要赔|赔偿|赔钱|谁赔|该赔|赔吗|赔不赔"
-                      r"|追责|追究|算谁的|怪谁|谁来管|谁管"),
-           deciding=re.compile(r"承担.{0,12}责任|责任|赔偿|追究|处分|处罚")),
-    Intent("time",
-           re.compile(r"多久|多长时间|多少天|几天|几个月|几月|几年|多少年|期限|时限|时间限制|时效|几点|什么时候|何时|几岁|多大(?:的|年龄|才)"
-                      r"|年龄|最晚|最迟|截止|哪个月|哪一年|几号|时间段|时段"),
-           deciding=re.compile(_TIME_EXPR)),
-    Intent("definition",
-           re.compile(r"是什么意思|什么意思|什么是|什么叫|叫什么|指什么|指的是|是指|定义|含义|怎么理解|如何理解|才算|算是|算不算|属于什么"),
-           deciding=re.compile(r"是指|所称|包括|指")),
-    Intent("permission",
-           re.compile(r"可以.{0,20}吗|可不可以|能不能|能否|不能|能.{0,20}吗|是否(?:允许|可以|能|应当|必须|需要)|允许|准许|禁止|不得"
-                      r"|让不让|许不许|行不行|合法吗|违法吗|违不违法|有权|必须.{0,12}吗|要不要|需不需要|该不该"),
-           deciding=re.compile(r"不得|禁止|严禁|可以|应当|必须|有权|不准|准许|允许")),
-    Intent("procedure",
-           re.compile(r"怎么办|怎么处理|如何处理|怎么做|怎样做|如何做|怎么解决|程序|流程|步骤|手续|怎么申请|如何申请|怎么投诉"
-                      r"|怎么举报|怎么维权|找谁|向谁|去哪|哪里(?:申请|投诉|反映|告)|怎么告|如何应对|怎么管|什么途径|什么渠道|怎么走"),
-           deciding=re.compile(r"应当|可以|依法|申请|报告|通知|处理|提起")),
-    Intent("list",
-           re.compile(r"哪些|哪几|做了什么|做了些什么|干了什么|有什么(?:措施|活动|工作|举措|办法|做法|要求|权利|义务|职责)"
-                      r"|采取了|开展了|都有什么|都做了|什么活动|几个方面|主要(?:工作|做法|措施)|有什么成效|成效"),
-           deciding=re.compile(r"[：:]$")),  # the lead-in of an enumeration: 教师享有下列权利： / 行政处罚的种类：
-    Intent("fact", re.compile(r"")),
-)}
-
-
-def classify(question: str) -> str:
-    """The question's type: the first of TYPES whose cue words occur in it ('fact' when none do)."""
-    for name in TYPES:
-        if INTENTS[name].cues.search(question):
-            return name
-    return "fact"
-
-
-def section_pattern(kind: str) -> re.Pattern | None:
-    """Heading words of the report section that answers questions of this type (plan, problems), else None."""
-    return INTENTS[kind].section
-
-
-def deciding_pattern(kind: str) -> re.Pattern | None:
-    """What the answering sentence of this type of question contains (a time, 不得/可以, 责任…), else None."""
-    return INTENTS[kind].deciding
-
 
 #: Text of a passage that assigns liability (who bears 责任 / pays 赔偿).
 LIABILITY_TEXT = re.compile(r"承担.{0,12}责任|侵权责任|赔偿责任|补充责任|赔偿损失|依法赔偿|责令赔偿")
@@ -106,32 +80,134 @@ def _age(question: str) -> int | None:
     return next((age for word, age in _SCHOOL_AGE if word in question), None)
 
 
-def intent_terms(question: str, kind: str) -> list[str]:
-    """Document terms a question of this kind implies without saying them (keyword side only).
-
-    A definition is stated as "…是指…" / "本法所称…". A liability question about a child hurt at school is decided by the child's civil capacity: under eight
-    无民事行为能力人 (民法典第一千一百九十九条), eight to seventeen 限制民事行为能力人 (第一千二百条).
-    """
-    if kind == "definition":
-        return ["是指", "所称"]
-    if kind != "liability" or (age := _age(question)) is None:
+def capacity_terms(question: str) -> list[str]:
+    """A child's age in the question → the civil-capacity term the law uses for it (民法典第十九条、第二十条): a
+    liability question about a child hurt at school is decided by it. Under eight 无民事行为能力人 (民法典第一千一百
+    九十九条), eight to seventeen 限制民事行为能力人 (第一千二百条)."""
+    if (age := _age(question)) is None:
         return []
     if age < 8:
         return ["无民事行为能力人"]
     return ["限制民事行为能力人"] if age < 18 else []
 
 
-def kind_weight(kind: str, chunk) -> float:
-    """How much a passage's fused score is multiplied by for a question of this kind.
+def definition_terms(question: str) -> list[str]:
+    """A definition is stated as "…是指…" / "本法所称…"."""
+    return ["是指", "所称"]
+
+
+INTENTS: dict[str, Intent] = {i.name: i for i in (
+    Intent("plan",
+           re.compile(r"明年|下一年|下一步|下步|今后|接下来|未来|往后|以后(?:要|将|准备|打算)|计划|打算|准备做|工作安排|工作思路"
+                      r"|(?:20\d\d|来)年(?:要|将|准备|打算|重点)|工作重点|目标是什么"),
+           section=re.compile(r"计划|打算|思路|下一步|今后|展望|工作安排|工作要点|努力方向|工作重点|工作目标"),
+           boost=1.5, shape="section"),
+    Intent("problems",
+           re.compile(r"不足|短板|薄弱|差距|欠缺|缺点|缺陷|毛病|困难|弱项|不够好|哪里不好|不到位|不理想|效果不.{0,2}好|有待(?:加强|提高|改进)"
+                      r"|(?:存在|有|还有)(?:哪些|什么|的|些)?问题|问题(?:有哪些|是什么|在哪)|哪些问题|什么问题"),
+           section=re.compile(r"问题|不足|短板|薄弱|困难|差距|欠缺|弱项"),
+           boost=1.5, shape="section"),
+    Intent("liability",
+           re.compile(r"(?:谁|要|该|得|应该|应当|来)负责|负责吗|负什么责|谁的责任|责任(?:吗|呢|在谁|归谁)|有责任|担责|(?:钱|费)得?.{0,6}出吗|谁出|担.{0,5}责任|什么责任|什么后果|承担.{0,8}责任|要赔|赔偿|赔钱|谁赔|该赔|赔吗|赔不赔"
+                      r"|追责|追究|算谁的|怪谁|谁来管|谁管"),
+           deciding=re.compile(r"承担.{0,12}责任|责任|赔偿|追究|处分|处罚"),
+           favours=LIABILITY_TEXT, boost=1.3, extra_terms=capacity_terms, decided=True),
+    Intent("time",
+           re.compile(r"多久|多长时间|多少天|几天|几个月|几月|几年|多少年|期限|时限|时间限制|时效|几点|什么时候|何时|几岁|多大(?:的|年龄|才)"
+                      r"|年龄|最晚|最迟|截止|哪个月|哪一年|几号|时间段|时段"),
+           deciding=re.compile(_TIME_EXPR), decided=True),
+    Intent("definition",
+           re.compile(r"是什么意思|什么意思|什么是|什么叫|叫什么|指什么|指的是|是指|定义|含义|怎么理解|如何理解|才算|算是|算不算|属于什么"),
+           deciding=re.compile(r"是指|所称|包括|指"), extra_terms=definition_terms, decided=True,
+           whole_enumeration=True),
+    Intent("permission",
+           re.compile(r"可以.{0,20}吗|可不可以|能不能|能否|不能|能.{0,20}吗|是否(?:允许|可以|能|应当|必须|需要)|允许|准许|禁止|不得"
+                      r"|让不让|许不许|行不行|合法吗|违法吗|违不违法|有权|必须.{0,12}吗|要不要|需不需要|该不该"),
+           deciding=re.compile(r"不得|禁止|严禁|可以|应当|必须|有权|不准|准许|允许")),
+    Intent("procedure",
+           re.compile(r"怎么办|怎么处理|如何处理|怎么做|怎样做|如何做|怎么解决|程序|流程|步骤|手续|怎么申请|如何申请|怎么投诉"
+                      r"|怎么举报|怎么维权|找谁|向谁|去哪|哪里(?:申请|投诉|反映|告)|怎么告|如何应对|怎么管|什么途径|什么渠道|怎么走"),
+           deciding=re.compile(r"应当|可以|依法|申请|报告|通知|处理|提起")),
+    Intent("list",
+           re.compile(r"哪些|哪几|做了什么|做了些什么|干了什么|有什么(?:措施|活动|工作|举措|办法|做法|要求|权利|义务|职责)"
+                      r"|采取了|开展了|都有什么|都做了|什么活动|几个方面|主要(?:工作|做法|措施)|有什么成效|成效"),
+           # the lead-in of an enumeration: 教师享有下列权利： / 行政处罚的种类：
+           deciding=re.compile(r"[：:]$"), favours=ENUMERATION_TEXT, boost=1.2, shape="report_list", decided=True,
+           whole_enumeration=True, read_passages=5, max_sentences=8, max_passages=3),
+    Intent("fact", re.compile(r""), wants_number=re.compile(r"多少|几|数量|比例|占比|人数|次数|参与率|平均分")),
+)}
+
+
+def classify(question: str) -> str:
+    """The question's type: the first of TYPES whose cue words occur in it ('fact' when none do)."""
+    for name in TYPES:
+        if INTENTS[name].cues.search(question):
+            return name
+    return "fact"
+
+
+def section_pattern(kind: str) -> re.Pattern | None:
+    """Heading words of the report section that answers questions of this type (plan, problems), else None."""
+    return INTENTS[kind].section
+
+
+def deciding_pattern(kind: str) -> re.Pattern | None:
+    """What the answering sentence of this type of question contains (a time, 不得/可以, 责任…), else None."""
+    return INTENTS[kind].deciding
+
+
+def intent_terms(question: str, kind: str) -> list[str]:
+    """Document terms a question of this kind implies without saying them (keyword side only)."""
+    extra = INTENTS[kind].extra_terms
+    return extra(question) if extra else []
+
+
+def kind_weight(kind: str, chunk: Chunk) -> float:
+    """How much a passage's fused score is multiplied by for a question of this kind (the entry's ``boost``).
 
     Plan and problems questions are answered by a report's section with those heading words (any report: the
-    words, not one report's numbering); liability questions by passages that assign 责任; list questions by passages that enumerate.
+    words, not one report's numbering); liability questions by passages that assign 责任; list questions by
+    passages that enumerate.
     """
-    section = INTENTS[kind].section
-    if section is not None:
-        return 1.5 if chunk.doc_type == "report" and section.search(chunk.section) else 1.0
-    if kind == "liability" and LIABILITY_TEXT.search(chunk.text):
-        return 1.3
-    if kind == "list" and ENUMERATION_TEXT.search(chunk.text):
-        return 1.2
+    intent = INTENTS[kind]
+    if intent.section is not None:
+        return intent.boost if chunk.doc_type == "report" and intent.section.search(chunk.section) else 1.0
+    if intent.favours is not None and intent.favours.search(chunk.text):
+        return intent.boost
     return 1.0
+
+
+# ---- what fact the answer must state ---------------------------------------------------------------------
+
+_CN_NUM = "[0-9０-９一二三四五六七八九十百千万两]+"
+#: Questions that ask for a particular kind of fact, and what a passage that states it must contain.
+#: A report that never gives an amount, a head count or a name cannot answer "多少钱", "多少人", "是谁",
+#: however close its wording is to the question.
+ANSWER_TYPES: tuple[tuple[str, re.Pattern, re.Pattern], ...] = (
+    ("amount", re.compile(r"多少钱|多少元|金额|花了多少|多少.{0,3}费"), re.compile(rf"{_CN_NUM}(?:多)?(?:元|万元|亿元)")),
+    ("rate", re.compile(r"(?:率|比例|占比)(?:是|有|为)?多少"), re.compile(r"[0-9０-９.]+\s*[%％]|百分之")),
+    ("person", re.compile(r"是谁|叫什么名字|姓名|是哪位"), re.compile(r"(?!)")),  # no passage here names people
+    ("clock", re.compile(r"几点|几时|什么时间点"), re.compile(rf"{_CN_NUM}\s*(?:时|点)")),
+    ("month", re.compile(r"几月|哪个月|哪一个月|什么月份"), re.compile(rf"{_CN_NUM}\s*月")),
+    # 多少师生 / 多少家: a count with no measure word still needs a number in the answer (digits, or a Chinese
+    # numeral with a measure word: 八五普法 is a name, not a count)
+    ("number", re.compile(r"(?<!哪)多少(?!钱|元|份|件|项|条|次|人|名)"),
+     re.compile(r"[0-9０-９]|[一二三四五六七八九十百千万两]+(?:多|余)?[个名人份件项次场所家位批期篇条起天日年月]")),
+)
+#: "多少份 / 几次 / 多少所": a count of something is stated as number + the same measure word (or a kin).
+_COUNT_QUESTION = re.compile(r"(?<!哪)(?:多少|几)(?:个)?([人名份件项条家所次起场期篇册张天日岁位批])")
+_MEASURE_KIN = {"人": "[人名]", "名": "[人名]", "条": "[条项]", "项": "[项条]", "次": "[次起]", "起": "[次起]", "件": "[件份]", "份": "[份件]",
+                "天": "(?:工作)?[天日]", "日": "(?:工作)?[天日]"}
+
+
+def unanswered_type(question: str, passages: list[str]) -> str | None:
+    """The kind of fact the question asks for when none of the passages states one, else None."""
+    for name, asks, states in ANSWER_TYPES:
+        if asks.search(question) and not any(states.search(p) for p in passages):
+            return name
+    for m in _COUNT_QUESTION.finditer(question):
+        measure = _MEASURE_KIN.get(m.group(1), m.group(1))
+        stated = re.compile(rf"(?<![第0-9０-９])(?:{_CN_NUM})(?:多|余|来|逾)?(?:个|周)?{measure}")
+        if not any(stated.search(p) for p in passages):
+            return f"count:{m.group(1)}"
+    return None

@@ -19,6 +19,7 @@ from assistant.intent import intent_terms, kind_weight
 from assistant.keyword_index import as_retriever_views, open_index
 from assistant.normalize import to_simplified
 from assistant.schema import Chunk, Hit
+from assistant.settings import RetrievalSettings
 from assistant.store import Store
 from assistant.synonyms import expansions
 from assistant.textutil import bm25_tokens
@@ -43,11 +44,10 @@ class ArticleLookup:
 class Retriever:
     """Holds the in-memory views of the index (chunks, BM25, article table); cheap to query, built once."""
 
-    def __init__(self, store: Store, candidates: int = 50, mode: str = "hybrid") -> None:
+    def __init__(self, store: Store, tuning: RetrievalSettings | None = None, mode: str = "hybrid") -> None:
         self.store = store
-        self.keyword_weight = 0.8
+        self.tuning = tuning or RetrievalSettings()
         self.mode = mode  # hybrid / dense / bm25: the benchmarks compare them
-        self.candidates = candidates
         self.reload()
 
     def reload(self) -> None:
@@ -231,7 +231,7 @@ class Retriever:
         """The top ``k`` passages; ``kind`` (assistant.intent) favours the passages that answer that kind of question.
         ``docs`` confines the search to those documents (the reports of the body a question names)."""
         mode = mode or self.mode
-        n = max(self.candidates, k)
+        n = max(self.tuning.candidates, k)
         allowed = self.allowed_docs(doc, doc_type, docs)
         vector = self.store.embeddings.embed_query(question) if mode in ("hybrid", "dense") else None
         dense = self.dense(question, n, allowed, vector) if vector is not None else []
@@ -250,21 +250,21 @@ class Retriever:
 
         BM25 is divided by its best score; the cosines are min-max scaled over the dense candidates (USE's
         cosines sit in a narrow band, so raw values would barely move the sum). Keyword evidence weighs
-        ``keyword_weight`` (0.8): on this corpus BM25 is far stronger than the USE model, which mostly breaks
-        ties and rescues paraphrases. Reciprocal-rank fusion was measured too (docs/benchmarks.md).
+        ``keyword_weight`` (RetrievalSettings): BM25 is stronger than the USE model on report facts, the dense side
+        rescues paraphrases. Reciprocal-rank fusion was measured too (docs/benchmarks.md).
         Then the question's kind weighs in (``kind_weight``): a plan question prefers a report's plan section.
         """
         dense_score, bm25_score = dict(dense), dict(keyword)
         top_bm25 = max(bm25_score.values(), default=1.0) or 1.0
         lo, hi = min(dense_score.values(), default=0.0), max(dense_score.values(), default=1.0)
         dense_scaled = {i: (s - lo) / ((hi - lo) or 1.0) for i, s in dense_score.items()}
-        w = self.keyword_weight
+        w = self.tuning.keyword_weight
         scores = {i: w * bm25_score.get(i, 0.0) / top_bm25 + (1 - w) * dense_scaled.get(i, 0.0)
                   for i in dense_score.keys() | bm25_score.keys()}
         for i in scores:
             chunk = self.chunks[i]
             if chunk.doc in boost:  # the question names this document
-                scores[i] *= 1.2
+                scores[i] *= self.tuning.title_boost
             scores[i] *= kind_weight(kind, chunk)
         scale = max(scores.values(), default=1.0) or 1.0
         hits = [Hit(chunk=self.chunks[i], score=s / scale, dense=dense_score.get(i), bm25=bm25_score.get(i))

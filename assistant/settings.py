@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from typing_extensions import Annotated
 
@@ -30,8 +30,82 @@ def default_docs_dirs() -> list[Path]:
     return [BUNDLED_CORPUS / "reports", BUNDLED_CORPUS / "regulations"]
 
 
+class RetrievalSettings(BaseModel):
+    """How passages are found and ranked (assistant/retrieval.py). Per question type boosts are in the type's
+    entry of assistant/intent.py INTENTS. Environment: ``ASSISTANT_RETRIEVAL__KEYWORD_WEIGHT=0.8`` etc."""
+
+    keyword_weight: float = Field(
+        0.8, ge=0, le=1, description="Share of BM25 in the fused score (the rest is the dense cosine, min-max scaled "
+        "over the candidates). BM25 wins report facts (numbers, names), the dense side paraphrased law questions. "
+        "0.8 was fitted on report-heavy sets; over the five dev sets (answers, answers_dev2, dev, laws_dev, "
+        "bodies_dev) 0.7 answered best (summed 'right' 4.08 against 3.98 at 0.8, 4.05 at 0.65, 4.02 at 0.75; "
+        "docs/benchmarks.md).")
+    candidates: int = Field(
+        50, ge=1, description="Passages each ranker returns before fusion: the gold passage was in one ranker's top "
+        "50 for nearly every dev question, and fusing more costs time without moving the top five.")
+    title_boost: float = Field(
+        1.2, ge=1, description="Fused score × this for passages of a document the question names (未成年人保护法…): a "
+        "soft preference, since the report that cites a law is named together with it.")
+
+
+class ComposeSettings(BaseModel):
+    """How the answering sentences are chosen from the passages (assistant/compose.py). Per question type
+    limits (sentences, passages) are in the type's entry of assistant/intent.py INTENTS."""
+
+    passage_power: float = Field(
+        2, description="A sentence's score is its words' overlap × (its passage's fused score) ** this: the ranking, "
+        "which has seen the whole passage and the dense side, outweighs one sentence's word count.")
+    other_passage: float = Field(
+        0.7, description="A sentence of a second passage joins only when it scores at least this share of the best "
+        "sentence: most questions are answered by one or two articles.")
+    keep_share: float = Field(
+        0.5, description="A further sentence of the same passage joins when it scores at least this share of the best.")
+    generic_weight: float = Field(
+        0.3, description="What a generic word (学校, 应当, 未成年人…) counts for, against a question's own content word.")
+    generic_df: float = Field(
+        0.05, description="A term in more than this share of all passages (and more than generic_min) is generic.")
+    generic_min: int = Field(10, description="…and in more than this many passages (small corpora).")
+    deciding_boost: float = Field(
+        1.5, description="Score × this for the sentence that decides the question's type (a time for 多久, 不得/可以 "
+        "for 能不能, 责任 for 谁负责).")
+    number_boost: float = Field(
+        1.3, description="Score × this for a sentence with a number, when a fact question asks 多少/几.")
+    topic_keep: float = Field(
+        0.5, description="Report sections / items kept for a plan or problems question: those whose topic score is at "
+        "least this share of the best (all of them when the question names no topic).")
+    list_topic_keep: float = Field(
+        0.6, description="The same share for 'what was done on X' lists over a report's sections.")
+    list_max_items: int = Field(5, description="Report sections quoted at most for a 'what was done on X' list.")
+    item_sentences: int = Field(
+        3, description="A run-in item (一是…二是…) longer than this many sentences is narrowed to its label and its "
+        "sentences on the question's topic.")
+    max_sentence: int = Field(
+        150, description="Clauses cut at ； are joined back into their sentence up to this length: 应当承担侵权责任；"
+        "但是，能够证明… loses its meaning when cut.")
+
+
+class AnswerSettings(BaseModel):
+    """Whether to answer, and how several reports share an answer (assistant/answer.py); the threshold itself is
+    the top-level ``min_score``."""
+
+    coverage_weight: float = Field(
+        1 / 6, description="Answerability score = best dense cosine + this × IDF-weighted term coverage: the cosine "
+        "separates answerable from out-of-scope questions better than coverage, which paraphrased law questions "
+        "lack, but coverage still breaks ties for report questions (fitted on data/eval/dev.jsonl).")
+    decisive_margin: float = Field(
+        0.4, description="A top passage this far ahead of the next in fused score (scaled to top = 1) …")
+    decisive_bm25: float = Field(
+        40, description="… with at least this BM25 score is answer enough even when USE's cosine is low, as it is for "
+        "short questions (学校门口能开网吧吗 → cosine 0.27).")
+    multi_report_share: float = Field(
+        0.8, description="With no body named, reports whose best passage scores at least this share of the top "
+        "passage answer too, each under its own title (各地是怎么做的).")
+    max_reports: int = Field(4, ge=1, description="At most this many reports answer side by side.")
+
+
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="ASSISTANT_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="ASSISTANT_", env_file=".env", extra="ignore",
+                                      env_nested_delimiter="__")
 
     docs_dirs: Annotated[list[Path], NoDecode] = Field(
         default_factory=default_docs_dirs,
@@ -51,6 +125,9 @@ class Settings(BaseSettings):
         0.40, description="Answerability score below which the assistant says the documents do not answer."
     )
     max_question_chars: int = Field(500, description="Longer questions are refused politely.")
+    retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
+    compose: ComposeSettings = Field(default_factory=ComposeSettings)
+    answer: AnswerSettings = Field(default_factory=AnswerSettings)
     host: str = "127.0.0.1"
     port: int | None = Field(None, description="UI port; falls back to GRADIO_SERVER_PORT, then 7860.")
     gradio_server_port: int | None = Field(None, validation_alias="GRADIO_SERVER_PORT")

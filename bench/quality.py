@@ -56,12 +56,12 @@ def main() -> None:
           f"current min_score {settings.min_score}):")
     print(f"{'min_score':>9} {'out-of-scope refused':>21} {'false refusals':>15}")
     for th in (0.40, 0.43, 0.45, 0.48, 0.50, 0.53, 0.55, 0.58):
-        engine.answerer.min_score = th
-        found = [(engine.ask(q["question"]).found, bool(q.get("answerable", True))) for q in questions]
+        at = Engine(settings.model_copy(update={"min_score": th}))  # the setting varied, not the attribute
+        found = [(at.ask(q["question"]).found, bool(q.get("answerable", True))) for q in questions]
         refused_out = sum(1 for f, a in found if not a and not f) / n_out
         false_ref = sum(1 for f, a in found if a and not f)
         print(f"{th:>9.2f} {refused_out:>21.3f} {false_ref:>15d}")
-    engine.answerer.min_score = settings.min_score
+
 
 if __name__ == "__main__":
     main()

@@ -274,7 +274,7 @@ def test_answer_json_contract(engine):
     ],
 )
 def test_unanswered_type_on_the_report(report_path, question, kind):
-    from assistant.answer import unanswered_type
+    from assistant.intent import unanswered_type
 
     # the whole report as the passages: a count, amount or name the report never states stays unanswered
     assert unanswered_type(question, [report_path.read_text(encoding="utf-8")]) == kind
