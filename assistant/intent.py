@@ -109,12 +109,13 @@ INTENTS: dict[str, Intent] = {i.name: i for i in (
            boost=1.5, shape="section"),
     Intent("liability",
            re.compile(r"(?:谁|要|该|得|应该|应当|来)负责|负责吗|负什么责|谁的责任|责任(?:吗|呢|在谁|归谁)|有责任|担责|(?:钱|费)得?.{0,6}出吗|谁出|担.{0,5}责任|什么责任|什么后果|承担.{0,8}责任|要赔|赔偿|赔钱|谁赔|该赔|赔吗|赔不赔"
-                      r"|追责|追究|算谁的|怪谁|谁来管|谁管"),
+                      # 追究期限 / 追究时效 is a time asked about, not who is liable
+                      r"|追责|追究(?!.{0,2}(?:期限|时效))|算谁的|怪谁|谁来管|谁管"),
            deciding=re.compile(r"承担.{0,12}责任|责任|赔偿|追究|处分|处罚"),
            favours=LIABILITY_TEXT, boost=1.3, extra_terms=capacity_terms, decided=True),
     Intent("time",
            re.compile(r"多久|多长时间|多少天|几天|几个月|几月|几年|多少年|期限|时限|时间限制|时效|几点|什么时候|何时|几岁|多大(?:的|年龄|才)"
-                      r"|年龄|最晚|最迟|截止|哪个月|哪一年|几号|时间段|时段"),
+                      r"|年龄|最晚|最迟|截止|哪个月|哪一年|哪一?天|几号|时间段|时段"),
            deciding=re.compile(_TIME_EXPR), decided=True),
     Intent("definition",
            re.compile(r"是什么意思|什么意思|什么是|什么叫|叫什么|指什么|指的是|是指|定义|含义|怎么理解|如何理解|才算|算是|算不算|属于什么"),
@@ -130,7 +131,9 @@ INTENTS: dict[str, Intent] = {i.name: i for i in (
            deciding=re.compile(r"应当|可以|依法|申请|报告|通知|处理|提起")),
     Intent("list",
            re.compile(r"哪些|哪几|做了什么|做了些什么|干了什么|有什么(?:措施|活动|工作|举措|办法|做法|要求|权利|义务|职责)"
-                      r"|采取了|开展了|都有什么|都做了|什么活动|几个方面|主要(?:工作|做法|措施)|有什么成效|成效"),
+                      r"|采取了|开展了|都有什么|都做了|什么活动|几个方面|主要(?:工作|做法|措施)|有什么成效|成效"
+                      # 是怎么…的: how something was done (a report's measures), not how a law provides it
+                      r"|是怎么(?!规定|说|讲|写|定义|理解|算|认定).{1,16}的"),
            # the lead-in of an enumeration: 教师享有下列权利： / 行政处罚的种类：
            deciding=re.compile(r"[：:]$"), favours=ENUMERATION_TEXT, boost=1.2, shape="report_list", decided=True,
            whole_enumeration=True, read_passages=5, max_sentences=8, max_passages=3),
