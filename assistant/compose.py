@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Protocol
 
 from assistant.intent import INTENTS, Intent, intent_terms
 from assistant.schema import Chunk, Hit
@@ -33,6 +33,21 @@ _ENUMERATED = re.compile(r"(?:[一二三四五六七八九十]+是|[（(][一二
 _ONE_MORE = re.compile(r"此外|另外|同时|还")
 _END = re.compile(r"[。！？；：!?;:][”’」』）)]*$")
 _NUMBER = re.compile(r"[0-9０-９%％]|[一二三四五六七八九十百千万]+[项份个名人起次条所期]")
+
+
+class Corpus(Protocol):
+    """What choosing sentences reads of the indexed corpus (``assistant.retrieval.Retriever`` is one): term
+    statistics, the everyday-words map, and one document's passages. Nothing else, so a test can pass a few
+    documents' worth of it."""
+
+    chunks: list[Chunk]
+    df: dict[str, int]
+
+    def idf(self, token: str) -> float: ...
+
+    def expand(self, question: str) -> list[str]: ...
+
+    def chunks_of(self, doc: str) -> list[Chunk]: ...
 
 
 @dataclass
@@ -53,8 +68,8 @@ class Terms:
     specific: set[str] = field(default_factory=set)
 
 
-def question_terms(question: str, kind: str, retriever, tuning: ComposeSettings = DEFAULT) -> Terms:
-    r = retriever
+def question_terms(question: str, kind: str, corpus: Corpus, tuning: ComposeSettings = DEFAULT) -> Terms:
+    r = corpus
     extra = {t for term in [*r.expand(question), *intent_terms(question, kind)] for t in tokens(term)}
     words = set(tokens(question)) | extra
     topic = question
@@ -311,7 +326,7 @@ def _with_items(chosen: list, intent: Intent, tuning: ComposeSettings) -> list[P
 SHAPES: dict[str, Callable[..., list[Part] | None]] = {"section": section_parts, "report_list": report_list_parts}
 
 
-def compose(question: str, kind: str, hits: list[Hit], retriever, tuning: ComposeSettings = DEFAULT) -> list[Part]:
+def compose(question: str, kind: str, hits: list[Hit], corpus: Corpus, tuning: ComposeSettings = DEFAULT) -> list[Part]:
     """The answer's parts for a question of this kind (see the module docstring).
 
     The words of a report's title (柳州市教育局, 2022年, 法治政府建设, 报告) say which document the question is about,
@@ -319,12 +334,12 @@ def compose(question: str, kind: str, hits: list[Hit], retriever, tuning: Compos
     count for choosing sentences (an opening sentence that repeats the body's name is no answer).
     """
     intent = INTENTS[kind]
-    terms = question_terms(question, kind, retriever, tuning)
+    terms = question_terms(question, kind, corpus, tuning)
     title_words = {t for h in hits if h.chunk.doc_type == "report" for t in tokens(h.chunk.doc)}
     if title_words:
         terms = Terms({t: w for t, w in terms.weights.items() if t not in title_words}, terms.specific - title_words)
     if shape := SHAPES.get(intent.shape):
-        parts = shape(intent, hits, retriever.chunks_of, terms, tuning)
+        parts = shape(intent, hits, corpus.chunks_of, terms, tuning)
         if parts:
             return parts
     return sentence_parts(question, intent, hits, terms, tuning)
