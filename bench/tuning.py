@@ -49,7 +49,7 @@ def main() -> None:
         for path in args.questions:
             r = evaluate(engine, path)
             total += r["right"]
-            cells.append(f"{Path(path).stem} right {r['right']:.3f} hit@1 {r['hit@1']:.3f} "
+            cells.append(f"{Path(path).stem} right {r['right']:.3f} hit@1 {r['hit@1']:.3f} cit.prec {r['citation_precision'] or 0:.3f} "
                          f"quotes {r['answer_quotes_expected']:.3f}")
         print(f"{args.setting}={value}  sum right {total:.3f}  |  " + "  |  ".join(cells), flush=True)
 
