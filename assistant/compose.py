@@ -4,7 +4,7 @@ Pure functions over retrieved passages (no Chroma, no model): ``compose`` return
 text, each shown as one line of the answer with its [n] marker. Three rules keep the answer on point:
 
 - a sentence of a lower-ranked passage joins only when it carries the question's own content words, not only
-  words every passage has (学校, 未成年人, 应当);
+  words many passages have (学校, 未成年人, 应当: generic by document frequency, ``ComposeSettings.generic_df``);
 - the sentence that decides the question's kind (a time for 多久/几点, 不得/可以 for 能不能, 责任 for 谁负责) is
   preferred, and for yes/no and liability questions it comes first;
 - plan / problems questions are answered from the report section whose heading says so, every item of it
@@ -22,9 +22,6 @@ from assistant.schema import Chunk, Hit
 from assistant.settings import ComposeSettings
 from assistant.textutil import normalize_ws, sentence_spans, tokens
 
-#: Words too general to tie a sentence to a question on their own.
-GENERIC = frozenset("""学校 未成年人 未成年 成年人 成年 应当 学生 教育 国家 法律 规定 单位 部门 人民政府 政府 机关 工作 依法 有关
-    孩子 小孩 家长 父母 监护人 其他 或者 以及 行为 情况 组织 负责 管理 相关 人员 社会 活动 措施 建设 加强 开展 推进""".split())
 #: The settings used when a caller passes none (the tuned numbers, each with its reason, are in ComposeSettings).
 DEFAULT = ComposeSettings()
 _ITEM = re.compile(r"[（(][一二三四五六七八九十]+[）)]")
@@ -78,7 +75,7 @@ def question_terms(question: str, kind: str, corpus: Corpus, tuning: ComposeSett
             topic = intent.cues.sub(" ", topic)
     n = max(len(r.chunks), 1)
     specific = {t for t in set(tokens(topic)) | extra
-                if t not in GENERIC and 0 < r.df.get(t, 0) <= max(tuning.generic_df * n, tuning.generic_min)}
+                if 0 < r.df.get(t, 0) <= max(tuning.generic_df * n, tuning.generic_min)}
     return Terms({t: r.idf(t) for t in words}, specific)
 
 
