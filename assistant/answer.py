@@ -7,6 +7,7 @@ questions on this corpus.
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 
@@ -14,7 +15,7 @@ from assistant.bodies import Scope, unknown_body_message
 from assistant.citations import int_to_cn
 from assistant.compose import compose
 from assistant.conversation import standalone
-from assistant.intent import classify, section_pattern, unanswered_type
+from assistant.intent import INTENTS, classify, section_pattern, unanswered_type
 from assistant.normalize import for_matching, has_words, replace_surrogates
 from assistant.retrieval import ArticleLookup, Retriever
 from assistant.schema import Answer, Citation, Hit
@@ -25,6 +26,9 @@ from assistant.textutil import paragraph_spans, tokens
 NOT_FOUND = "抱歉，现有文件中没有找到能回答这个问题的内容。您可以换个问法，或指明相关文件名称。"
 EMPTY = "请输入问题。"
 TOO_LONG = "问题太长了（超过 {limit} 字），请精简后再问。"
+#: After an answer that quotes different periods (or other values its type compares) from different articles
+#: (申请复议六十日 / 起诉十五日).
+VALUES_DIFFER = "（以上各条规定的期限分别适用于不同事项，请按您的情形对照各条文。）"
 NO_WORDS = "问题里没有可以查找的文字（只有标点或表情符号），请用中文写出您的问题，例如“学校对学生欺凌应该怎么处理？”。"
 
 
@@ -245,7 +249,22 @@ class Answerer:
         if missing := unanswered_type(q, quoted):
             return Answer(q, False, NOT_FOUND, retrieved=hits, reasons=reasons | {"answer_type": missing})
         cited = list(citations.values())
+        if (values := INTENTS[kind].differ) is not None and _values_differ(parts, values):
+            lines.append(VALUES_DIFFER)
         return Answer(q, True, lead_line(cited) + "\n".join(lines), cited, hits, reasons=reasons)
+
+
+def _values_differ(parts: list, values: re.Pattern) -> bool:
+    """The quoted sentences state different values (periods) in different articles: the answer then says that
+    they are for different actions (a wrong deadline is the most harmful answer), and each quoted sentence names
+    its own action."""
+    by_article: dict[tuple[str, str], set[str]] = {}
+    for part in parts:
+        chunk = part.hit.chunk
+        text = "".join(chunk.text[s:e] for s, e in part.spans)
+        by_article.setdefault((chunk.doc, chunk.article or chunk.section), set()).update(values.findall(text))
+    stated = [v for v in by_article.values() if v]
+    return len(stated) >= 2 and len(set().union(*stated)) >= 2
 
 
 def _in_kind_section(kind: str, hit: Hit) -> bool:

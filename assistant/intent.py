@@ -53,6 +53,9 @@ class Intent:
     max_passages: int = 2
     #: A sentence with a number is preferred when the question also matches this (多少/几 in a fact question).
     wants_number: re.Pattern | None = None
+    #: When the quoted articles state different values of this (periods), the answer says they are for different
+    #: actions.
+    differ: re.Pattern | None = None
 
 
 _TIME_EXPR = (r"[0-9０-９一二三四五六七八九十百两]+\s*(?:个)?(?:日|天|个?月|年|周岁|岁|小时|时|点|分钟|周|个工作日)"
@@ -116,7 +119,8 @@ INTENTS: dict[str, Intent] = {i.name: i for i in (
     Intent("time",
            re.compile(r"多久|多长时间|多少天|几天|几个月|几月|几年|多少年|期限|时限|时间限制|时效|几点|什么时候|何时|几岁|多大(?:的|年龄|才)"
                       r"|年龄|最晚|最迟|截止|哪个月|哪一年|哪一?天|几号|时间段|时段"),
-           deciding=re.compile(_TIME_EXPR), decided=True, read_passages=5, max_passages=3, max_sentences=4),
+           deciding=re.compile(_TIME_EXPR), decided=True, read_passages=5, max_passages=3, max_sentences=4,
+           differ=re.compile(r"[0-9０-９一二三四五六七八九十百两]+\s*(?:个)?(?:工作日|日|天|月|年)")),
     Intent("definition",
            re.compile(r"是什么意思|什么意思|什么是|什么叫|叫什么|指什么|指的是|是指|定义|含义|怎么理解|如何理解|才算|算是|算不算|属于什么"),
            deciding=re.compile(r"是指|所称|包括|指"), extra_terms=definition_terms, decided=True,
