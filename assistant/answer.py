@@ -16,7 +16,7 @@ from assistant.citations import int_to_cn
 from assistant.compose import compose
 from assistant.conversation import standalone
 from assistant.intent import INTENTS, classify, section_pattern, unanswered_type
-from assistant.normalize import for_matching, has_words, replace_surrogates
+from assistant.normalize import for_matching, has_words, replace_surrogates, to_simplified
 from assistant.retrieval import ArticleLookup, Retriever
 from assistant.schema import Answer, Citation, Hit
 from assistant.settings import AnswerSettings, ComposeSettings
@@ -246,7 +246,7 @@ class Answerer:
             label = f"{part.label}：" if part.label and not body.startswith(part.label) else ""
             lines.append(f"{'- ' if part.bullet else ''}{label}{body}[{c.n}]")
         # the sentences we would quote must state the kind of fact asked for (a count, an amount, a time…)
-        if missing := unanswered_type(q, quoted):
+        if missing := unanswered_type(q, [to_simplified(t) for t in quoted]):  # 壓減到…項 states a count too
             return Answer(q, False, NOT_FOUND, retrieved=hits, reasons=reasons | {"answer_type": missing})
         cited = list(citations.values())
         if (values := INTENTS[kind].differ) is not None and _values_differ(parts, values):

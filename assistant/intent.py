@@ -111,7 +111,7 @@ INTENTS: dict[str, Intent] = {i.name: i for i in (
            section=re.compile(r"问题|不足|短板|薄弱|困难|差距|欠缺|弱项"),
            boost=1.5, shape="section"),
     Intent("liability",
-           re.compile(r"(?:谁|要|该|得|应该|应当|来)负责|负责吗|负什么责|谁的责任|责任(?:吗|呢|在谁|归谁)|有责任|担责|(?:钱|费)得?.{0,6}出吗|谁出|担.{0,5}责任|什么责任|什么后果|承担.{0,8}责任|要赔|赔偿|赔钱|谁赔|该赔|赔吗|赔不赔"
+           re.compile(r"(?:谁|要|该|得|应该|应当|来)负责(?!人)|负责吗|负什么责|谁的责任|责任(?:吗|呢|在谁|归谁)|有责任|担责|(?:钱|费)得?.{0,6}出吗|谁出|担.{0,5}责任|什么责任|什么后果|承担.{0,8}责任|要赔|赔偿|赔钱|谁赔|该赔|赔吗|赔不赔"
                       # 追究期限 / 追究时效 is a time asked about, not who is liable
                       r"|追责|追究(?!.{0,2}(?:期限|时效))|算谁的|怪谁|谁来管|谁管"),
            deciding=re.compile(r"承担.{0,12}责任|责任|赔偿|追究|处分|处罚"),
@@ -137,7 +137,7 @@ INTENTS: dict[str, Intent] = {i.name: i for i in (
            re.compile(r"哪些|哪几|做了什么|做了些什么|干了什么|有什么(?:措施|活动|工作|举措|办法|做法|要求|权利|义务|职责)"
                       r"|采取了|开展了|都有什么|都做了|什么活动|几个方面|主要(?:工作|做法|措施)|有什么成效|成效"
                       # 是怎么…的: how something was done (a report's measures), not how a law provides it
-                      r"|是怎么(?!规定|说|讲|写|定义|理解|算|认定).{1,16}的"),
+                      r"|是(?:怎么|怎样|如何)(?!规定|说|讲|写|定义|理解|算|认定).{1,16}的"),
            # the lead-in of an enumeration: 教师享有下列权利： / 行政处罚的种类：
            deciding=re.compile(r"[：:]$"), favours=ENUMERATION_TEXT, boost=1.2, shape="report_list", decided=True,
            whole_enumeration=True, read_passages=5, max_sentences=8, max_passages=3),
