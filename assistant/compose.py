@@ -72,7 +72,8 @@ def question_terms(question: str, kind: str, corpus: Corpus, tuning: ComposeSett
     topic = question
     for intent in INTENTS.values():  # the words that say what kind of question it is are not its topic
         if intent.name != "fact":
-            topic = intent.cues.sub(" ", topic)
+            for cue in (intent.cues, intent.frame):
+                topic = cue.sub(" ", topic) if cue else topic
     n = max(len(r.chunks), 1)
     specific = {t for t in set(tokens(topic)) | extra
                 if 0 < r.df.get(t, 0) <= max(tuning.generic_df * n, tuning.generic_min)}

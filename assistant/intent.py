@@ -27,9 +27,11 @@ class Intent:
     """
 
     name: str
-    #: Cue words in the question. The first type (in TYPES order) whose cue matches wins: plan and problems
-    #: are the narrowest, fact is what is left.
+    #: Cue words in the clauses that ask (see ``classify``). The first type (in TYPES order) whose cue matches wins:
+    #: plan and problems are the narrowest, fact is what is left.
     cues: re.Pattern
+    #: Cue words that set the question's frame wherever they stand, in the story too (明年, 下一步: a plan).
+    frame: re.Pattern | None = None
     #: A report section whose heading matches this is where the answer lives (plan → 工作计划 / 下一步打算).
     section: re.Pattern | None = None
     #: A sentence that matches this is the one that answers (time → the one that states the time).
@@ -101,8 +103,8 @@ def definition_terms(question: str) -> list[str]:
 
 INTENTS: dict[str, Intent] = {i.name: i for i in (
     Intent("plan",
-           re.compile(r"明年|下一年|下一步|下步|今后|接下来|未来|往后|以后(?:要|将|准备|打算)|计划|打算|准备做|工作安排|工作思路"
-                      r"|(?:20\d\d|来)年(?:要|将|准备|打算|重点)|工作重点|目标是什么"),
+           re.compile(r"以后(?:要|将|准备|打算)|计划|打算|准备做|工作安排|工作思路|工作重点|目标是什么"),
+           frame=re.compile(r"明年|下一年|下一步|下步|今后|接下来|未来|往后|(?:20\d\d|来)年(?:要|将|准备|打算|重点)"),
            section=re.compile(r"计划|打算|思路|下一步|今后|展望|工作安排|工作要点|努力方向|工作重点|工作目标"),
            boost=1.5, shape="section"),
     Intent("problems",
@@ -145,12 +147,28 @@ INTENTS: dict[str, Intent] = {i.name: i for i in (
 )}
 
 
-def classify(question: str) -> str:
-    """The question's type: the first of TYPES whose cue words occur in it ('fact' when none do)."""
+#: Clauses of a question, and the clauses that ask (a question mark, or an interrogative word or particle).
+_CLAUSE = re.compile(r"[^，,。！？!?；;\n]+[，,。！？!?；;]?")
+_ASKING = re.compile(r"[？?]|吗|呢|怎么|怎样|如何|什么|多少|多久|多长|几|谁|哪|是否|能否|可否|有没有|能不能|可不可以|要不要|行不行")
+
+
+def _first_type(asking: str, question: str) -> str | None:
     for name in TYPES:
-        if INTENTS[name].cues.search(question):
+        intent = INTENTS[name]
+        if name != "fact" and ((intent.frame and intent.frame.search(question)) or intent.cues.search(asking)):
             return name
-    return "fact"
+    return None
+
+
+def classify(question: str) -> str:
+    """The question's type: the first of TYPES whose frame words occur anywhere in it or whose cue words occur in
+    the clauses that ask; else the first whose cue words occur anywhere ('fact' when none do).
+
+    People tell the story first and ask last (「…我们打算在学校旁边给他租个单间，这样法律上允许吗？」): a cue word in the
+    story (打算, 负责, 算) says nothing about what is asked, so the asking clauses are read first.
+    """
+    asking = "".join(c for c in _CLAUSE.findall(question) if _ASKING.search(c))
+    return (asking and _first_type(asking, question)) or _first_type(question, question) or "fact"
 
 
 def section_pattern(kind: str) -> re.Pattern | None:

@@ -79,3 +79,16 @@ def test_liability_questions_bring_the_civil_capacity_of_the_childs_age():
     assert intent_terms("15岁学生打架受伤，谁负责？", "liability") == ["限制民事行为能力人"]
     assert intent_terms("三岁孩子能上幼儿园吗？", "permission") == []
     assert intent_terms("什么叫学生欺凌？", "definition") == ["是指", "所称"]
+
+
+@pytest.mark.parametrize("question, kind", [
+    # a cue word in the story told before the question says nothing about what is asked
+    ("我们打算暑假带孩子出去旅游，学校不批假合法吗？", "permission"),
+    ("我计划给孩子转学到外地，转学手续怎么办？", "procedure"),
+    ("学校负责人说孩子打架要记过，多长时间内可以申诉？", "time"),
+    # a frame word sets the type wherever it stands
+    ("下一步，局里在普法宣传上准备怎么做？", "plan"),
+    ("明年在依法治校上，教育局有哪些安排？", "plan"),
+])
+def test_the_clauses_that_ask_decide_the_type(question, kind):
+    assert classify(question) == kind
