@@ -167,7 +167,7 @@ def check_text(engine, text: str, self_title: str | None = None, with_support: b
         i = bisect.bisect_right(starts, pos) - 1
         return spans[i] if i >= 0 and pos < spans[i][1] else (pos, pos)
 
-    in_sentence: dict[tuple[int, int], list[cit.Citation]] = defaultdict(list)
+    in_sentence: dict[tuple[int, int], list[cit.DocumentReference]] = defaultdict(list)
     for c in parsed:
         in_sentence[sentence_of(c.start)].append(c)
     out: list[CheckedCitation] = []
@@ -227,7 +227,7 @@ def check_text(engine, text: str, self_title: str | None = None, with_support: b
     return CheckReport(out)
 
 
-def _own_citation(c: cit.Citation, sentence: str, title: str, own_articles: dict[str, str]) -> CheckedCitation:
+def _own_citation(c: cit.DocumentReference, sentence: str, title: str, own_articles: dict[str, str]) -> CheckedCitation:
     """A draft's 本办法第N条, checked against the draft's own articles (no corpus document, no support score)."""
     missing = [a for a in c.articles if a not in own_articles]
     return CheckedCitation(
@@ -236,7 +236,7 @@ def _own_citation(c: cit.Citation, sentence: str, title: str, own_articles: dict
         missing=missing, article_count=len(own_articles))
 
 
-def _missing_part(c: cit.Citation, texts: list[ArticleText]) -> tuple[str, str] | None:
+def _missing_part(c: cit.DocumentReference, texts: list[ArticleText]) -> tuple[str, str] | None:
     """A cited 款 or 项 the (single) article does not have, as (label, why): 第三十九条第三款 of a two-paragraph
     article, or 第二款第五项 where that paragraph lists four. Paragraphs are the article's blank-line-separated 款
     (read as the chat reads them), items the lines that start with （一）/(一)."""
@@ -379,7 +379,7 @@ def version_note(title: str, info: str, cited: str | None, draft_date: date | No
     return "；".join(notes)
 
 
-def _residual(text: str, sent: tuple[int, int], cites: list[cit.Citation]) -> str:
+def _residual(text: str, sent: tuple[int, int], cites: list[cit.DocumentReference]) -> str:
     """The sentence without its citations: what it claims the cited articles say."""
     parts, pos = [], sent[0]
     for c in sorted(cites, key=lambda c: c.start):
