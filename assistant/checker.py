@@ -1,8 +1,8 @@
 """Citation checker: verify 《…》第N条 references against the corpus, and map which document cites which.
 
-Every citation comes from :func:`assistant.citations.parse_citations` (the one parser) and is looked up in the
-retriever's tables (``titles``, ``articles``), so the checker, the chat and the answer check agree on what a
-citation is. Status per citation:
+Every citation comes from :func:`assistant.citations.parse_citations` (the one parser) and is looked up through
+:mod:`assistant.corpus_view` (the retriever's ``resolve``, as the chat does), so the checker, the chat and the answer
+check agree on what a citation is. Functions take an engine or a :class:`~assistant.corpus_view.CorpusView`. Status per citation:
 
 - ``ok``: the document is in the corpus and every cited article exists (or only the title is cited);
 - ``no_such_article``: the document is there, at least one cited article is not;
@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from assistant import citations as cit
+from assistant.corpus_view import corpus_view
 from assistant.ingest.ocr import ocr_label
 from assistant.schema import LEGAL_TYPES, Chunk
 from assistant.textutil import paragraph_spans, sentence_spans, tokens  # paragraph_spans: the chat's reading of 款
@@ -154,9 +155,7 @@ def check_text(engine, text: str, self_title: str | None = None, with_support: b
     against them (``own_title`` names the draft). ``draft_date``: when the text was written, for version notes.
     ``paragraph_starts``: offsets where the text's paragraphs start (default: its non-empty lines).
     """
-    r = engine.retriever
-    infos = {doc: r.chunks[rows[0]].extra.get("doc_info", "") for doc, rows in r.doc_rows.items()}
-    scans = {doc: bool(r.chunks[rows[0]].extra.get("ocr")) for doc, rows in r.doc_rows.items()}
+    r = corpus_view(engine)
     spans = sentence_spans(text)
     starts = [s for s, _ in spans]
     parsed = cit.parse_citations(text, r.titles)
@@ -198,10 +197,10 @@ def check_text(engine, text: str, self_title: str | None = None, with_support: b
                                missing=list(lookup.missing), candidates=list(lookup.candidates))
         if lookup.title:
             title = lookup.title
-            item.doc_info = infos.get(title, "")
+            item.doc_info = r.doc_info(title)
             # a document read from a scan: its quoted text may carry recognition errors (assistant/ingest/ocr.py)
             scanned = [label for ch in lookup.chunks if (label := ocr_label(ch.extra, ch.start, ch.end))]
-            scanned = scanned or (["扫描件，文字经OCR识别"] if scans.get(title) else [])
+            scanned = scanned or (["扫描件，文字经OCR识别"] if r.scanned(title) else [])
             item.note = "；".join(filter(None, [doc_note(title, item.doc_info, r.titles),
                                                *(f"{s}，引文可能有识别错误" for s in dict.fromkeys(scanned))]))
             item.article_count = r.article_counts.get(title) or None
@@ -212,7 +211,7 @@ def check_text(engine, text: str, self_title: str | None = None, with_support: b
             if with_support and item.status == "ok" and item.article_texts:
                 claim = _residual(text, sent, in_sentence[sent])
                 if len(set(tokens(claim)) - _CITING_WORDS) >= _MIN_CONTENT_WORDS:
-                    scores = article_supports(engine, claim, title, item.articles)
+                    scores = article_supports(r, claim, title, item.articles)
                     item.support = max(scores[a] for a in item.articles if a in scores)
                     rivals = {a: v for a, v in scores.items() if a not in item.articles}
                     if rivals:
@@ -221,7 +220,7 @@ def check_text(engine, text: str, self_title: str | None = None, with_support: b
                     item.unstated = unstated_quantities(claim, [a.text for a in item.article_texts])
                     item.mismatch = is_mismatch(item.support, item.rival) or bool(item.unstated)
                     if item.rival is not None and item.rival - item.support > RIVAL_MARGIN:
-                        item.rival_text = "\n\n".join(ch.text for ch in r.articles[(title, item.rival_article)])
+                        item.rival_text = "\n\n".join(ch.text for ch in r.article(title, item.rival_article))
         kind = "该法" if r.titles.get(lookup.title or "") == "law" else "该文件"
         out.append(_with_verdict(item, kind))
     return CheckReport(out)
@@ -417,12 +416,12 @@ def unstated_quantities(claim: str, article_texts: list[str]) -> list[str]:
 def rival_articles(engine, claim: str, title: str, cited: list[str]) -> list[str]:
     """Articles of the same law to compare the cited ones with: their neighbours (the commonest slip is citing the
     article next to the right one) and the law's articles that share the most rare words with the claim."""
-    r = engine.retriever
+    r = corpus_view(engine)
     order = list(dict.fromkeys(c.article for c in r.chunks_of(title) if c.article))
     index = {a: i for i, a in enumerate(order)}
     near = {order[j] for a in cited if a in index
             for j in range(index[a] - RIVAL_NEIGHBOURS, index[a] + RIVAL_NEIGHBOURS + 1) if 0 <= j < len(order)}
-    closest = [r.chunks[i].article for i, _ in r.keyword(claim, 20, allowed=[title]) if r.chunks[i].article]
+    closest = [c.article for c in r.closest(claim, title, 20) if c.article]
     near.update(list(dict.fromkeys(a for a in closest if a not in cited))[:RIVAL_CLOSEST])
     return [a for a in order if a in near and a not in cited]
 
@@ -434,12 +433,12 @@ def article_supports(engine, claim: str, title: str, cited: list[str]) -> dict[s
     claim's jieba words found in the article, weighted by the index's IDF so that common words (学校, 应当) weigh
     little and a wrong article on the same topic scores low. One embedding batch for all of them.
     """
-    r = engine.retriever
-    labels = [a for a in cited if (title, a) in r.articles] + rival_articles(engine, claim, title, cited)
-    by_article = {a: [ArticleText(a, c.text, c.section) for c in r.articles[(title, a)]] for a in labels}
+    r = corpus_view(engine)
+    labels = [a for a in cited if r.article(title, a)] + rival_articles(r, claim, title, cited)
+    by_article = {a: [ArticleText(a, c.text, c.section) for c in r.article(title, a)] for a in labels}
     passages = {a: _passages(texts) for a, texts in by_article.items()}
     flat = [p for ps in passages.values() for p in ps]
-    vectors = np.asarray(engine.store.embeddings.embed_documents([claim, *flat]), dtype=float)
+    vectors = np.asarray(r.embed([claim, *flat]), dtype=float)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True) + 1e-12
     cosines = iter(vectors[1:] @ vectors[0])
     words = set(tokens(claim)) - _CITING_WORDS
@@ -470,7 +469,7 @@ def _passages(article_texts: list[ArticleText]) -> list[str]:
 
 def find_document(engine, name: str) -> str:
     """The indexed document called ``name`` (full title or a name resolve_title accepts); ValueError if none/several."""
-    titles = engine.retriever.titles
+    titles = corpus_view(engine).titles
     found = [name] if name in titles else cit.resolve_title(name, titles)
     if len(found) != 1:
         what = "有多个文件匹配" if found else "索引中没有这个文件"
@@ -483,8 +482,9 @@ def _checked_chunks(engine, title: str, with_support: bool) -> list[tuple[Chunk,
     """Citations of an indexed document, passage by passage (passages end at sentence ends, so no sentence is
     cut). Offsets are shifted into the document's text; the info lines before the body are not checked."""
     pairs = []
-    for chunk in sorted(engine.retriever.chunks_of(title), key=lambda c: c.start):
-        for item in check_text(engine, chunk.text, title, with_support).citations:
+    r = corpus_view(engine)
+    for chunk in sorted(r.chunks_of(title), key=lambda c: c.start):
+        for item in check_text(r, chunk.text, title, with_support).citations:
             item.start, item.end = item.start + chunk.start, item.end + chunk.start
             item.paragraph = 0  # lines of a passage are no paragraphs of the document; its section says where
             pairs.append((chunk, item))
@@ -496,14 +496,14 @@ def check_document(engine, name: str, with_support: bool | None = None) -> Check
     references (违反本法第十一条规定的，由…处分) state consequences, not what the cited article says."""
     title = find_document(engine, name)
     if with_support is None:
-        with_support = engine.retriever.titles[title] not in LEGAL_TYPES
+        with_support = corpus_view(engine).titles[title] not in LEGAL_TYPES
     return CheckReport([item for _, item in _checked_chunks(engine, title, with_support)])
 
 
 def citation_map(engine) -> dict[str, Any]:
     """For every indexed document: what it cites and where; and which passages of other documents cite it.
     A document's references to itself (本法第X条) are left out of both lists."""
-    cites: dict[str, dict[str, dict]] = {t: {} for t in engine.retriever.titles}
+    cites: dict[str, dict[str, dict]] = {t: {} for t in corpus_view(engine).titles}
     cited_by: dict[str, list[dict]] = defaultdict(list)
     for title in sorted(cites):
         for chunk, item in _checked_chunks(engine, title, with_support=False):

@@ -253,6 +253,21 @@ def small_engine(tmp_path) -> Callable[..., object]:
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
+#: Laws of the bundled corpus in the small index (``laws_engine``): enough for the checker's unit tests (self
+#: references, a neighbouring article, a deadline, version notes, a repealed regulation and its successor, an
+#: ambiguous short name), a few hundred passages instead of the whole corpus's ~2,300.
+SMALL_LAWS = ("中华人民共和国未成年人保护法", "中华人民共和国禁毒法", "中华人民共和国行政复议法", "法规规章备案条例",
+              "法规规章备案审查条例", "规章制定程序条例")
+
+
+@pytest.fixture(scope="session")
+def laws_engine(corpus: Path, tmp_path_factory):
+    """An index of a few bundled laws (SMALL_LAWS), built once per session in seconds. Read-only, like ``engine``."""
+    eng = make_engine(tmp_path_factory.mktemp("laws-index") / "index")
+    report = eng.ingest([corpus / "regulations" / f"{name}.md" for name in SMALL_LAWS], progress=False)
+    assert len(report.added) == len(SMALL_LAWS) and report.skipped == [], report.summary()
+    return eng
+
 
 @pytest.fixture(scope="session")
 def two_reports_engine(engine, tmp_path_factory):
