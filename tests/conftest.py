@@ -9,6 +9,11 @@ read-only: a test that needs to change an index builds its own small one (see ``
 ``ASSISTANT_TEST_CHROMA=server`` runs the same tests against a real ``chroma run`` started for the session:
 every index that ``make_engine`` opens is then a collection of that server (one per index folder) instead of
 an embedded Chroma folder. ``make test`` runs the ingest and retrieval tests both ways.
+
+Tiers (markers, set by :func:`pytest_collection_modifyitems` from the fixtures a test uses, or written on a test or
+module): ``corpus`` (the whole-corpus index), ``browser`` (headless Chromium), ``server`` (a ``chroma run``),
+``llm`` (the model server), ``integration`` (an index of its own, OCR, or a process started), and ``unit`` for the
+rest: ``make test-fast`` (``pytest -m unit``) runs those in under a minute.
 """
 
 from __future__ import annotations
@@ -289,3 +294,31 @@ def bureaus_engine(engine, corpus: Path, tmp_path_factory):
     report = eng.ingest([corpus / "other_bureaus"], progress=False)
     assert len(report.added) == 21 and report.skipped == [], report.summary()
     return eng
+
+
+# ---------------------------------------------------------------- tiers
+
+#: Fixture → the tier of every test that uses it (directly or through another fixture). ``app_server``
+#: (tests/test_ui.py) builds or copies the whole-corpus index for a subprocess, so it counts as ``corpus``.
+TIER_FIXTURES = {
+    "engine": "corpus", "two_reports_engine": "corpus", "bureaus_engine": "corpus", "app_server": "corpus",
+    "playwright": "browser", "browser": "browser", "en_browser": "browser",
+    "chroma_server": "server",
+    "small_engine": "integration",
+    "llm_server": "llm", "llm_engine": "llm",
+}
+TIERS = ("unit", "corpus", "browser", "server", "llm", "integration")
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Mark each test with its tiers from the fixtures it uses (and in server mode, ``server``); a test with none
+    of the others is ``unit``. Markers written on a test or module (``@pytest.mark.browser``) count."""
+    for item in items:
+        have = {m.name for m in item.iter_markers()} & set(TIERS)
+        add = {TIER_FIXTURES[f] for f in getattr(item, "fixturenames", ()) if f in TIER_FIXTURES}
+        if SERVER_MODE:
+            add.add("server")
+        if not (have | add):
+            add.add("unit")
+        for name in sorted(add - have):
+            item.add_marker(name)

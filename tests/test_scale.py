@@ -8,7 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
+
+pytestmark = pytest.mark.integration  # ingests into indexes of its own, runs OCR or starts processes
 
 _FRESH = r"""
 import json, sys, time
