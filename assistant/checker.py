@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from assistant import citations as cit
+from assistant import messages as msg
 from assistant.corpus_view import corpus_view
 from assistant.ingest.ocr import ocr_label
 from assistant.schema import LEGAL_TYPES, Chunk
@@ -71,7 +72,7 @@ _CITING_WORDS = frozenset({"规定", "明确", "要求", "指出", "提出", "�
                            "以下", "如下", "本法"})
 _MIN_CONTENT_WORDS = 3  # fewer content words left after removing the citation → no paraphrase, no support score
 _SELF = re.compile(r"[本该][\u4e00-\u9fff]{1,2}")  # 本法 / 该法 / 本条例 / 本规定 / 本法典 as the parser keeps them
-OWN_DOCUMENT = "本文件"  # what a draft's 本办法 / 本规定 resolves to when the draft has no title
+OWN_DOCUMENT = msg.OWN_DOCUMENT  # what a draft's 本办法 / 本规定 resolves to when the draft has no title
 
 
 @dataclass
@@ -139,9 +140,9 @@ class CheckReport:
 
 
 def doc_note(title: str, info: str, titles) -> str:
-    notes = ["文件信息中载有“废止”"] if "废止" in info else []
+    notes = [msg.CHECK_NOTE_REPEALED_INFO] if "废止" in info else []
     if (new := REPLACED_BY.get(title)) and new[0] in titles:
-        notes.append(f"已废止：自{new[1]}起由《{new[0]}》取代（语料保留的是废止前的文本）")
+        notes.append(msg.CHECK_NOTE_REPLACED.format(date=new[1], new=new[0]))
     return "；".join(notes)
 
 
@@ -189,7 +190,7 @@ def check_text(engine, text: str, self_title: str | None = None, with_support: b
         if own:
             item = _own_citation(c, text[sent[0] : sent[1]], own_title or OWN_DOCUMENT, own_articles)
             item.paragraph = paragraph
-            out.append(_with_verdict(item, "该文件"))
+            out.append(_with_verdict(item, msg.KIND_DOCUMENT))
             continue
         lookup = r.resolve(c, name)
         item = CheckedCitation(c.raw, c.start, c.end, name, lookup.title, list(c.articles),
@@ -200,14 +201,14 @@ def check_text(engine, text: str, self_title: str | None = None, with_support: b
             item.doc_info = r.doc_info(title)
             # a document read from a scan: its quoted text may carry recognition errors (assistant/ingest/ocr.py)
             scanned = [label for ch in lookup.chunks if (label := ocr_label(ch.extra, ch.start, ch.end))]
-            scanned = scanned or (["扫描件，文字经OCR识别"] if r.scanned(title) else [])
+            scanned = scanned or ([msg.CHECK_NOTE_SCANNED] if r.scanned(title) else [])
             item.note = "；".join(filter(None, [doc_note(title, item.doc_info, r.titles),
-                                               *(f"{s}，引文可能有识别错误" for s in dict.fromkeys(scanned))]))
+                                               *(msg.CHECK_NOTE_OCR.format(label=s) for s in dict.fromkeys(scanned))]))
             item.article_count = r.article_counts.get(title) or None
             item.article_texts = [ArticleText(ch.article, ch.text, ch.section) for ch in lookup.chunks]
             item.version_note = version_note(title, item.doc_info, c.version, draft_date, r.titles, bool(c.articles))
             if item.status == "ok" and (part := _missing_part(c, item.article_texts)):
-                item.status, item.missing, item.verdict_text = "no_such_article", [part[0]], f"条文不存在（{part[1]}）"
+                item.status, item.missing, item.verdict_text = "no_such_article", [part[0]], msg.CHECK_MISSING_PART.format(why=part[1])
             if with_support and item.status == "ok" and item.article_texts:
                 claim = _residual(text, sent, in_sentence[sent])
                 if len(set(tokens(claim)) - _CITING_WORDS) >= _MIN_CONTENT_WORDS:
@@ -221,7 +222,7 @@ def check_text(engine, text: str, self_title: str | None = None, with_support: b
                     item.mismatch = is_mismatch(item.support, item.rival) or bool(item.unstated)
                     if item.rival is not None and item.rival - item.support > RIVAL_MARGIN:
                         item.rival_text = "\n\n".join(ch.text for ch in r.article(title, item.rival_article))
-        kind = "该法" if r.titles.get(lookup.title or "") == "law" else "该文件"
+        kind = msg.KIND_LAW if r.titles.get(lookup.title or "") == "law" else msg.KIND_DOCUMENT
         out.append(_with_verdict(item, kind))
     return CheckReport(out)
 
@@ -247,14 +248,15 @@ def _missing_part(c: cit.DocumentReference, texts: list[ArticleText]) -> tuple[s
     if c.paragraph:
         kuan = f"第{cit.int_to_cn(c.paragraph)}款"
         if c.paragraph > len(paragraphs):
-            return f"{label}{kuan}", f"{label}只有 {len(paragraphs)} 款，没有{kuan}"
+            return f"{label}{kuan}", msg.CHECK_NO_SUCH_PARAGRAPH.format(label=label, count=len(paragraphs), kuan=kuan)
         scope, label = paragraphs[c.paragraph - 1], f"{label}{kuan}"
     else:
         scope = whole
     items = len(re.findall(r"(?m)^\s*[（(][一二三四五六七八九十]+[）)]", scope))
     if c.item and c.item > items:
         xiang = f"第{cit.int_to_cn(c.item)}项"
-        return f"{label}{xiang}", f"{label}只有 {items} 项，没有{xiang}" if items else f"{label}不分项"
+        return f"{label}{xiang}", (msg.CHECK_NO_SUCH_ITEM.format(label=label, count=items, xiang=xiang) if items
+                                   else msg.CHECK_NO_ITEMS.format(label=label))
     return None
 
 
@@ -262,16 +264,16 @@ def _with_verdict(c: CheckedCitation, kind: str) -> CheckedCitation:
     """Set the one verdict and its words; ``kind`` (该法 / 该文件) is how the count of articles is introduced."""
     if c.status == "ok":
         c.verdict = "mismatch" if c.mismatch else "ok"
-        c.verdict_text = f"条文存在，内容可能不符（{mismatch_reason(c)}）" if c.mismatch else LABELS["ok"]
+        c.verdict_text = msg.CHECK_MISMATCH.format(reason=mismatch_reason(c)) if c.mismatch else LABELS["ok"]
     elif c.status == "no_such_article":
         c.verdict = c.status
         if not c.verdict_text:  # (set already when the article is there and its 款 or 项 is not)
             which = f"：{'、'.join(c.missing)}" if len(c.articles) > 1 and c.missing else ""
-            count = f"（{kind}共 {c.article_count} 条）" if c.article_count else ""
-            c.verdict_text = f"条文不存在{which}{count}"
+            count = msg.CHECK_ARTICLE_COUNT.format(kind=kind, count=c.article_count) if c.article_count else ""
+            c.verdict_text = msg.CHECK_NO_SUCH_ARTICLE.format(which=which, count=count)
     elif c.status == "ambiguous" and c.candidates:
         c.verdict = c.status
-        c.verdict_text = f"名称不明确（可能是{'或'.join(f'《{t}》' for t in c.candidates)}）"
+        c.verdict_text = msg.CHECK_AMBIGUOUS.format(candidates='或'.join(f'《{t}》' for t in c.candidates))
     else:
         c.verdict, c.verdict_text = c.status, LABELS.get(c.status, c.status)
     return c
@@ -472,8 +474,8 @@ def find_document(engine, name: str) -> str:
     titles = corpus_view(engine).titles
     found = [name] if name in titles else cit.resolve_title(name, titles)
     if len(found) != 1:
-        what = "有多个文件匹配" if found else "索引中没有这个文件"
-        shown = name if len(name) <= 60 else f"{name[:60]}…（共 {len(name)} 字）"  # a pasted paragraph is no title
+        what = msg.CHECK_SEVERAL_DOCUMENTS if found else msg.CHECK_NO_DOCUMENT
+        shown = name if len(name) <= 60 else msg.CHECK_LONG_NAME.format(start=name[:60], length=len(name))  # a pasted paragraph is no title
         raise ValueError(f"{what}：{shown}" + (f"（{'、'.join(found)}）" if found else ""))
     return found[0]
 
@@ -509,7 +511,7 @@ def citation_map(engine) -> dict[str, Any]:
         for chunk, item in _checked_chunks(engine, title, with_support=False):
             if item.resolved_title == title:
                 continue
-            where = " > ".join(p for p in (chunk.section, chunk.article or "") if p) or "前言"
+            where = " > ".join(p for p in (chunk.section, chunk.article or "") if p) or msg.CHECK_MAP_PREFACE
             entry = cites[title].setdefault(item.resolved_title or item.title or "", {
                 "title": item.title, "resolved_title": item.resolved_title,
                 "in_corpus": item.status in ("ok", "no_such_article"), "sections": [], "count": 0})
@@ -525,10 +527,9 @@ def citation_map(engine) -> dict[str, Any]:
 
 # --- plain-text output for the CLI -------------------------------------------------------------------
 
-LABELS = {"ok": "正确", "no_such_article": "条文不存在", "document_not_in_corpus": "语料中无此文件", "ambiguous": "名称不明确"}
+LABELS = msg.LABELS
 #: Short names of the verdicts (legends, highlight colours); ``verdict_text`` adds each citation's reason.
-VERDICT_LABELS = {"ok": "正确", "mismatch": "内容可能不符", "no_such_article": "条文不存在",
-                  "document_not_in_corpus": "语料中无此文件", "ambiguous": "名称不明确"}
+VERDICT_LABELS = msg.VERDICT_LABELS
 
 
 def mismatch_reason(c) -> str:
@@ -537,10 +538,10 @@ def mismatch_reason(c) -> str:
     reasons = []
     support, rival = get("support"), get("rival")
     if rival is not None and support is not None and rival - support > RIVAL_MARGIN:
-        reasons.append(f"{get('rival_article')}更相符")
+        reasons.append(msg.CHECK_REASON_RIVAL.format(article=get('rival_article')))
     if get("unstated"):
-        reasons.append(f"条文中没有“{'、'.join(get('unstated'))}”")
-    return "；".join(reasons) or "条文内容与该句关联较弱"
+        reasons.append(msg.CHECK_REASON_UNSTATED.format(quantities='、'.join(get('unstated'))))
+    return "；".join(reasons) or msg.CHECK_REASON_WEAK
 
 
 def summary_text(result: dict[str, Any]) -> str:
@@ -548,35 +549,33 @@ def summary_text(result: dict[str, Any]) -> str:
     the paragraphs it is cited in. The CLI, the tab and the review report all print this."""
     s = result["summary"]
     v = s.get("verdicts") or {}
-    line = (f"共 {s['total']} 处引用：正确 {v.get('ok', 0)}，内容可能不符 {v.get('mismatch', 0)}，条文不存在 "
-            f"{v.get('no_such_article', 0)}，语料中无此文件 {v.get('document_not_in_corpus', 0)}，名称不明确 "
-            f"{v.get('ambiguous', 0)}。")
+    line = msg.CHECK_SUMMARY.format(total=s["total"], **{k: v.get(k, 0) for k in VERDICTS})
     if absent := result.get("absent"):
-        line += "\n语料中无此文件：" + "；".join(f"《{a['title']}》（{_where(a)}）" for a in absent)
+        line += msg.CHECK_SUMMARY_ABSENT + "；".join(f"《{a['title']}》（{_where(a)}）" for a in absent)
     return line
 
 
 def _where(absent: dict[str, Any]) -> str:
     """第3段、第7段 — or, for a document checked with --doc (no paragraph numbers), how many times."""
-    return "、".join(f"第{n}段" for n in absent["paragraphs"]) or f"{absent['count']} 处"
+    return "、".join(msg.CHECK_WHERE_PARAGRAPH.format(n=n) for n in absent["paragraphs"]) or msg.CHECK_WHERE_COUNT.format(count=absent["count"])
 
 
 def format_report(report: CheckReport) -> str:
     """Plain text for the CLI: one line per citation with its one verdict, then the article texts."""
     lines = []
     for i, c in enumerate(report.citations, 1):
-        support = f"  支持度 {c.support:.2f}" if c.support is not None else ""
+        support = msg.CHECK_SUPPORT.format(support=c.support) if c.support is not None else ""
         lines.append(f"[{i}] {c.raw}  →  {c.verdict_text}{support}")
         if c.resolved_title and c.resolved_title != c.title:
-            lines.append(f"    文件：《{c.resolved_title}》")
+            lines.append(msg.CHECK_DOCUMENT.format(title=c.resolved_title))
         for text in (c.doc_info, c.note, c.version_note):
             if text:
                 lines.append(f"    {text}")
         lines += ["    " + a.text.replace("\n\n", "\n    ") for a in c.article_texts]
         if c.rival_text:
-            lines.append(f"    更相符的{c.rival_article}（支持度 {c.rival:.2f}）：" + c.rival_text.replace("\n\n", "\n    "))
+            lines.append(msg.CHECK_BETTER_ARTICLE.format(article=c.rival_article, support=c.rival) + c.rival_text.replace("\n\n", "\n    "))
     if report.draft.get("date"):
-        lines.append(f"成文日期：{report.draft['date']}")
+        lines.append(msg.CHECK_DRAFT_DATE.format(date=report.draft['date']))
     lines.append(summary_text(report.to_json()))
     return "\n".join(lines)
 
@@ -589,8 +588,8 @@ def format_map(cmap: dict[str, Any]) -> str:
         lines.append(f"《{d['doc']}》")
         for c in d["cites"]:
             where = "；".join(c["sections"][:5]) + ("…" if len(c["sections"]) > 5 else "")
-            mark = "" if c["in_corpus"] else "（语料中无此文件）"
-            lines.append(f"  引用 《{c['resolved_title'] or c['title']}》{mark} ×{c['count']}：{where}")
+            mark = "" if c["in_corpus"] else msg.CHECK_MAP_ABSENT
+            lines.append(msg.CHECK_MAP_CITES.format(title=c['resolved_title'] or c['title'], mark=mark, count=c['count'], where=where))
         for p in d["cited_by"]:
-            lines.append(f"  被引 《{p['doc']}》 {p['section']}")
+            lines.append(msg.CHECK_MAP_CITED_BY.format(doc=p['doc'], section=p['section']))
     return "\n".join(lines)

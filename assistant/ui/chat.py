@@ -11,6 +11,8 @@ from typing import Callable, Iterator
 
 import gradio as gr
 
+from assistant import messages as msg
+from assistant.messages import ERROR_TITLE, INTERNAL_ERROR, WAITING
 from assistant.ui.check import build_check_tab
 from assistant.ui.render import (ALL, TYPE_LABELS, answer_markdown, context_title, corpus_html, md_escape, mode_line,
                                  source_group, sources_panel, stream_pieces, type_code, unescape_md)
@@ -18,11 +20,6 @@ from assistant.ui.state import UPLOAD_SUFFIXES, AppState, EngineUnavailable, pas
 
 log = logging.getLogger(__name__)
 
-#: What the chat shows while the index loads, and instead of an unexpected error's text.
-WAITING = "请稍候：{message}"
-INTERNAL_ERROR = "抱歉，服务器处理时出错了，请稍后再试。（详细信息已记录在服务器日志中）"
-#: The heading of an error message box (Gradio's default is the English "Error").
-ERROR_TITLE = "出错了"
 
 
 def visitor_error(message: str) -> gr.Error:
@@ -80,21 +77,21 @@ def build_chat_tab(state: AppState) -> ChatTab:
     with gr.Row():
         with gr.Column(scale=3):
             # every component gets a label, shown or not: Gradio's fallback is its English class name
-            chatbot = gr.Chatbot(label="对话", elem_id="chat", show_label=False, height=460,
+            chatbot = gr.Chatbot(label=msg.UI_CHAT_LABEL, elem_id="chat", show_label=False, height=460,
                                  latex_delimiters=[],
                                  buttons=["copy"], feedback_options=None,
-                                 placeholder="请在下面输入问题，或点击示例问题。")
+                                 placeholder=msg.UI_CHAT_PLACEHOLDER)
             with gr.Row(equal_height=True):
-                question = gr.Textbox(label="问题", elem_id="question", show_label=False, scale=6,
-                                      placeholder="输入问题，按回车发送，例如：未成年人保护法第三十九条",
+                question = gr.Textbox(label=msg.UI_QUESTION_LABEL, elem_id="question", show_label=False, scale=6,
+                                      placeholder=msg.UI_QUESTION_PLACEHOLDER,
                                       max_length=settings.max_question_chars * 2)
-                send = gr.Button("发送", variant="primary", scale=1, min_width=80, elem_id="send")
-                clear = gr.Button("清空", scale=1, min_width=80, elem_id="clear")
+                send = gr.Button(msg.UI_SEND, variant="primary", scale=1, min_width=80, elem_id="send")
+                clear = gr.Button(msg.UI_CLEAR, scale=1, min_width=80, elem_id="clear")
             # Every configured example gets a button; only those the index answers are visible (known
             # once it is ready: refresh() then shows them, see AppState.shown_examples).
             shown = state.shown_examples()
             with gr.Column(elem_id="examples") as examples:
-                examples_head = gr.Markdown("**示例问题**（点击即问）", visible=bool(shown))
+                examples_head = gr.Markdown(msg.UI_EXAMPLES_HEAD, visible=bool(shown))
                 example_rows: list[tuple[gr.Row, str]] = []
                 example_buttons: list[tuple[gr.Button, str]] = []
                 for group, questions in state.examples.items():
@@ -109,11 +106,11 @@ def build_chat_tab(state: AppState) -> ChatTab:
                     example_rows.append((row, group))
         with gr.Column(scale=2):
             with gr.Row():
-                doc_filter = gr.Dropdown([ALL], value=ALL, label="按文件筛选", elem_id="doc-filter",
+                doc_filter = gr.Dropdown([ALL], value=ALL, label=msg.UI_DOC_FILTER, elem_id="doc-filter",
                                          scale=3)
-                type_filter = gr.Dropdown([ALL, *TYPE_LABELS.values()], value=ALL, label="按类型筛选",
+                type_filter = gr.Dropdown([ALL, *TYPE_LABELS.values()], value=ALL, label=msg.UI_TYPE_FILTER,
                                           elem_id="type-filter", scale=1, min_width=100)
-            gr.Markdown("### 引用来源")
+            gr.Markdown(msg.UI_SOURCES_HEAD)
             sources = gr.HTML(sources_panel([]), elem_id="sources")
     return ChatTab(chatbot, question, send, clear, examples, examples_head, example_rows, example_buttons,
                    doc_filter, type_filter, sources)
@@ -121,7 +118,7 @@ def build_chat_tab(state: AppState) -> ChatTab:
 
 def build_corpus_tab() -> gr.HTML:
     """The 关于语料 tab: the table of indexed documents (filled by the refresh)."""
-    gr.Markdown("索引中的文件（法律法规的日期与沿革取自文件开头的说明）。")
+    gr.Markdown(msg.UI_CORPUS_INTRO)
     return gr.HTML(corpus_html([]), elem_id="corpus")
 
 
@@ -129,17 +126,14 @@ def build_upload_tab(state: AppState) -> UploadTab | None:
     """The 上传文件 tab: password and files when an admin password is set, else how to turn uploads on."""
     settings = state.settings
     if not settings.admin_password:
-        gr.Markdown("上传功能未启用：管理员设置环境变量 `ASSISTANT_ADMIN_PASSWORD` 后重启即可在此上传文件。",
+        gr.Markdown(msg.UI_UPLOAD_OFF_HELP,
                     elem_id="upload-disabled")
         return None
-    gr.Markdown(
-        f"上传 .txt / .md / .docx / .pdf / .html 文件加入索引（每个不超过 {settings.upload_max_mb:g} MB）。"
-        "文件保存在服务器的索引目录中；同名文件会被替换。"
-    )
-    password = gr.Textbox(label="管理员密码", type="password", elem_id="upload-password")
-    files = gr.File(label="选择文件", file_count="multiple", file_types=list(UPLOAD_SUFFIXES),
+    gr.Markdown(msg.UI_UPLOAD_HELP.format(max_mb=settings.upload_max_mb))
+    password = gr.Textbox(label=msg.UI_PASSWORD_LABEL, type="password", elem_id="upload-password")
+    files = gr.File(label=msg.UI_FILES_LABEL, file_count="multiple", file_types=list(UPLOAD_SUFFIXES),
                     elem_id="upload-files")
-    button = gr.Button("导入", variant="primary", elem_id="upload-button")
+    button = gr.Button(msg.UI_IMPORT, variant="primary", elem_id="upload-button")
     result = gr.Markdown(elem_id="upload-result")
     return UploadTab(password, files, button, result)
 
@@ -165,7 +159,7 @@ def wire_chat(state: AppState, chat: ChatTab, ctx: gr.State, pending: gr.State, 
         if not q:
             yield history, gr.update(), title, done
             return
-        history.append({"role": "assistant", "content": "正在查找相关条文…"})
+        history.append({"role": "assistant", "content": msg.UI_SEARCHING})
         yield history, gr.update(), title, done
         deadline = time.monotonic() + settings.ask_wait_s
         while not state.ready.is_set() and state.error is None and time.monotonic() < deadline:
@@ -257,20 +251,20 @@ def wire_upload(state: AppState, tab: UploadTab, doc_filter: gr.Dropdown, corpus
         """Password (constant time, slowed down after failures), then :meth:`AppState.ingest_uploads`."""
         unchanged = (gr.update(),) * 4
         if not settings.admin_password:
-            return ("上传功能未启用。", *unchanged)
+            return (msg.UI_UPLOAD_OFF, *unchanged)
         client = getattr(getattr(request, "client", None), "host", None) or "?"
         if not password_ok(pw, settings.admin_password):
             delay = state.throttle.failed(client)
             log.warning("wrong upload password from %s, answered after %.1f s", client, delay)
             time.sleep(delay)
-            return ("**密码错误**，没有导入任何文件。连续输错后每次等待的时间会越来越长。", *unchanged)
+            return (msg.UI_WRONG_PASSWORD, *unchanged)
         state.throttle.succeeded(client)
         if not file_list:
-            return ("请先选择要上传的文件。", *unchanged)
+            return (msg.UI_NO_FILES, *unchanged)
         if not state.ready.is_set():
-            return ("索引尚未就绪，请稍后再上传。", *unchanged)
+            return (msg.UI_UPLOAD_NOT_READY, *unchanged)
         paths = [f if isinstance(f, str) else getattr(f, "name", str(f)) for f in file_list]
-        progress(0.0, desc="开始导入")
+        progress(0.0, desc=msg.UI_IMPORT_START)
         report = state.ingest_uploads(paths, lambda frac, name: progress(frac, desc=progress_text(frac, name)))
         state.refresh_message()
         return (report, gr.update(choices=[ALL, *state.titles()]), corpus_html(state.documents()),
@@ -306,7 +300,7 @@ def add_public_api(state: AppState) -> None:
         except EngineUnavailable as e:
             raise visitor_error(str(e)) from None
         if doc and doc != ALL and doc not in state.engine.retriever.titles:
-            raise visitor_error(f"索引中没有这个文件：{doc}")
+            raise visitor_error(msg.UI_NO_SUCH_DOC.format(doc=doc))
         return state.ask(question, doc=None if doc in (None, "", ALL) else doc, doc_type=code).to_json()
 
     @guarded
@@ -324,22 +318,22 @@ def build_app(state: AppState) -> gr.Blocks:
     settings = state.settings
 
     with gr.Blocks(title=settings.ui_title) as demo:
-        gr.Markdown(f"## {md_escape(settings.ui_title)}\n" + ("回答由大模型依据文件原文撰写，每句都已与所引原文核对，并附原文摘录；"
-                     if settings.llm_base_url else "回答只摘录文件原文，") + "每句后的 [n] 指向右侧的引用来源。",
+        gr.Markdown(f"## {md_escape(settings.ui_title)}\n" + (msg.UI_INTRO_LLM if settings.llm_base_url
+                                                                else msg.UI_INTRO_EXTRACTIVE) + msg.UI_INTRO_SOURCES,
                     elem_id="heading")
-        status = gr.Markdown("正在读取索引状态…", elem_id="status")
+        status = gr.Markdown(msg.UI_STATUS_READING, elem_id="status")
         ctx = gr.State(None)  # doc title a bare 第N条 follow-up refers to
         pending = gr.State("")  # the question being answered
         groups = gr.State([])  # the sources panel: one source_group per answer, oldest first
 
         with gr.Tabs():
-            with gr.Tab("问答", id="chat"):
+            with gr.Tab(msg.UI_TAB_CHAT, id="chat"):
                 chat = build_chat_tab(state)
-            with gr.Tab("关于语料", id="corpus"):
+            with gr.Tab(msg.UI_TAB_CORPUS, id="corpus"):
                 corpus = build_corpus_tab()
-            with gr.Tab("引用核查", id="check"):
+            with gr.Tab(msg.UI_TAB_CHECK, id="check"):
                 build_check_tab(lambda: state.engine if state.ready.is_set() else None)
-            with gr.Tab("上传文件", id="upload"):
+            with gr.Tab(msg.UI_TAB_UPLOAD, id="upload"):
                 upload = build_upload_tab(state)
 
         timer = gr.Timer(1.0)
