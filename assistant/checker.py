@@ -2,7 +2,8 @@
 
 Every citation comes from :func:`assistant.citations.parse_citations` (the one parser) and is looked up through
 :mod:`assistant.corpus_view` (the retriever's ``resolve``, as the chat does), so the checker, the chat and the answer
-check agree on what a citation is. Functions take an engine or a :class:`~assistant.corpus_view.CorpusView`. Status per citation:
+check agree on what a citation is. Functions take an engine or a :class:`~assistant.corpus_view.CorpusView`.
+Status per citation:
 
 - ``ok``: the document is in the corpus and every cited article exists (or only the title is cited);
 - ``no_such_article``: the document is there, at least one cited article is not;
