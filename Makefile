@@ -3,7 +3,7 @@ PY ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup setup-test ocr-libs index run test bench
+.PHONY: setup setup-test ocr-libs index run test test-fast bench
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -48,6 +48,11 @@ SERVER_TESTS := tests/test_pipeline.py tests/test_keyword_index.py tests/test_st
 test: setup-test
 	$(BIN)/python -m pytest -q
 	ASSISTANT_TEST_CHROMA=server $(BIN)/python -m pytest -q $(SERVER_TESTS)
+
+# The fast tier while developing (tests/conftest.py marks the tiers): no whole-corpus index, browser, Chroma server,
+# model server, OCR or subprocess. `make test` above still runs everything (CI).
+test-fast: setup-test
+	$(BIN)/python -m pytest -q -m unit
 
 bench: setup
 	$(BIN)/python bench/speed.py

@@ -16,20 +16,14 @@ from assistant.citations import int_to_cn
 from assistant.compose import compose
 from assistant.conversation import standalone
 from assistant.intent import INTENTS, classify, section_pattern, unanswered_type
+from assistant import messages as msg
+from assistant.messages import EMPTY, NO_WORDS, NOT_FOUND, TOO_LONG, VALUES_DIFFER
 from assistant.normalize import for_matching, has_words, replace_surrogates, to_simplified
 from assistant.retrieval import ArticleLookup, Retriever
 from assistant.schema import Answer, Citation, Hit
 from assistant.settings import AnswerSettings, ComposeSettings
 from assistant.synonyms import expansions
 from assistant.textutil import paragraph_spans, tokens
-
-NOT_FOUND = "抱歉，现有文件中没有找到能回答这个问题的内容。您可以换个问法，或指明相关文件名称。"
-EMPTY = "请输入问题。"
-TOO_LONG = "问题太长了（超过 {limit} 字），请精简后再问。"
-#: After an answer that quotes different periods (or other values its type compares) from different articles
-#: (申请复议六十日 / 起诉十五日).
-VALUES_DIFFER = "（以上各条规定的期限分别适用于不同事项，请按您的情形对照各条文。）"
-NO_WORDS = "问题里没有可以查找的文字（只有标点或表情符号），请用中文写出您的问题，例如“学校对学生欺凌应该怎么处理？”。"
 
 
 @dataclass
@@ -105,7 +99,7 @@ class Answerer:
         elif len(q) > self.max_chars:
             ans = Answer(question=question, found=False, answer=TOO_LONG.format(limit=self.max_chars))
         elif not self.retriever.chunks:
-            ans = Answer(question=question, found=False, answer="索引为空：请先导入文件（assistant ingest）。")
+            ans = Answer(question=question, found=False, answer=msg.INDEX_EMPTY)
         elif not has_words(m):  # punctuation / emoji only: no search can match, ask for words instead
             ans = Answer(question=q, found=False, answer=NO_WORDS)
         else:
@@ -150,24 +144,23 @@ class Answerer:
         name = (lookup.title or lookup.name or lookup.citation.title or "").replace("《", "〈").replace("》", "〉")
         articles = "、".join(lookup.citation.articles)
         if lookup.reason == "document_not_in_corpus":
-            text = f"现有文件中没有《{name}》，无法核对{articles}。"
+            text = msg.ANSWER_DOC_NOT_IN_CORPUS.format(name=name, articles=articles)
             return Answer(q, False, text, retrieved=hits, reasons={"article": lookup.reason})
         if lookup.reason == "ambiguous":
             docs = "、".join(f"《{t}》" for t in lookup.candidates)
-            text = f"“{name}”可能指多部文件（{docs}），请写出完整名称。"
+            text = msg.ANSWER_AMBIGUOUS.format(name=name, docs=docs)
             return Answer(q, False, text, retrieved=hits, reasons={"article": lookup.reason})
         if lookup.reason == "which_document":
             if lookup.candidates:
                 docs = "、".join(f"《{t}》" for t in lookup.candidates)
                 example = lookup.candidates[0].removeprefix("中华人民共和国") + lookup.citation.articles[0]
-                text = (f"您问的是哪部文件的{articles}？语料中有{articles}的文件有：{docs}。"
-                        f"请写明文件名称，例如“{example}”。")
+                text = msg.ANSWER_WHICH_DOCUMENT.format(articles=articles, docs=docs, example=example)
             else:
-                text = f"您问的是哪部文件的{articles}？语料中没有哪部文件有{articles}。请写明文件名称。"
+                text = msg.ANSWER_WHICH_DOCUMENT_NONE.format(articles=articles)
             return Answer(q, False, text, retrieved=hits, reasons={"article": lookup.reason})
         if not lookup.found:
             total = self.retriever.article_counts.get(lookup.title, 0)
-            text = f"《{lookup.title}》中没有{'、'.join(lookup.missing)}（该文件共 {total} 条）。"
+            text = msg.ANSWER_NO_SUCH_ARTICLE.format(title=lookup.title, missing='、'.join(lookup.missing), total=total)
             return Answer(q, False, text, retrieved=hits, reasons={"article": lookup.reason})
         paragraph = lookup.citation.paragraph
         if paragraph and len(lookup.chunks) == 1:  # 第三条第三款: quote that paragraph of the article
@@ -175,10 +168,10 @@ class Answerer:
             spans = paragraph_spans(chunk.text)
             kuan = f"第{int_to_cn(paragraph)}款"
             if paragraph > len(spans):
-                text = f"《{lookup.title}》{article}只有 {len(spans)} 款，没有{kuan}。"
+                text = msg.ANSWER_NO_SUCH_PARAGRAPH.format(title=lookup.title, article=article, count=len(spans), kuan=kuan)
                 return Answer(q, False, text, retrieved=hits, reasons={"article": "no_such_paragraph"})
             s, e = spans[paragraph - 1]
-            head = f"《{lookup.title}》{article}{kuan}规定：\n"
+            head = msg.ANSWER_PARAGRAPH_HEAD.format(title=lookup.title, article=article, kuan=kuan)
             answer = f"{head}{chunk.text[s:e]}[1]"
             citations = [Citation(n=1, chunk=chunk, quoted=[(s, e)])]
         else:
@@ -187,7 +180,7 @@ class Answerer:
                 n = len(citations) + 1
                 citations.append(Citation(n=n, chunk=chunk, quoted=[(0, len(chunk.text))]))
                 parts.append(f"{chunk.text}[{n}]")
-            answer = f"《{lookup.title}》{'、'.join(lookup.citation.articles)}规定：\n" + "\n".join(parts)
+            answer = msg.ANSWER_ARTICLES_HEAD.format(title=lookup.title, articles='、'.join(lookup.citation.articles)) + "\n".join(parts)
         retrieved = [Hit(chunk=c, score=1.0) for c in lookup.chunks]
         retrieved += [h for h in hits if h.chunk.id not in {c.id for c in lookup.chunks}]
         return Answer(q, True, answer, citations, retrieved[: max(len(hits), len(lookup.chunks))],
@@ -286,7 +279,7 @@ def lead_line(citations: list[Citation]) -> str:
             where[doc] = articles
         elif label := _common_section(chunks):
             where[doc] = [label]
-    return "根据" + "，".join(f"《{doc}》{'、'.join(labels)}" for doc, labels in where.items()) + "：\n"
+    return msg.ANSWER_LEAD.format(where="，".join(f"《{doc}》{'、'.join(labels)}" for doc, labels in where.items()))
 
 
 def _common_section(chunks) -> str:

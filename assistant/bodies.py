@@ -20,8 +20,9 @@ from functools import cache
 
 import jieba
 
+from assistant import jieba_setup  # noqa: F401  (jieba's dictionary, set up before jieba.lcut below)
+from assistant.cachedir import cache_dir
 from assistant.normalize import to_simplified
-from assistant.textutil import cache_dir
 
 #: Administrative-division suffixes of Chinese place names (longest first).
 PLACE_SUFFIX = ("特别行政区", "自治区", "自治州", "自治县", "省", "市", "区", "县", "州", "旗", "盟")

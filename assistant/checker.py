@@ -1,8 +1,9 @@
 """Citation checker: verify 《…》第N条 references against the corpus, and map which document cites which.
 
-Every citation comes from :func:`assistant.citations.parse_citations` (the one parser) and is looked up in the
-retriever's tables (``titles``, ``articles``), so the checker, the chat and the answer check agree on what a
-citation is. Status per citation:
+Every citation comes from :func:`assistant.citations.parse_citations` (the one parser) and is looked up through
+:mod:`assistant.corpus_view` (the retriever's ``resolve``, as the chat does), so the checker, the chat and the answer
+check agree on what a citation is. Functions take an engine or a :class:`~assistant.corpus_view.CorpusView`.
+Status per citation:
 
 - ``ok``: the document is in the corpus and every cited article exists (or only the title is cited);
 - ``no_such_article``: the document is there, at least one cited article is not;
@@ -31,6 +32,8 @@ from typing import Any
 import numpy as np
 
 from assistant import citations as cit
+from assistant import messages as msg
+from assistant.corpus_view import corpus_view
 from assistant.ingest.ocr import ocr_label
 from assistant.schema import LEGAL_TYPES, Chunk
 from assistant.textutil import paragraph_spans, sentence_spans, tokens  # paragraph_spans: the chat's reading of 款
@@ -70,7 +73,7 @@ _CITING_WORDS = frozenset({"规定", "明确", "要求", "指出", "提出", "�
                            "以下", "如下", "本法"})
 _MIN_CONTENT_WORDS = 3  # fewer content words left after removing the citation → no paraphrase, no support score
 _SELF = re.compile(r"[本该][\u4e00-\u9fff]{1,2}")  # 本法 / 该法 / 本条例 / 本规定 / 本法典 as the parser keeps them
-OWN_DOCUMENT = "本文件"  # what a draft's 本办法 / 本规定 resolves to when the draft has no title
+OWN_DOCUMENT = msg.OWN_DOCUMENT  # what a draft's 本办法 / 本规定 resolves to when the draft has no title
 
 
 @dataclass
@@ -138,9 +141,9 @@ class CheckReport:
 
 
 def doc_note(title: str, info: str, titles) -> str:
-    notes = ["文件信息中载有“废止”"] if "废止" in info else []
+    notes = [msg.CHECK_NOTE_REPEALED_INFO] if "废止" in info else []
     if (new := REPLACED_BY.get(title)) and new[0] in titles:
-        notes.append(f"已废止：自{new[1]}起由《{new[0]}》取代（语料保留的是废止前的文本）")
+        notes.append(msg.CHECK_NOTE_REPLACED.format(date=new[1], new=new[0]))
     return "；".join(notes)
 
 
@@ -154,9 +157,7 @@ def check_text(engine, text: str, self_title: str | None = None, with_support: b
     against them (``own_title`` names the draft). ``draft_date``: when the text was written, for version notes.
     ``paragraph_starts``: offsets where the text's paragraphs start (default: its non-empty lines).
     """
-    r = engine.retriever
-    infos = {doc: r.chunks[rows[0]].extra.get("doc_info", "") for doc, rows in r.doc_rows.items()}
-    scans = {doc: bool(r.chunks[rows[0]].extra.get("ocr")) for doc, rows in r.doc_rows.items()}
+    r = corpus_view(engine)
     spans = sentence_spans(text)
     starts = [s for s, _ in spans]
     parsed = cit.parse_citations(text, r.titles)
@@ -167,7 +168,7 @@ def check_text(engine, text: str, self_title: str | None = None, with_support: b
         i = bisect.bisect_right(starts, pos) - 1
         return spans[i] if i >= 0 and pos < spans[i][1] else (pos, pos)
 
-    in_sentence: dict[tuple[int, int], list[cit.Citation]] = defaultdict(list)
+    in_sentence: dict[tuple[int, int], list[cit.DocumentReference]] = defaultdict(list)
     for c in parsed:
         in_sentence[sentence_of(c.start)].append(c)
     out: list[CheckedCitation] = []
@@ -190,7 +191,7 @@ def check_text(engine, text: str, self_title: str | None = None, with_support: b
         if own:
             item = _own_citation(c, text[sent[0] : sent[1]], own_title or OWN_DOCUMENT, own_articles)
             item.paragraph = paragraph
-            out.append(_with_verdict(item, "该文件"))
+            out.append(_with_verdict(item, msg.KIND_DOCUMENT))
             continue
         lookup = r.resolve(c, name)
         item = CheckedCitation(c.raw, c.start, c.end, name, lookup.title, list(c.articles),
@@ -198,21 +199,21 @@ def check_text(engine, text: str, self_title: str | None = None, with_support: b
                                missing=list(lookup.missing), candidates=list(lookup.candidates))
         if lookup.title:
             title = lookup.title
-            item.doc_info = infos.get(title, "")
+            item.doc_info = r.doc_info(title)
             # a document read from a scan: its quoted text may carry recognition errors (assistant/ingest/ocr.py)
             scanned = [label for ch in lookup.chunks if (label := ocr_label(ch.extra, ch.start, ch.end))]
-            scanned = scanned or (["扫描件，文字经OCR识别"] if scans.get(title) else [])
+            scanned = scanned or ([msg.CHECK_NOTE_SCANNED] if r.scanned(title) else [])
             item.note = "；".join(filter(None, [doc_note(title, item.doc_info, r.titles),
-                                               *(f"{s}，引文可能有识别错误" for s in dict.fromkeys(scanned))]))
+                                               *(msg.CHECK_NOTE_OCR.format(label=s) for s in dict.fromkeys(scanned))]))
             item.article_count = r.article_counts.get(title) or None
             item.article_texts = [ArticleText(ch.article, ch.text, ch.section) for ch in lookup.chunks]
             item.version_note = version_note(title, item.doc_info, c.version, draft_date, r.titles, bool(c.articles))
             if item.status == "ok" and (part := _missing_part(c, item.article_texts)):
-                item.status, item.missing, item.verdict_text = "no_such_article", [part[0]], f"条文不存在（{part[1]}）"
+                item.status, item.missing, item.verdict_text = "no_such_article", [part[0]], msg.CHECK_MISSING_PART.format(why=part[1])
             if with_support and item.status == "ok" and item.article_texts:
                 claim = _residual(text, sent, in_sentence[sent])
                 if len(set(tokens(claim)) - _CITING_WORDS) >= _MIN_CONTENT_WORDS:
-                    scores = article_supports(engine, claim, title, item.articles)
+                    scores = article_supports(r, claim, title, item.articles)
                     item.support = max(scores[a] for a in item.articles if a in scores)
                     rivals = {a: v for a, v in scores.items() if a not in item.articles}
                     if rivals:
@@ -221,13 +222,13 @@ def check_text(engine, text: str, self_title: str | None = None, with_support: b
                     item.unstated = unstated_quantities(claim, [a.text for a in item.article_texts])
                     item.mismatch = is_mismatch(item.support, item.rival) or bool(item.unstated)
                     if item.rival is not None and item.rival - item.support > RIVAL_MARGIN:
-                        item.rival_text = "\n\n".join(ch.text for ch in r.articles[(title, item.rival_article)])
-        kind = "该法" if r.titles.get(lookup.title or "") == "law" else "该文件"
+                        item.rival_text = "\n\n".join(ch.text for ch in r.article(title, item.rival_article))
+        kind = msg.KIND_LAW if r.titles.get(lookup.title or "") == "law" else msg.KIND_DOCUMENT
         out.append(_with_verdict(item, kind))
     return CheckReport(out)
 
 
-def _own_citation(c: cit.Citation, sentence: str, title: str, own_articles: dict[str, str]) -> CheckedCitation:
+def _own_citation(c: cit.DocumentReference, sentence: str, title: str, own_articles: dict[str, str]) -> CheckedCitation:
     """A draft's 本办法第N条, checked against the draft's own articles (no corpus document, no support score)."""
     missing = [a for a in c.articles if a not in own_articles]
     return CheckedCitation(
@@ -236,7 +237,7 @@ def _own_citation(c: cit.Citation, sentence: str, title: str, own_articles: dict
         missing=missing, article_count=len(own_articles))
 
 
-def _missing_part(c: cit.Citation, texts: list[ArticleText]) -> tuple[str, str] | None:
+def _missing_part(c: cit.DocumentReference, texts: list[ArticleText]) -> tuple[str, str] | None:
     """A cited 款 or 项 the (single) article does not have, as (label, why): 第三十九条第三款 of a two-paragraph
     article, or 第二款第五项 where that paragraph lists four. Paragraphs are the article's blank-line-separated 款
     (read as the chat reads them), items the lines that start with （一）/(一)."""
@@ -248,14 +249,15 @@ def _missing_part(c: cit.Citation, texts: list[ArticleText]) -> tuple[str, str] 
     if c.paragraph:
         kuan = f"第{cit.int_to_cn(c.paragraph)}款"
         if c.paragraph > len(paragraphs):
-            return f"{label}{kuan}", f"{label}只有 {len(paragraphs)} 款，没有{kuan}"
+            return f"{label}{kuan}", msg.CHECK_NO_SUCH_PARAGRAPH.format(label=label, count=len(paragraphs), kuan=kuan)
         scope, label = paragraphs[c.paragraph - 1], f"{label}{kuan}"
     else:
         scope = whole
     items = len(re.findall(r"(?m)^\s*[（(][一二三四五六七八九十]+[）)]", scope))
     if c.item and c.item > items:
         xiang = f"第{cit.int_to_cn(c.item)}项"
-        return f"{label}{xiang}", f"{label}只有 {items} 项，没有{xiang}" if items else f"{label}不分项"
+        return f"{label}{xiang}", (msg.CHECK_NO_SUCH_ITEM.format(label=label, count=items, xiang=xiang) if items
+                                   else msg.CHECK_NO_ITEMS.format(label=label))
     return None
 
 
@@ -263,16 +265,16 @@ def _with_verdict(c: CheckedCitation, kind: str) -> CheckedCitation:
     """Set the one verdict and its words; ``kind`` (该法 / 该文件) is how the count of articles is introduced."""
     if c.status == "ok":
         c.verdict = "mismatch" if c.mismatch else "ok"
-        c.verdict_text = f"条文存在，内容可能不符（{mismatch_reason(c)}）" if c.mismatch else LABELS["ok"]
+        c.verdict_text = msg.CHECK_MISMATCH.format(reason=mismatch_reason(c)) if c.mismatch else LABELS["ok"]
     elif c.status == "no_such_article":
         c.verdict = c.status
         if not c.verdict_text:  # (set already when the article is there and its 款 or 项 is not)
             which = f"：{'、'.join(c.missing)}" if len(c.articles) > 1 and c.missing else ""
-            count = f"（{kind}共 {c.article_count} 条）" if c.article_count else ""
-            c.verdict_text = f"条文不存在{which}{count}"
+            count = msg.CHECK_ARTICLE_COUNT.format(kind=kind, count=c.article_count) if c.article_count else ""
+            c.verdict_text = msg.CHECK_NO_SUCH_ARTICLE.format(which=which, count=count)
     elif c.status == "ambiguous" and c.candidates:
         c.verdict = c.status
-        c.verdict_text = f"名称不明确（可能是{'或'.join(f'《{t}》' for t in c.candidates)}）"
+        c.verdict_text = msg.CHECK_AMBIGUOUS.format(candidates='或'.join(f'《{t}》' for t in c.candidates))
     else:
         c.verdict, c.verdict_text = c.status, LABELS.get(c.status, c.status)
     return c
@@ -379,7 +381,7 @@ def version_note(title: str, info: str, cited: str | None, draft_date: date | No
     return "；".join(notes)
 
 
-def _residual(text: str, sent: tuple[int, int], cites: list[cit.Citation]) -> str:
+def _residual(text: str, sent: tuple[int, int], cites: list[cit.DocumentReference]) -> str:
     """The sentence without its citations: what it claims the cited articles say."""
     parts, pos = [], sent[0]
     for c in sorted(cites, key=lambda c: c.start):
@@ -417,12 +419,12 @@ def unstated_quantities(claim: str, article_texts: list[str]) -> list[str]:
 def rival_articles(engine, claim: str, title: str, cited: list[str]) -> list[str]:
     """Articles of the same law to compare the cited ones with: their neighbours (the commonest slip is citing the
     article next to the right one) and the law's articles that share the most rare words with the claim."""
-    r = engine.retriever
+    r = corpus_view(engine)
     order = list(dict.fromkeys(c.article for c in r.chunks_of(title) if c.article))
     index = {a: i for i, a in enumerate(order)}
     near = {order[j] for a in cited if a in index
             for j in range(index[a] - RIVAL_NEIGHBOURS, index[a] + RIVAL_NEIGHBOURS + 1) if 0 <= j < len(order)}
-    closest = [r.chunks[i].article for i, _ in r.keyword(claim, 20, allowed=[title]) if r.chunks[i].article]
+    closest = [c.article for c in r.closest(claim, title, 20) if c.article]
     near.update(list(dict.fromkeys(a for a in closest if a not in cited))[:RIVAL_CLOSEST])
     return [a for a in order if a in near and a not in cited]
 
@@ -434,12 +436,12 @@ def article_supports(engine, claim: str, title: str, cited: list[str]) -> dict[s
     claim's jieba words found in the article, weighted by the index's IDF so that common words (学校, 应当) weigh
     little and a wrong article on the same topic scores low. One embedding batch for all of them.
     """
-    r = engine.retriever
-    labels = [a for a in cited if (title, a) in r.articles] + rival_articles(engine, claim, title, cited)
-    by_article = {a: [ArticleText(a, c.text, c.section) for c in r.articles[(title, a)]] for a in labels}
+    r = corpus_view(engine)
+    labels = [a for a in cited if r.article(title, a)] + rival_articles(r, claim, title, cited)
+    by_article = {a: [ArticleText(a, c.text, c.section) for c in r.article(title, a)] for a in labels}
     passages = {a: _passages(texts) for a, texts in by_article.items()}
     flat = [p for ps in passages.values() for p in ps]
-    vectors = np.asarray(engine.store.embeddings.embed_documents([claim, *flat]), dtype=float)
+    vectors = np.asarray(r.embed([claim, *flat]), dtype=float)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True) + 1e-12
     cosines = iter(vectors[1:] @ vectors[0])
     words = set(tokens(claim)) - _CITING_WORDS
@@ -470,11 +472,11 @@ def _passages(article_texts: list[ArticleText]) -> list[str]:
 
 def find_document(engine, name: str) -> str:
     """The indexed document called ``name`` (full title or a name resolve_title accepts); ValueError if none/several."""
-    titles = engine.retriever.titles
+    titles = corpus_view(engine).titles
     found = [name] if name in titles else cit.resolve_title(name, titles)
     if len(found) != 1:
-        what = "有多个文件匹配" if found else "索引中没有这个文件"
-        shown = name if len(name) <= 60 else f"{name[:60]}…（共 {len(name)} 字）"  # a pasted paragraph is no title
+        what = msg.CHECK_SEVERAL_DOCUMENTS if found else msg.CHECK_NO_DOCUMENT
+        shown = name if len(name) <= 60 else msg.CHECK_LONG_NAME.format(start=name[:60], length=len(name))  # a pasted paragraph is no title
         raise ValueError(f"{what}：{shown}" + (f"（{'、'.join(found)}）" if found else ""))
     return found[0]
 
@@ -483,8 +485,9 @@ def _checked_chunks(engine, title: str, with_support: bool) -> list[tuple[Chunk,
     """Citations of an indexed document, passage by passage (passages end at sentence ends, so no sentence is
     cut). Offsets are shifted into the document's text; the info lines before the body are not checked."""
     pairs = []
-    for chunk in sorted(engine.retriever.chunks_of(title), key=lambda c: c.start):
-        for item in check_text(engine, chunk.text, title, with_support).citations:
+    r = corpus_view(engine)
+    for chunk in sorted(r.chunks_of(title), key=lambda c: c.start):
+        for item in check_text(r, chunk.text, title, with_support).citations:
             item.start, item.end = item.start + chunk.start, item.end + chunk.start
             item.paragraph = 0  # lines of a passage are no paragraphs of the document; its section says where
             pairs.append((chunk, item))
@@ -496,20 +499,20 @@ def check_document(engine, name: str, with_support: bool | None = None) -> Check
     references (违反本法第十一条规定的，由…处分) state consequences, not what the cited article says."""
     title = find_document(engine, name)
     if with_support is None:
-        with_support = engine.retriever.titles[title] not in LEGAL_TYPES
+        with_support = corpus_view(engine).titles[title] not in LEGAL_TYPES
     return CheckReport([item for _, item in _checked_chunks(engine, title, with_support)])
 
 
 def citation_map(engine) -> dict[str, Any]:
     """For every indexed document: what it cites and where; and which passages of other documents cite it.
     A document's references to itself (本法第X条) are left out of both lists."""
-    cites: dict[str, dict[str, dict]] = {t: {} for t in engine.retriever.titles}
+    cites: dict[str, dict[str, dict]] = {t: {} for t in corpus_view(engine).titles}
     cited_by: dict[str, list[dict]] = defaultdict(list)
     for title in sorted(cites):
         for chunk, item in _checked_chunks(engine, title, with_support=False):
             if item.resolved_title == title:
                 continue
-            where = " > ".join(p for p in (chunk.section, chunk.article or "") if p) or "前言"
+            where = " > ".join(p for p in (chunk.section, chunk.article or "") if p) or msg.CHECK_MAP_PREFACE
             entry = cites[title].setdefault(item.resolved_title or item.title or "", {
                 "title": item.title, "resolved_title": item.resolved_title,
                 "in_corpus": item.status in ("ok", "no_such_article"), "sections": [], "count": 0})
@@ -525,10 +528,9 @@ def citation_map(engine) -> dict[str, Any]:
 
 # --- plain-text output for the CLI -------------------------------------------------------------------
 
-LABELS = {"ok": "正确", "no_such_article": "条文不存在", "document_not_in_corpus": "语料中无此文件", "ambiguous": "名称不明确"}
+LABELS = msg.LABELS
 #: Short names of the verdicts (legends, highlight colours); ``verdict_text`` adds each citation's reason.
-VERDICT_LABELS = {"ok": "正确", "mismatch": "内容可能不符", "no_such_article": "条文不存在",
-                  "document_not_in_corpus": "语料中无此文件", "ambiguous": "名称不明确"}
+VERDICT_LABELS = msg.VERDICT_LABELS
 
 
 def mismatch_reason(c) -> str:
@@ -537,10 +539,10 @@ def mismatch_reason(c) -> str:
     reasons = []
     support, rival = get("support"), get("rival")
     if rival is not None and support is not None and rival - support > RIVAL_MARGIN:
-        reasons.append(f"{get('rival_article')}更相符")
+        reasons.append(msg.CHECK_REASON_RIVAL.format(article=get('rival_article')))
     if get("unstated"):
-        reasons.append(f"条文中没有“{'、'.join(get('unstated'))}”")
-    return "；".join(reasons) or "条文内容与该句关联较弱"
+        reasons.append(msg.CHECK_REASON_UNSTATED.format(quantities='、'.join(get('unstated'))))
+    return "；".join(reasons) or msg.CHECK_REASON_WEAK
 
 
 def summary_text(result: dict[str, Any]) -> str:
@@ -548,35 +550,33 @@ def summary_text(result: dict[str, Any]) -> str:
     the paragraphs it is cited in. The CLI, the tab and the review report all print this."""
     s = result["summary"]
     v = s.get("verdicts") or {}
-    line = (f"共 {s['total']} 处引用：正确 {v.get('ok', 0)}，内容可能不符 {v.get('mismatch', 0)}，条文不存在 "
-            f"{v.get('no_such_article', 0)}，语料中无此文件 {v.get('document_not_in_corpus', 0)}，名称不明确 "
-            f"{v.get('ambiguous', 0)}。")
+    line = msg.CHECK_SUMMARY.format(total=s["total"], **{k: v.get(k, 0) for k in VERDICTS})
     if absent := result.get("absent"):
-        line += "\n语料中无此文件：" + "；".join(f"《{a['title']}》（{_where(a)}）" for a in absent)
+        line += msg.CHECK_SUMMARY_ABSENT + "；".join(f"《{a['title']}》（{_where(a)}）" for a in absent)
     return line
 
 
 def _where(absent: dict[str, Any]) -> str:
     """第3段、第7段 — or, for a document checked with --doc (no paragraph numbers), how many times."""
-    return "、".join(f"第{n}段" for n in absent["paragraphs"]) or f"{absent['count']} 处"
+    return "、".join(msg.CHECK_WHERE_PARAGRAPH.format(n=n) for n in absent["paragraphs"]) or msg.CHECK_WHERE_COUNT.format(count=absent["count"])
 
 
 def format_report(report: CheckReport) -> str:
     """Plain text for the CLI: one line per citation with its one verdict, then the article texts."""
     lines = []
     for i, c in enumerate(report.citations, 1):
-        support = f"  支持度 {c.support:.2f}" if c.support is not None else ""
+        support = msg.CHECK_SUPPORT.format(support=c.support) if c.support is not None else ""
         lines.append(f"[{i}] {c.raw}  →  {c.verdict_text}{support}")
         if c.resolved_title and c.resolved_title != c.title:
-            lines.append(f"    文件：《{c.resolved_title}》")
+            lines.append(msg.CHECK_DOCUMENT.format(title=c.resolved_title))
         for text in (c.doc_info, c.note, c.version_note):
             if text:
                 lines.append(f"    {text}")
         lines += ["    " + a.text.replace("\n\n", "\n    ") for a in c.article_texts]
         if c.rival_text:
-            lines.append(f"    更相符的{c.rival_article}（支持度 {c.rival:.2f}）：" + c.rival_text.replace("\n\n", "\n    "))
+            lines.append(msg.CHECK_BETTER_ARTICLE.format(article=c.rival_article, support=c.rival) + c.rival_text.replace("\n\n", "\n    "))
     if report.draft.get("date"):
-        lines.append(f"成文日期：{report.draft['date']}")
+        lines.append(msg.CHECK_DRAFT_DATE.format(date=report.draft['date']))
     lines.append(summary_text(report.to_json()))
     return "\n".join(lines)
 
@@ -589,8 +589,8 @@ def format_map(cmap: dict[str, Any]) -> str:
         lines.append(f"《{d['doc']}》")
         for c in d["cites"]:
             where = "；".join(c["sections"][:5]) + ("…" if len(c["sections"]) > 5 else "")
-            mark = "" if c["in_corpus"] else "（语料中无此文件）"
-            lines.append(f"  引用 《{c['resolved_title'] or c['title']}》{mark} ×{c['count']}：{where}")
+            mark = "" if c["in_corpus"] else msg.CHECK_MAP_ABSENT
+            lines.append(msg.CHECK_MAP_CITES.format(title=c['resolved_title'] or c['title'], mark=mark, count=c['count'], where=where))
         for p in d["cited_by"]:
-            lines.append(f"  被引 《{p['doc']}》 {p['section']}")
+            lines.append(msg.CHECK_MAP_CITED_BY.format(doc=p['doc'], section=p['section']))
     return "\n".join(lines)

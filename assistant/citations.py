@@ -19,7 +19,7 @@ from functools import lru_cache
 
 
 __all__ = [
-    "Citation",
+    "DocumentReference",
     "article_label",
     "article_number",
     "cn_to_int",
@@ -34,7 +34,10 @@ __all__ = [
 
 
 @dataclass(frozen=True)
-class Citation:
+class DocumentReference:
+    """One reference to a document written in a text (《…》第N条, 本法第N条, a bare 第N条): what :func:`parse_citations`
+    finds. Not :class:`assistant.schema.Citation`, which is a passage an answer quotes."""
+
     raw: str  # the matched text, as written
     start: int  # offsets of raw in the input text
     end: int
@@ -381,7 +384,7 @@ def _articles(chain: str) -> tuple[tuple[str, ...], int | None, int | None]:
     return tuple(dict.fromkeys(labels)), paragraph, item
 
 
-def parse_citations(text: str, known_titles: Iterable[str] = ()) -> list[Citation]:
+def parse_citations(text: str, known_titles: Iterable[str] = ()) -> list[DocumentReference]:
     """All citations in `text`, in order of appearance.
 
     A citation is a 《title》 (with or without following articles), or a chain of 第N条 with an
@@ -391,8 +394,8 @@ def parse_citations(text: str, known_titles: Iterable[str] = ()) -> list[Citatio
     aliases = _aliases(known_titles)
     spans = _bracket_spans(text)
     by_end = {end: start for start, end in spans}
-    found: dict[int, Citation] = {
-        s: Citation(text[s:e], s, e, text[s + 1 : e - 1].strip(), True, (), None, None,
+    found: dict[int, DocumentReference] = {
+        s: DocumentReference(text[s:e], s, e, text[s + 1 : e - 1].strip(), True, (), None, None,
                     _bracketed_version(text[s + 1 : e - 1]))
         for s, e in spans
         if text[s + 1 : e - 1].strip()
@@ -429,7 +432,7 @@ def parse_citations(text: str, known_titles: Iterable[str] = ()) -> list[Citatio
             for s0, e0 in spans:  # a title quoted inside this one (…关于适用《行政诉讼法》的解释) is no citation of its own
                 if start <= s0 and e0 <= link:
                     found.pop(s0, None)
-        found[start] = Citation(text[start : m.end()], start, m.end(), title, bracketed, articles, paragraph, item,
+        found[start] = DocumentReference(text[start : m.end()], start, m.end(), title, bracketed, articles, paragraph, item,
                                 version)
     return [found[k] for k in sorted(found)]
 

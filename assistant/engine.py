@@ -18,7 +18,7 @@ from assistant.retrieval import Retriever
 from assistant.schema import Answer
 from assistant.settings import Settings, get_settings
 from assistant.store import Store
-from assistant.textutil import preload_dictionary
+from assistant.jieba_setup import preload_dictionary
 
 if TYPE_CHECKING:
     from langchain_core.embeddings import Embeddings

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
-from assistant.textutil import cache_dir
+from assistant.cachedir import cache_dir
 
 LOCK_NAME = "ingest.lock"
 

@@ -15,7 +15,7 @@ that differs from the collection's means a rebuild from all chunks, announced on
 Where it lives: with the embedded index, in ``<index_dir>/keyword/<collection>/<stamp>/``; with a Chroma
 server, in the server itself (a side collection ``<collection>.keyword`` holding the packed index — a tar,
 zlib-compressed, base64 — in 4 MB metadata strings, one request each), so every app instance gets it from the shared state, plus a local copy per stamp in
-:func:`assistant.textutil.cache_dir` that later starts open without a download.
+:func:`assistant.cachedir.cache_dir` that later starts open without a download.
 
 Scores are identical to ``rank_bm25.BM25Okapi(k1=1.2, b=0.5)``: the same idf (natural log, negative idfs
 replaced by 0.25 × the mean idf summed in the same first-appearance order) and the same floating-point
@@ -44,10 +44,11 @@ import numpy as np
 import orjson
 from scipy import sparse
 
+from assistant.cachedir import cache_dir
 from assistant.index_lock import IngestBusy, ingest_lock, lock_folder
 from assistant.schema import Chunk
 from assistant.store import Store, add_write_listener, metadata_to_chunk
-from assistant.textutil import bm25_tokens, cache_dir
+from assistant.textutil import bm25_tokens
 
 FORMAT = 3  # 2: per-file fields stored once per file, not on every chunk; 3: traditional text tokenised as simplified
 STAMP_KEY = "keyword_index"

@@ -28,7 +28,7 @@ from assistant.textutil import bm25_tokens
 class ArticleLookup:
     """Result of a question that names an article: the passages, or why there are none."""
 
-    citation: cit.Citation
+    citation: cit.DocumentReference
     title: str | None  # resolved corpus title
     found: bool
     chunks: list[Chunk] = field(default_factory=list)
@@ -140,7 +140,7 @@ class Retriever:
         have = [t for t in self.titles if all((t, a) in self.articles for a in unattached.articles)]
         return ArticleLookup(unattached, None, False, reason="which_document", candidates=have)
 
-    def resolve(self, citation: cit.Citation, name: str) -> ArticleLookup:
+    def resolve(self, citation: cit.DocumentReference, name: str) -> ArticleLookup:
         """``citation``'s document (called ``name``) and articles, looked up in the corpus.
 
         The one resolution step behind both chat questions that name an article and the citation checker.

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant import checker
+from assistant import messages as msg
 from assistant import citations as cit
 from assistant.ingest.loaders import LoadError, load
 
@@ -34,13 +35,12 @@ from assistant.ingest.loaders import LoadError, load
 HIGHLIGHT = {"ok": "BRIGHT_GREEN", "mismatch": "YELLOW", "no_such_article": "PINK",
              "document_not_in_corpus": "GRAY_25", "ambiguous": "TURQUOISE"}
 #: How the colours read in a legend (comments, report, README).
-COLOUR_NAMES = {"ok": "绿色", "mismatch": "黄色", "no_such_article": "粉红", "document_not_in_corpus": "灰色",
-                "ambiguous": "青绿"}
-AUTHOR, INITIALS = "引用核查", "核查"
+COLOUR_NAMES = msg.COLOUR_NAMES
+AUTHOR, INITIALS = msg.REVIEW_AUTHOR, msg.REVIEW_INITIALS
 SUFFIXES = (".docx", ".txt", ".md", ".pdf")
 #: A comment is read beside the text: an article range (第1条至第300条) would make it a book.
 MAX_COMMENT_CHARS = 3000
-REPORT_COLUMNS = ("序号", "段落", "引用", "核查结果", "语料中的文件", "条文", "支持度", "更相符的条文", "版本与效力", "引用句")
+REPORT_COLUMNS = msg.REPORT_COLUMNS
 
 _XML_BAD = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
 _CN_DIGIT = {"〇": 0, "零": 0, "一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
@@ -106,7 +106,7 @@ def parse_date(text: str) -> date:
     except ValueError:
         pass
     shown = text if len(text) <= 40 else text[:40] + "…"
-    raise DraftError(f"无法识别的日期：{shown}（请写成 2022-06-01 或 2022年6月1日）")
+    raise DraftError(msg.REVIEW_BAD_DATE.format(shown=shown))
 
 
 def own_articles(text: str) -> dict[str, str]:
@@ -211,7 +211,7 @@ def read_draft(path: str | Path) -> Draft:
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:
-        raise DraftError(f"不支持的文稿类型：{suffix or '无扩展名'}（可用 .docx、.txt、.md、.pdf）")
+        raise DraftError(msg.REVIEW_BAD_TYPE.format(suffix=suffix or msg.REVIEW_NO_SUFFIX))
     try:
         loaded = load(path)  # validates the file whatever its type; a .txt/.md keeps its text verbatim
     except LoadError as e:
@@ -223,7 +223,7 @@ def read_draft(path: str | Path) -> Draft:
         try:
             document = docx.Document(str(path))
         except Exception as e:  # checked by load() already; a second reader failing is still the file's fault
-            raise DraftError(f"{name}: docx 文件已损坏（{type(e).__name__}）") from None
+            raise DraftError(msg.REVIEW_BROKEN_DOCX.format(name=name, error=type(e).__name__)) from None
         texts = [p.text for p in _docx_paragraphs(document)]
         text = "\n".join(texts)
         spans, pos = [], 0
@@ -264,38 +264,38 @@ def comment_text(c: dict[str, Any]) -> str:
     """What a reviewer reads beside a citation: the verdict, the article's text, the support score, the
     better-fitting article, version notes."""
     verdict = c.get("verdict_text") or c["status"]
-    lines = [f"核查结果：{verdict}"]
+    lines = [msg.COMMENT_VERDICT.format(verdict=verdict)]
     title = c.get("resolved_title")
     if c["status"] == "document_not_in_corpus":
-        lines.append(f"语料中没有《{c.get('title') or c['raw']}》，无法核对条文。请核对文件名称，并确认该文件现行有效。")
+        lines.append(msg.COMMENT_ABSENT.format(title=c.get('title') or c['raw']))
     elif c["status"] == "ambiguous":
-        lines.append(f"“{c.get('title')}”可能指多部文件，请写出完整名称。")
+        lines.append(msg.COMMENT_AMBIGUOUS.format(title=c.get('title')))
     if c.get("missing") and title:
-        lines.append(f"《{title}》中没有{'、'.join(c['missing'])}。")
+        lines.append(msg.COMMENT_MISSING.format(title=title, articles='、'.join(c['missing'])))
     if c.get("article_texts"):
         shown = list(dict.fromkeys(a["article"] for a in c["article_texts"]))
-        lines.append(f"《{title}》{'、'.join(shown)}原文：")
+        lines.append(msg.COMMENT_ARTICLE_TEXT.format(title=title, articles='、'.join(shown)))
         lines += [a["text"] for a in c["article_texts"]]
     if c.get("support") is not None:
-        lines.append(f"支持度：{c['support']:.2f}（该句与条文内容的相符程度，0–1；低于 {checker.MISMATCH_THRESHOLD} 视为可能不符）")
+        lines.append(msg.COMMENT_SUPPORT.format(support=c['support'], threshold=checker.MISMATCH_THRESHOLD))
     if c.get("unstated"):
-        lines.append(f"条文中没有该句所写的：{'、'.join(c['unstated'])}")
+        lines.append(msg.COMMENT_UNSTATED.format(quantities='、'.join(c['unstated'])))
     if c.get("rival_text"):
-        lines.append(f"更相符的条文：{c['rival_article']}（支持度 {c.get('rival') or 0:.2f}）")
+        lines.append(msg.COMMENT_BETTER.format(article=c['rival_article'], support=c.get('rival') or 0))
         lines.append(c["rival_text"])
-    for key, label in (("note", "效力"), ("version_note", "版本")):
+    for key, label in (("note", msg.COMMENT_NOTE_LABEL), ("version_note", msg.COMMENT_VERSION_LABEL)):
         if c.get(key):
-            lines.append(f"{label}：{c[key]}")
+            lines.append(msg.COMMENT_LABELLED.format(label=label, text=c[key]))
     if c.get("doc_info"):
-        lines.append(f"文件沿革：{checker.latest_event(c['doc_info'])}")
+        lines.append(msg.COMMENT_HISTORY.format(event=checker.latest_event(c['doc_info'])))
     text = "\n".join(line for line in lines if line)
     if len(text) > MAX_COMMENT_CHARS:
-        text = text[:MAX_COMMENT_CHARS] + "……（条文过长，已截断；全文见核查报告或语料）"
+        text = text[:MAX_COMMENT_CHARS] + msg.COMMENT_TRUNCATED
     return xml_safe(text)
 
 
 def legend() -> str:
-    return "；".join(f"{COLOUR_NAMES[v]}＝{checker.VERDICT_LABELS[v]}" for v in checker.VERDICTS)
+    return "；".join(msg.LEGEND_ITEM.format(colour=COLOUR_NAMES[v], label=checker.VERDICT_LABELS[v]) for v in checker.VERDICTS)
 
 
 def _run_elements(p_elm) -> list:
@@ -403,7 +403,7 @@ def annotate(draft: Draft, result: dict[str, Any], out: str | Path) -> int:
         document = _new_document(draft)
         paragraphs, spans = list(document.paragraphs), [(s, e) for s, e in draft.paragraphs if draft.text[s:e].strip()]
     if len(paragraphs) != len(spans):
-        raise DraftError("文稿的段落与读取时不一致（文件在核查期间被修改？），未写出批注稿")
+        raise DraftError(msg.REVIEW_CHANGED)
     starts = [s for s, _ in spans]
     done, last_end = 0, -1
     for c in sorted(result["citations"], key=lambda c: c["start"]):
@@ -423,9 +423,9 @@ def annotate(draft: Draft, result: dict[str, Any], out: str | Path) -> int:
     first = next((p for p in paragraphs if p.text.strip()), None)
     if first is not None:
         runs = _run_elements(first._p)
-        summary = f"引用核查汇总：{checker.summary_text(result)}\n颜色：{legend()}"
+        summary = msg.COMMENT_SUMMARY.format(summary=checker.summary_text(result), legend=legend())
         if result.get("draft", {}).get("date"):
-            summary += f"\n成文日期（用于版本核对）：{result['draft']['date']}"
+            summary += msg.COMMENT_DRAFT_DATE.format(date=result['draft']['date'])
         document.add_comment([Run(runs[0], first), Run(runs[-1], first)], xml_safe(summary), author=AUTHOR,
                              initials=INITIALS)
     _save(out, document.save)
@@ -453,23 +453,24 @@ def report_rows(result: dict[str, Any]) -> list[dict[str, str]]:
     rows = []
     for i, c in enumerate(result["citations"], 1):
         better = c["rival_article"] if c.get("rival_text") else ""
-        rows.append({
-            "序号": str(i), "段落": str(c.get("paragraph") or ""), "引用": c["raw"],
-            "核查结果": c.get("verdict_text") or c["status"], "语料中的文件": c.get("resolved_title") or "",
-            "条文": "、".join(c.get("articles") or []),
-            "支持度": "" if c.get("support") is None else f"{c['support']:.2f}",
-            "更相符的条文": f"{better}（{c['rival']:.2f}）" if better else "",
-            "版本与效力": "；".join(x for x in (c.get("note"), c.get("version_note")) if x),
-            "引用句": c.get("sentence") or "",
-        })
+        rows.append(dict(zip(REPORT_COLUMNS, (  # in the columns' order: 序号, 段落, 引用, 核查结果, …
+            str(i), str(c.get("paragraph") or ""), c["raw"],
+            c.get("verdict_text") or c["status"], c.get("resolved_title") or "",
+            "、".join(c.get("articles") or []),
+            "" if c.get("support") is None else f"{c['support']:.2f}",
+            f"{better}（{c['rival']:.2f}）" if better else "",
+            "；".join(x for x in (c.get("note"), c.get("version_note")) if x),
+            c.get("sentence") or "",
+        ), strict=True)))
     return rows
 
 
 def _meta_lines(result: dict[str, Any]) -> list[str]:
     d = result.get("draft") or {}
-    lines = [f"文稿：{d['file']}" if d.get("file") else "", f"标题：{d['title']}" if d.get("title") else "",
-             f"成文日期：{d['date']}" if d.get("date") else "成文日期：未识别（版本核对未按日期进行）",
-             f"核查日期：{date.today().isoformat()}"]
+    lines = [msg.REPORT_FILE.format(file=d['file']) if d.get("file") else "",
+             msg.REPORT_TITLE_LINE.format(title=d['title']) if d.get("title") else "",
+             msg.REPORT_DATE.format(date=d['date']) if d.get("date") else msg.REPORT_NO_DATE,
+             msg.REPORT_CHECKED_ON.format(today=date.today().isoformat())]
     return [line for line in lines if line]
 
 
@@ -486,15 +487,15 @@ def write_report(result: dict[str, Any], out: str | Path) -> None:
             w.writerow([row[k] for k in REPORT_COLUMNS])
         w.writerow([])
         for line in checker.summary_text(result).split("\n"):
-            w.writerow(["汇总", line])
+            w.writerow([msg.REPORT_SUMMARY_ROW, line])
         for line in _meta_lines(result):
-            w.writerow(["说明", line])
+            w.writerow([msg.REPORT_NOTE_ROW, line])
         data = buf.getvalue().encode("utf-8-sig")
         _save(out, lambda tmp: Path(tmp).write_bytes(data))
     elif suffix == ".docx":
         _save(out, lambda tmp: _report_docx(result).save(tmp))
     else:
-        raise DraftError(f"报告只能写成 .csv 或 .docx：{out.name}")
+        raise DraftError(msg.REVIEW_BAD_REPORT_TYPE.format(name=out.name))
 
 
 def _report_docx(result: dict[str, Any]):
@@ -510,7 +511,7 @@ def _report_docx(result: dict[str, Any]):
     section = document.sections[0]
     section.orientation = WD_ORIENT.LANDSCAPE
     section.page_width, section.page_height = section.page_height, section.page_width
-    document.add_heading("引用核查报告", level=1)
+    document.add_heading(msg.REPORT_HEADING, level=1)
     for line in _meta_lines(result):
         document.add_paragraph(xml_safe(line))
     for line in checker.summary_text(result).split("\n"):
@@ -525,8 +526,8 @@ def _report_docx(result: dict[str, Any]):
         cells = table.add_row().cells
         for cell, name in zip(cells, REPORT_COLUMNS):
             cell.text = xml_safe(row[name])
-    document.add_paragraph(f"批注稿中的颜色：{legend()}。支持度：引用句与条文内容的相符程度（0–1），仅供复核参考。")
-    document.core_properties.title = "引用核查报告"
+    document.add_paragraph(msg.REPORT_FOOTER.format(legend=legend()))
+    document.core_properties.title = msg.REPORT_HEADING
     return document
 
 

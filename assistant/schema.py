@@ -10,7 +10,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-#: What a document is (assistant.ingest.chunkers.classify):
+#: What a document is (assistant.ingest.chunkers.document_kind):
 #: 报告, 法律, 行政法规, 部门规章, 地方性法规, 司法解释, 规范性文件, 其他.
 DOC_TYPES = ("report", "law", "admin_regulation", "rule", "local_regulation", "judicial", "normative", "other")
 #: The kinds that are legal texts (laws and the rules made under them), as opposed to reports and other documents.
@@ -68,6 +68,9 @@ class Hit:
 
 @dataclass
 class Citation:
+    """A passage an answer quotes, numbered [n]. (A reference written in a text is
+    :class:`assistant.citations.DocumentReference`.)"""
+
     n: int
     chunk: Chunk
     #: Character spans inside ``chunk.text`` of the sentences the answer quotes (for highlighting).

@@ -1,139 +1,18 @@
-"""Chinese text helpers shared by chunking, retrieval and answering: sentence spans and search tokens."""
+"""Chinese text helpers shared by chunking, retrieval and answering: sentence spans and search tokens.
+
+jieba's dictionary is set up by :mod:`assistant.jieba_setup`, the cache folder is :mod:`assistant.cachedir`, the
+SQLite-backed table :mod:`assistant.lazytable`.
+"""
 
 from __future__ import annotations
 
-import logging
-import os
 import re
-import sqlite3
-import sys
-import tempfile
-import threading
-from collections.abc import Callable, Iterable
 from functools import lru_cache
-from pathlib import Path
 
 import jieba
 
+from assistant import jieba_setup  # noqa: F401  (jieba's dictionary, installed before any text is cut)
 from assistant.normalize import to_simplified
-
-jieba.setLogLevel(logging.WARNING)
-log = logging.getLogger(__name__)
-
-
-def cache_dir() -> Path:
-    """Where derived, rebuildable files of the installed libraries live (jieba's dictionary, the USE model's
-    parsed tokenizer and unpacked weights): inside the venv, because they depend on its package versions and
-    go away with it; a per-user temp folder when the venv is read-only (a container image built without them)."""
-    for base in (Path(sys.prefix) / "var" / "policy-assistant", Path(tempfile.gettempdir()) / f"policy-assistant-{os.getuid()}"):
-        try:
-            base.mkdir(parents=True, exist_ok=True)
-            if os.access(base, os.W_OK):
-                return base
-        except OSError:
-            continue
-    raise OSError("no writable cache folder")
-
-
-class LazyTable:
-    """A large str → int table read from SQLite one key at a time, for start-up.
-
-    Why: jieba's 350k-word prefix dictionary (a 9 MB marshal file) and the USE tokenizer's 250k-prefix table
-    take 0.1-2 s each to load, while one question needs a few hundred lookups. Values are the same table's,
-    so results are unchanged. After ``limit`` distinct lookups (a long-running process, an ingest) ``load_full``
-    is called once to put the whole table in this view's place, since per-key SQLite then costs more.
-    """
-
-    def __init__(self, db: Path, load_full: Callable[[], None], limit: int = 10_000) -> None:
-        self._db = sqlite3.connect(f"file:{db}?mode=ro", uri=True, check_same_thread=False)
-        self._lock = threading.Lock()
-        self._memo: dict[str, int | None] = {}
-        self._load_full, self._left = load_full, limit
-
-    @staticmethod
-    def write(db: Path, items: Iterable[tuple[str, int]], meta: dict[str, int] | None = None) -> None:
-        """Create ``db`` atomically from (key, value) pairs, plus a few named integers."""
-        tmp = db.with_name(f"{db.name}.tmp{os.getpid()}")
-        tmp.unlink(missing_ok=True)
-        con = sqlite3.connect(tmp)
-        con.execute("CREATE TABLE kv (k TEXT PRIMARY KEY, v INTEGER) WITHOUT ROWID")
-        con.execute("CREATE TABLE meta (k TEXT PRIMARY KEY, v INTEGER)")
-        con.executemany("INSERT INTO kv VALUES (?, ?)", items)
-        con.executemany("INSERT INTO meta VALUES (?, ?)", (meta or {}).items())
-        con.commit()
-        con.close()
-        os.replace(tmp, db)
-
-    def load_full(self) -> None:
-        """Replace this view by the whole table now (a server's warm-up)."""
-        with self._lock:
-            self._left = -1
-        self._load_full()
-
-    def meta(self, key: str) -> int:
-        with self._lock:
-            return self._db.execute("SELECT v FROM meta WHERE k = ?", (key,)).fetchone()[0]
-
-    def get(self, key: str, default=None):
-        try:
-            value = self._memo[key]
-        except KeyError:
-            with self._lock:
-                row = self._db.execute("SELECT v FROM kv WHERE k = ?", (key,)).fetchone()
-                value = self._memo[key] = row[0] if row else None
-                self._left -= 1
-                full = self._left == 0
-            if full:
-                self._load_full()
-        return default if value is None else value
-
-    def __contains__(self, key: str) -> bool:
-        return self.get(key) is not None
-
-    def __getitem__(self, key: str) -> int:
-        value = self.get(key)
-        if value is None:
-            raise KeyError(key)
-        return value
-
-
-def _full_dictionary() -> None:
-    """jieba's own loading (its marshal cache kept in :func:`cache_dir`, not in /tmp), into a separate Tokenizer
-    whose table then replaces the current one in one assignment: a thread cutting meanwhile never sees it empty."""
-    full = jieba.Tokenizer()
-    full.tmp_dir = jieba.dt.tmp_dir
-    full.initialize()
-    jieba.dt.total = full.total
-    jieba.dt.FREQ = full.FREQ
-    jieba.dt.initialized = True
-
-
-def _install_dictionary() -> None:
-    """Point jieba at the lazily read dictionary, building its SQLite copy on first use."""
-    folder = cache_dir()
-    jieba.dt.tmp_dir = str(folder)
-    db = folder / f"jieba-{jieba.__version__}-kv.sqlite3"
-    if not db.exists():
-        _full_dictionary()
-        LazyTable.write(db, jieba.dt.FREQ.items(), {"total": jieba.dt.total})
-        return  # this process already holds the whole dictionary
-    table = LazyTable(db, _full_dictionary)
-    with jieba.dt.lock:
-        jieba.dt.FREQ = table
-        jieba.dt.total = table.meta("total")
-        jieba.dt.initialized = True
-
-
-def preload_dictionary() -> None:
-    """Load jieba's whole dictionary now (a server, an ingest): no per-lookup SQLite afterwards."""
-    if isinstance(jieba.dt.FREQ, LazyTable):
-        jieba.dt.FREQ.load_full()
-
-
-try:
-    _install_dictionary()
-except (OSError, sqlite3.Error) as e:  # a read-only machine: jieba's own loading, as before
-    log.warning("jieba dictionary cache unavailable (%s); loading the full dictionary", e)
 
 # A sentence ends at 。！？； (and ! ? ;), plus any closing quotes/brackets right after, or at a line break.
 _SENTENCE_END = re.compile(r"[。！？；!?;][”’」』）)]*|\n+")

@@ -6,7 +6,7 @@
 
 A scale-s corpus is the shared corpus plus s-1 copies of every file under a distinct title (《X（副本k）》,
 file name likewise), so the originals keep their titles and the dev questions keep their answers. Copies repeat
-passage texts, so an embedding cache keyed by passage text (SQLite in assistant.textutil.cache_dir, kept between
+passage texts, so an embedding cache keyed by passage text (SQLite in assistant.cachedir.cache_dir, kept between
 runs) embeds each distinct text once; ingest throughput is therefore everything but the embedding (chunking,
 tokenising, Chroma writes, the keyword index) — add the first ingest's embedding rate (bench/speed.py) for a
 corpus of distinct texts.
@@ -145,7 +145,7 @@ class _Server:
 def measure(scale: int, mode: str, work: Path, files: int | None, repeats: int) -> dict:
     from assistant.embeddings import get_embeddings
     from assistant.engine import Engine
-    from assistant.textutil import cache_dir
+    from assistant.cachedir import cache_dir
 
     corpus = work / f"corpus-{scale}"
     n_files = make_corpus(corpus, scale, files)

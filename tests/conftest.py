@@ -9,6 +9,11 @@ read-only: a test that needs to change an index builds its own small one (see ``
 ``ASSISTANT_TEST_CHROMA=server`` runs the same tests against a real ``chroma run`` started for the session:
 every index that ``make_engine`` opens is then a collection of that server (one per index folder) instead of
 an embedded Chroma folder. ``make test`` runs the ingest and retrieval tests both ways.
+
+Tiers (markers, set by :func:`pytest_collection_modifyitems` from the fixtures a test uses, or written on a test or
+module): ``corpus`` (the whole-corpus index), ``browser`` (headless Chromium), ``server`` (a ``chroma run``),
+``llm`` (the model server), ``integration`` (an index of its own, OCR, or a process started), and ``unit`` for the
+rest: ``make test-fast`` (``pytest -m unit``) runs those in under a minute.
 """
 
 from __future__ import annotations
@@ -253,6 +258,21 @@ def small_engine(tmp_path) -> Callable[..., object]:
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
+#: Laws of the bundled corpus in the small index (``laws_engine``): enough for the checker's unit tests (self
+#: references, a neighbouring article, a deadline, version notes, a repealed regulation and its successor, an
+#: ambiguous short name), a few hundred passages instead of the whole corpus's ~2,300.
+SMALL_LAWS = ("中华人民共和国未成年人保护法", "中华人民共和国禁毒法", "中华人民共和国行政复议法", "法规规章备案条例",
+              "法规规章备案审查条例", "规章制定程序条例")
+
+
+@pytest.fixture(scope="session")
+def laws_engine(corpus: Path, tmp_path_factory):
+    """An index of a few bundled laws (SMALL_LAWS), built once per session in seconds. Read-only, like ``engine``."""
+    eng = make_engine(tmp_path_factory.mktemp("laws-index") / "index")
+    report = eng.ingest([corpus / "regulations" / f"{name}.md" for name in SMALL_LAWS], progress=False)
+    assert len(report.added) == len(SMALL_LAWS) and report.skipped == [], report.summary()
+    return eng
+
 
 @pytest.fixture(scope="session")
 def two_reports_engine(engine, tmp_path_factory):
@@ -274,3 +294,31 @@ def bureaus_engine(engine, corpus: Path, tmp_path_factory):
     report = eng.ingest([corpus / "other_bureaus"], progress=False)
     assert len(report.added) == 21 and report.skipped == [], report.summary()
     return eng
+
+
+# ---------------------------------------------------------------- tiers
+
+#: Fixture → the tier of every test that uses it (directly or through another fixture). ``app_server``
+#: (tests/test_ui.py) builds or copies the whole-corpus index for a subprocess, so it counts as ``corpus``.
+TIER_FIXTURES = {
+    "engine": "corpus", "two_reports_engine": "corpus", "bureaus_engine": "corpus", "app_server": "corpus",
+    "playwright": "browser", "browser": "browser", "en_browser": "browser",
+    "chroma_server": "server",
+    "small_engine": "integration",
+    "llm_server": "llm", "llm_engine": "llm",
+}
+TIERS = ("unit", "corpus", "browser", "server", "llm", "integration")
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Mark each test with its tiers from the fixtures it uses (and in server mode, ``server``); a test with none
+    of the others is ``unit``. Markers written on a test or module (``@pytest.mark.browser``) count."""
+    for item in items:
+        have = {m.name for m in item.iter_markers()} & set(TIERS)
+        add = {TIER_FIXTURES[f] for f in getattr(item, "fixturenames", ()) if f in TIER_FIXTURES}
+        if SERVER_MODE:
+            add.add("server")
+        if not (have | add):
+            add.add("unit")
+        for name in sorted(add - have):
+            item.add_marker(name)

@@ -1,7 +1,8 @@
 """The citation checker on the real corpus: the 柳州 report, a hand-written test text, laws' own references,
 the cross-reference map, the ``assistant check`` command and the 引用核查 tab's HTML.
 
-Uses the session ``engine`` fixture of conftest.py (one index of the whole corpus). The expected statuses of
+Uses the session ``engine`` fixture of conftest.py (one index of the whole corpus); the unit tests use
+``laws_engine`` (an index of a few laws, built in seconds). The expected statuses of
 data/eval/citations_test.txt live here, not in the library: each line of that file was written from the
 article it cites (or deliberately cites a wrong article, a missing document or an ambiguous name).
 """
@@ -119,6 +120,7 @@ def checked(engine) -> list[list[checker.CheckedCitation]]:
 
 
 def test_report_every_citation_with_its_status(engine, report_doc):
+    assert find_document(engine, REPORT) == REPORT and find_document(engine, "民法典") == CIVIL
     report = check_document(engine, REPORT)
     assert [(c.title, c.status) for c in report.citations] == REPORT_EXPECTED
     for c in report.citations:
@@ -202,19 +204,19 @@ def test_forms_found_in_real_drafts(engine):
     assert [c.raw for c in check_text(engine, "违反本办法第二条规定的，依法处理。").citations] == []
 
 
-def test_version_notes_against_the_draft_date(engine):
+def test_version_notes_against_the_draft_date(laws_engine):
     from datetime import date
 
     text = "根据《中华人民共和国行政复议法》第二十条，可以自知道该行政行为之日起六十日内提出行政复议申请。"
-    (c,) = check_text(engine, text, draft_date=date(2022, 6, 1)).citations
+    (c,) = check_text(laws_engine, text, draft_date=date(2022, 6, 1)).citations
     assert c.version_note.startswith("成文日期（2022年6月1日）之后，该文件于2023年9月1日修订")
-    (c,) = check_text(engine, text, draft_date=date(2024, 6, 1)).citations
+    (c,) = check_text(laws_engine, text, draft_date=date(2024, 6, 1)).citations
     assert c.version_note == ""
-    (c,) = check_text(engine, "依照《法规规章备案审查条例》第三条报送备案。", draft_date=date(2023, 1, 1)).citations
+    (c,) = check_text(laws_engine, "依照《法规规章备案审查条例》第三条报送备案。", draft_date=date(2023, 1, 1)).citations
     assert "尚未公布（2024年8月30日公布）" in c.version_note
-    (c,) = check_text(engine, "依照《法规规章备案条例》第三条报送备案。", draft_date=date(2025, 1, 1)).citations
+    (c,) = check_text(laws_engine, "依照《法规规章备案条例》第三条报送备案。", draft_date=date(2025, 1, 1)).citations
     assert "时该文件已废止（2024年11月1日起由《法规规章备案审查条例》取代）" in c.version_note
-    (c,) = check_text(engine, "依照《规章制定程序条例》第七条。", draft_date=date(2016, 1, 1)).citations
+    (c,) = check_text(laws_engine, "依照《规章制定程序条例》第七条。", draft_date=date(2016, 1, 1)).citations
     assert "2017年12月22日修订" in c.version_note  # from HISTORY_SUPPLEMENT: the corpus's history lines lack it
 
 
@@ -268,32 +270,47 @@ def test_absent_and_ambiguous_are_never_guessed(checked):
         assert c.resolved_title is None and c.doc_info == "" and c.note == "" and c.article_texts == []
 
 
-def test_bare_and_self_references(engine):
-    assert check_text(engine, "第五条规定的情形应当及时处理。").citations == []
-    assert check_text(engine, "违反本法第三十九条规定的，依法处理。").citations == []  # no document to be 本法
-    inside = check_text(engine, "违反本法第三十九条规定的，依法处理。", self_title=MINORS).citations
+def test_bare_and_self_references(laws_engine):
+    assert check_text(laws_engine, "第五条规定的情形应当及时处理。").citations == []
+    assert check_text(laws_engine, "违反本法第三十九条规定的，依法处理。").citations == []  # no document to be 本法
+    inside = check_text(laws_engine, "违反本法第三十九条规定的，依法处理。", self_title=MINORS).citations
     assert [(c.resolved_title, c.status, c.articles) for c in inside] == [(MINORS, OK, ["第三十九条"])]
     # a title earlier in the same sentence names a bare article; one in an earlier sentence does not
-    two = check_text(engine, "《中华人民共和国禁毒法》第十三条要求开展禁毒教育，第九十九条另有规定。第五条如何？").citations
+    two = check_text(laws_engine, "《中华人民共和国禁毒法》第十三条要求开展禁毒教育，第九十九条另有规定。第五条如何？").citations
     assert [(c.title, c.status, c.articles) for c in two] == [
         ("中华人民共和国禁毒法", OK, ["第十三条"]), ("中华人民共和国禁毒法", NO_ART, ["第九十九条"])]
 
 
-def test_law_document_self_references(engine):
-    report = check_document(engine, "未成年人保护法")
+def test_law_document_self_references(laws_engine):
+    report = check_document(laws_engine, "未成年人保护法")
     assert report.citations and all(c.resolved_title == MINORS and c.status == OK for c in report.citations)
     assert all(c.support is None for c in report.citations)  # a law's own references are not paraphrases
-    text = Path(engine.retriever.articles[(MINORS, "第一条")][0].source).read_text(encoding="utf-8")
+    text = Path(laws_engine.retriever.articles[(MINORS, "第一条")][0].source).read_text(encoding="utf-8")
     assert all(text[c.start : c.end] == c.raw for c in report.citations)
 
 
-def test_find_document(engine):
-    assert find_document(engine, REPORT) == REPORT
-    assert find_document(engine, "民法典") == CIVIL
+def test_find_document(laws_engine):
+    assert find_document(laws_engine, MINORS) == MINORS
+    assert find_document(laws_engine, "未成年人保护法") == MINORS
     with pytest.raises(ValueError, match="索引中没有"):
-        find_document(engine, "刑法")
+        find_document(laws_engine, "刑法")
     with pytest.raises(ValueError, match="多个"):
-        find_document(engine, "备案条例")
+        find_document(laws_engine, "备案条例")
+
+
+def test_the_checker_reads_the_corpus_through_its_view(laws_engine):
+    """An engine and its CorpusView give the same report: the view is all the checker reads."""
+    from assistant.corpus_view import EngineCorpus, corpus_view
+
+    view = corpus_view(laws_engine)
+    assert isinstance(view, EngineCorpus) and corpus_view(view) is view
+    text = ("《中华人民共和国未成年人保护法》第三十九条规定，学校应当对未成年人开展适合其年龄的性教育，提高其防范性侵害的能力。"
+            "依照《法规规章备案条例》第三条报送备案。禁毒法第九十九条。")
+    assert check_text(view, text).to_json() == check_text(laws_engine, text).to_json()
+    assert view.article(MINORS, "第三十九条") and view.article(MINORS, "第九百条") == []
+    assert view.article_counts[MINORS] == 132 and view.titles[MINORS] == "law"
+    assert "2024年4月26日" in view.doc_info(MINORS) and view.doc_info("没有这个文件") == ""
+    assert not view.scanned(MINORS)
 
 
 def test_json_shape(checked, engine):
@@ -503,19 +520,19 @@ def test_mismatch_flag_is_right_for_labelled_citing_sentences(engine):
     assert not [w for w in wrong if w[1] in ("paraphrase", "neighbour")], wrong
 
 
-def test_a_neighbouring_article_that_states_the_claim_is_named(engine):
+def test_a_neighbouring_article_that_states_the_claim_is_named(laws_engine):
     text = "《中华人民共和国未成年人保护法》第三十九条规定，学校应当对未成年人开展适合其年龄的性教育，提高其防范性侵害的能力。"
-    (c,) = check_text(engine, text).citations
+    (c,) = check_text(laws_engine, text).citations
     assert c.mismatch and c.rival_article == "第四十条"
     assert c.verdict_text == "条文存在，内容可能不符（第四十条更相符）" and c.rival_text.startswith("第四十条 学校、幼儿园应当")
     out = format_report(CheckReport([c]))
     assert "→  条文存在，内容可能不符（第四十条更相符）  支持度" in out and "正确" not in out.splitlines()[0]
 
 
-def test_a_deadline_the_article_does_not_state_is_flagged(engine):
-    (c,) = check_text(engine, "根据《行政复议法》第二十条，可以自知道该行政行为之日起九十日内提出行政复议申请。").citations
+def test_a_deadline_the_article_does_not_state_is_flagged(laws_engine):
+    (c,) = check_text(laws_engine, "根据《行政复议法》第二十条，可以自知道该行政行为之日起九十日内提出行政复议申请。").citations
     assert c.mismatch and c.unstated == ["九十日"]
-    (c,) = check_text(engine, "根据《行政复议法》第二十条，可以自知道该行政行为之日起六十日内提出行政复议申请。").citations
+    (c,) = check_text(laws_engine, "根据《行政复议法》第二十条，可以自知道该行政行为之日起六十日内提出行政复议申请。").citations
     assert not c.mismatch and c.unstated == []
 
 

@@ -11,7 +11,7 @@ from collections import Counter
 
 import pytest
 
-from assistant.ingest.chunkers import chunk_document, classify, generic, law, report
+from assistant.ingest.chunkers import chunk_document, document_kind, generic, law, report
 from assistant.ingest.chunkers.base import MAX_CHARS
 from assistant.ingest.loaders import load
 
@@ -109,7 +109,7 @@ def test_long_report_section_is_split_at_sentence_ends(tmp_path, report_doc):
     path = tmp_path / "某局2022年工作报告.txt"
     path.write_text(text, encoding="utf-8")
     doc = load(path)
-    assert classify(doc) == "report"
+    assert document_kind(doc) == "report"
     chunks = chunk_document(doc)
     first = [c for c in chunks if c.section == "一、主要举措和成效"]
     assert len(first) >= 4
@@ -315,15 +315,15 @@ def test_chunk_text_is_verbatim_slice(corpus_files, load_doc):
             assert ends_sentence(doc, c), (path.stem, c.article, c.text[-20:])
 
 
-def test_classify_corpus(corpus, corpus_files, load_doc):
+def test_document_kind_corpus(corpus, corpus_files, load_doc):
     """Kinds from who made each text (data/corpus/SOURCES.md's issuing-body column), not from a title word."""
-    got = {load_doc(p).title: classify(load_doc(p)) for p in corpus_files}
+    got = {load_doc(p).title: document_kind(load_doc(p)) for p in corpus_files}
     assert Counter(got.values()) == {"law": 11, "admin_regulation": 4, "judicial": 1, "report": 1}
     assert got["最高人民法院关于行政机关负责人出庭应诉若干问题的规定"] == "judicial"
     assert got["法规规章备案审查条例"] == "admin_regulation"  # no history lines: a 条例 with no place in its title
     assert got["中华人民共和国宪法"] == "law" and got[REPORT_NAME] == "report"
     others = [load_doc(p) for p in sorted((corpus / "other_bureaus").glob("*.txt"))]
-    assert {classify(d) for d in others} == {"report"}  # 寧夏自治區…報告 too (read as simplified)
+    assert {document_kind(d) for d in others} == {"report"}  # 寧夏自治區…報告 too (read as simplified)
 
 
 @pytest.mark.parametrize("title, text, kind", [
@@ -333,10 +333,10 @@ def test_classify_corpus(corpus, corpus_files, load_doc):
      "2020年11月27日广西壮族自治区第十三届人民代表大会常务委员会第二十次会议通过\n\n第一条 为了保护未成年人。", "local_regulation"),
     ("学生伤害事故处理办法", "中华人民共和国教育部令第12号\n\n第一条 为了积极预防、妥善处理在校学生伤害事故。", "rule"),
 ])
-def test_classify_by_issuer(title, text, kind):
+def test_document_kind_by_issuer(title, text, kind):
     from assistant.schema import Document
 
-    assert classify(Document(text=text, source="x.txt", title=title)) == kind
+    assert document_kind(Document(text=text, source="x.txt", title=title)) == kind
 
 
 def test_chunker_choice_follows_structure(report_doc, law_doc):
@@ -359,7 +359,7 @@ def test_markdown_without_headings_uses_generic_chunker(tmp_path, law_path, monk
     path = tmp_path / "学习笔记.md"
     path.write_text(text, encoding="utf-8")
     doc = load(path)
-    assert classify(doc) == "other"
+    assert document_kind(doc) == "other"
     assert not law.looks_like_law(doc.text) and not report.looks_like_report(doc.text)
 
     calls = []

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from assistant.citations import (
-    Citation,
+    DocumentReference,
     article_label,
     article_number,
     cn_to_int,
@@ -62,13 +62,13 @@ def line_with(text: str, needle: str) -> str:
     return lines[0]
 
 
-def refs(line: str, known_titles: list[str] | tuple[str, ...] = ()) -> list[Citation]:
+def refs(line: str, known_titles: list[str] | tuple[str, ...] = ()) -> list[DocumentReference]:
     """Citations in a law line, without the line's own article heading ("第十六条 ...")."""
     heading = HEADING.match(line)
     return [c for c in parse_citations(line, known_titles) if not (heading and c.start == 0)]
 
 
-def only(text: str, known_titles: list[str] | tuple[str, ...] = ()) -> Citation:
+def only(text: str, known_titles: list[str] | tuple[str, ...] = ()) -> DocumentReference:
     cits = parse_citations(text, known_titles)
     assert len(cits) == 1, cits
     return cits[0]

@@ -151,6 +151,7 @@ def test_docs_json(run, index):
     assert sorted(r["doc_type"] for r in rows).count("law") == 11
 
 
+@pytest.mark.integration
 def test_ingest_with_a_corrupt_file(run, tmp_path, corpus):
     docs = tmp_path / "docs"
     docs.mkdir()
@@ -173,6 +174,7 @@ def test_ingest_with_a_corrupt_file(run, tmp_path, corpus):
     assert data["found"] and data["citations"][0]["article"] == "第三条"
 
 
+@pytest.mark.integration
 def test_missing_embedding_model_is_a_message_not_a_traceback(tmp_path):
     env = {**os.environ, "ASSISTANT_EMBEDDING_MODEL": str(tmp_path / "no-model")}
     proc = subprocess.run([assistant_exe(), "ask", "问题", "--index", str(tmp_path / "idx")], cwd=tmp_path, env=env,

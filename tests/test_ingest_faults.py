@@ -30,6 +30,8 @@ import pytest
 
 from conftest import assistant_exe
 
+pytestmark = pytest.mark.integration  # ingests into indexes of its own, runs OCR or starts processes
+
 REPORT = "柳州市教育局2022年法治政府建设情况报告.txt"  # 26 passages
 TEACHERS = "中华人民共和国教师法.md"  # 43 passages, sorts first: 中 < 柳 < 法
 FILING = "法规规章备案条例.md"  # 22 passages

@@ -7,6 +7,7 @@ import shutil
 from collections import defaultdict
 
 import numpy as np
+import pytest
 from rank_bm25 import BM25Okapi
 from scipy import sparse
 
@@ -59,6 +60,7 @@ def _same_as_reference(engine):
             assert np.allclose(mine, bm.get_scores(toks), rtol=1e-12, atol=0)
 
 
+@pytest.mark.integration
 def test_saved_index_is_rank_bm25_exactly_updated_at_ingest_and_reopened(corpus, tmp_path, capfd):
     docs = _docs(corpus, tmp_path / "docs", FILING)
     engine = make_engine(tmp_path / "index", [docs])
@@ -83,6 +85,7 @@ def test_saved_index_is_rank_bm25_exactly_updated_at_ingest_and_reopened(corpus,
     assert "rebuild" not in capfd.readouterr().err
 
 
+@pytest.mark.integration
 def test_an_index_out_of_step_with_the_collection_is_rebuilt_with_a_message(corpus, tmp_path, capfd):
     docs = _docs(corpus, tmp_path / "docs", FILING)
     engine = make_engine(tmp_path / "index", [docs])

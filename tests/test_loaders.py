@@ -265,6 +265,7 @@ def test_pdf_with_owner_password_only_opens(tmp_path, report_text):
     assert re.sub(r"\s+", "", sentence) in re.sub(r"\s+", "", load(p).text)
 
 
+@pytest.mark.integration
 def test_scanned_pdf(tmp_path):
     p = tmp_path / "scan.pdf"
     p.write_bytes(_pdf([[], []]))

@@ -25,6 +25,8 @@ from assistant.ingest.loaders import LoadError, load
 from assistant.ingest.ocr_layout import Box, layout, normalise_paragraph
 from scanmaker import Scan, cer, degrade, law_chapter, save_pdf, squeeze, typeset
 
+pytestmark = pytest.mark.integration  # ingests into indexes of its own, runs OCR or starts processes
+
 LAW = "中华人民共和国未成年人保护法"
 #: The error rate a cleanly printed page must stay under (the issue's bar); measured: 0–0.08 % on this chapter.
 CLEAN_CER = 0.02

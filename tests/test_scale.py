@@ -8,7 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
+
+pytestmark = pytest.mark.integration  # ingests into indexes of its own, runs OCR or starts processes
 
 _FRESH = r"""
 import json, sys, time
@@ -18,12 +22,12 @@ from assistant.settings import Settings
 engine = Engine(Settings(_env_file=None, index_dir=sys.argv[1]))
 answer = engine.ask("规章应当在公布后多少日内报送备案？")
 import jieba
-from assistant import textutil
+from assistant import lazytable, textutil
 tok = engine.store.embeddings._model._sp
 out = {"s": time.perf_counter() - t0, "found": answer.found, "keyword": engine.retriever.keyword_source,
        "langchain_chroma": any(m.startswith("langchain_chroma") for m in sys.modules),
-       "jieba_lazy": isinstance(jieba.dt.FREQ, textutil.LazyTable),
-       "prefixes_lazy": isinstance(tok._prefixes, textutil.LazyTable)}
+       "jieba_lazy": isinstance(jieba.dt.FREQ, lazytable.LazyTable),
+       "prefixes_lazy": isinstance(tok._prefixes, lazytable.LazyTable)}
 # the lazily read tables give what the packages' own loading gives
 text = open(sys.argv[2], encoding="utf-8").read()
 paragraphs = [p for p in text.split("\n") if p.strip()][:150]

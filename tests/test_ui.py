@@ -329,6 +329,7 @@ def test_only_examples_the_index_answers_are_shown(engine, tmp_path):
     assert ui.AppState(engine.settings, engine).shown_examples() == ui.EXAMPLES  # every built-in one is answered
 
 
+@pytest.mark.integration
 def test_bad_examples_file_stops_the_app_with_a_chinese_message(tmp_path):
     """A deployment's broken examples file: exit status 2 and what is wrong, not a traceback."""
     bad = tmp_path / "examples.json"

@@ -26,7 +26,7 @@ from assistant.index_lock import ingest_lock, lock_folder
 from assistant.schema import DOC_TYPES, Chunk
 from assistant.store import FileRecord, Store, chunk_to_metadata
 from assistant.ingest import ocr
-from assistant.ingest.chunkers import chunk_document, classify
+from assistant.ingest.chunkers import chunk_document, document_kind
 from assistant.ingest.loaders import LoadError, iter_files, load
 
 log = logging.getLogger(__name__)
@@ -260,7 +260,7 @@ def _ingest_file(path: Path, source: str, digest: str, store: Store, prog: _Prog
     doc = load(path, ocr=ocr.OcrOptions.from_settings(store.settings), on_page=prog.page)
     prog.pages_done()
     doc.source = source
-    doc_type = classify(doc)
+    doc_type = document_kind(doc)
     chunks = chunk_document(doc, doc_type)
     if not chunks:
         raise LoadError(path, "没有可索引的文字 / no text to index")

@@ -24,7 +24,7 @@ _NORMATIVE_TITLE = re.compile(r"(?:办法|规定|细则|规则|通知|方案|意
 _PLACE_IN_TITLE = re.compile(r"^[\u4e00-\u9fff]{2,9}?(?:省|自治区|市|州|县|区)")
 
 
-def classify(doc: Document) -> str:
+def document_kind(doc: Document) -> str:
     """What the document is (schema.DOC_TYPES), from who made it, then its title and structure.
 
     法律 is made by the 全国人民代表大会 or its 常务委员会; 行政法规 by the 国务院 (国务院令); 司法解释 by the 最高人民法院 /
@@ -61,7 +61,7 @@ def classify(doc: Document) -> str:
 
 
 def chunk_document(doc: Document, doc_type: str | None = None) -> list[Chunk]:
-    doc_type = doc_type or classify(doc)
+    doc_type = doc_type or document_kind(doc)
     body = doc.text[doc.body_start :]
     if law.looks_like_law(body):
         return law.chunk(doc, doc_type)
