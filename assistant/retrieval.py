@@ -87,7 +87,7 @@ class Retriever:
         self.articles, self.titles, self.article_counts = articles, titles, article_counts
         self.doc_rows = doc_rows
         self.bodies = Bodies({t: "\n".join(chunks[i].text for i in doc_rows[t])
-                              for t, kind in titles.items() if kind == "report"})
+                              for t, doc_type in titles.items() if doc_type == "report"})
         # titles as a simplified question names them (寧夏自治區… → 宁夏自治区…)
         self.simplified_titles = {to_simplified(t): t for t in titles}
 
