@@ -117,6 +117,9 @@ class Answerer:
                                              docs=self._scope_docs(scope))
                 ans = (self._from_lookup(m, lookup, hits) if lookup
                        else self._extractive(full, kind, hits, several=not scope.named and not doc))
+                if ans.found and _other_year_only(ans, scope):
+                    scope.year_missing = True
+                    ans = Answer(q, False, unknown_body_message(scope, self.retriever.bodies), retrieved=hits)
                 if scope.named:
                     ans.reasons["scope"] = scope.__dict__
             ans.question = q
@@ -245,6 +248,17 @@ class Answerer:
         if (values := INTENTS[kind].differ) is not None and _values_differ(parts, values):
             lines.append(VALUES_DIFFER)
         return Answer(q, True, lead_line(cited) + "\n".join(lines), cited, hits, reasons=reasons)
+
+
+def _other_year_only(ans: Answer, scope: Scope) -> bool:
+    """The answer quotes a report of another year than the one asked about (see ``Scope.mentioned``) and none of
+    its quoted sentences, or the headings they stand under (三、2023年工作计划), names that year."""
+    if not scope.mentioned:
+        return False
+    from_mentioned = [c for c in ans.citations if c.chunk.doc in scope.mentioned]
+    year = str(scope.year)
+    return bool(from_mentioned) and not any(year in to_simplified(c.chunk.section + c.chunk.text[s:e])
+                                            for c in from_mentioned for s, e in c.quoted)
 
 
 def _values_differ(parts: list, values: re.Pattern) -> bool:

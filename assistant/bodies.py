@@ -140,6 +140,9 @@ class Scope:
     organisation: bool = False  # a body (教育局, 教委…) is named, not only a place: the question is about it
     year: int | None = None
     year_missing: bool = False  # the body is known but has no report of the year named
+    #: Reports of another year that speak of the year named (a 2022 report's 2023年工作计划): they answer only with
+    #: a sentence that names that year — what 柳州 did in 2023 is not in its 2022 report.
+    mentioned: list[str] = field(default_factory=list)
 
     @property
     def named(self) -> bool:
@@ -177,6 +180,7 @@ class Bodies:
             if scope.year is not None:  # that year's report, else one that speaks of that year
                 dated = ([p for p in matched if p.year == scope.year]
                          or [p for p in matched if p.year is None or scope.year in p.years])
+                scope.mentioned = [p.doc for p in dated if p.year is not None and p.year != scope.year]
             scope.year_missing = not dated
             scope.docs = [p.doc for p in dated]
         scope.unknown = self._unknown_places(q)

@@ -17,7 +17,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable, Protocol
 
-from assistant.intent import INTENTS, Intent, intent_terms
+from assistant.intent import INTENTS, Intent, intent_terms, unanswered_type
+from assistant.normalize import to_simplified
 from assistant.schema import Chunk, Hit
 from assistant.settings import ComposeSettings
 from assistant.textutil import normalize_ws, sentence_spans, tokens
@@ -94,14 +95,17 @@ def clause_spans(text: str, tuning: ComposeSettings = DEFAULT) -> list[tuple[int
     return out
 
 
-def content_spans(chunk: Chunk, tuning: ComposeSettings = DEFAULT) -> list[tuple[int, int]]:
-    """The passage's sentences without heading lines, inline headings (1．严格法治审查工作。) or signatures/dates."""
+def content_spans(chunk: Chunk, tuning: ComposeSettings = DEFAULT,
+                  keep: Callable[[str], bool] | None = None) -> list[tuple[int, int]]:
+    """The passage's sentences without heading lines, inline headings (1．严格法治审查工作。) or signatures/dates —
+    unless ``keep`` says the line states what the question asks for (a signature names who made the report, a
+    date line when)."""
     text = chunk.text
     heading = _bare(heading_label(chunk))
     out = []
     for s, e in clause_spans(text, tuning):
         sent = text[s:e]
-        if not _END.search(sent) and len(sent) < 40:
+        if not _END.search(sent) and len(sent) < 40 and not (keep and keep(sent)):
             continue  # a heading, a signature or a date line, not a sentence
         if heading and _bare(sent) == heading:
             continue
@@ -260,10 +264,12 @@ def sentence_parts(question: str, intent: Intent, hits: list[Hit], terms: Terms,
     (``intent``: how many passages are read, the deciding sentence, how many sentences and passages)."""
     deciding = intent.deciding
     wants_number = bool(intent.wants_number and intent.wants_number.search(question))
+    asked = unanswered_type(question, [])  # the kind of fact asked for (a count, a person…), if any
+    keep = (lambda line: not unanswered_type(question, [to_simplified(line)])) if asked else None
     scored = []  # (score, rank, span, hit, deciding)
     for rank, hit in enumerate(hits[: intent.read_passages]):
         text = hit.chunk.text
-        for s, e in content_spans(hit.chunk, tuning):
+        for s, e in content_spans(hit.chunk, tuning, keep):
             words = set(tokens(text[s:e]))
             if rank > 0 and not words & terms.specific:
                 continue  # a weaker passage joins only with the question's own words
@@ -281,6 +287,28 @@ def sentence_parts(question: str, intent: Intent, hits: list[Hit], terms: Terms,
         return [Part(hits[0], [spans[0]])] if spans else []
     if intent.decided and any(x[4] for x in scored):
         scored = [x for x in scored if x[4]]  # a time question is answered by a sentence that states a time
+    chosen = _choose(scored, intent, tuning)
+    if asked and unanswered_type(question, [_simple(x) for x in chosen]):
+        # the best sentences do not state the kind of fact asked for (多少天, 是谁): those of the passages read
+        # that do, if any (else the answer is refused for want of it)
+        stating = [x for x in scored if x[0] > 0 and not unanswered_type(question, [_simple(x)])]
+        chosen = _choose(stating, intent, tuning) or chosen
+    first = next((x for x in chosen if x[4]), None)  # the deciding sentence first, then reading order
+    chosen.sort(key=lambda x: (x is not first, x[1], x[2]))
+    return _with_items(chosen, intent, tuning)
+
+
+def _simple(x: tuple) -> str:
+    """A scored sentence's text, in simplified characters (what the answer-type patterns read)."""
+    s, e = x[2]
+    return to_simplified(x[3].chunk.text[s:e])
+
+
+def _choose(scored: list, intent: Intent, tuning: ComposeSettings) -> list:
+    """The best-scored sentences within the type's limits: those near the best, from at most ``max_passages``
+    passages (a second passage only when nearly as good)."""
+    if not scored:
+        return []
     best = scored[0][0]
     chosen, passages = [], []
     for x in scored:
@@ -291,9 +319,7 @@ def sentence_parts(question: str, intent: Intent, hits: list[Hit], terms: Terms,
                 continue
             passages.append(x[1])
         chosen.append(x)
-    first = next((x for x in chosen if x[4]), None)  # the deciding sentence first, then reading order
-    chosen.sort(key=lambda x: (x is not first, x[1], x[2]))
-    return _with_items(chosen, intent, tuning)
+    return chosen
 
 
 def _with_items(chosen: list, intent: Intent, tuning: ComposeSettings) -> list[Part]:

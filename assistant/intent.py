@@ -208,10 +208,14 @@ _CN_NUM = "[0-9０-９一二三四五六七八九十百千万两]+"
 #: Questions that ask for a particular kind of fact, and what a passage that states it must contain.
 #: A report that never gives an amount, a head count or a name cannot answer "多少钱", "多少人", "是谁",
 #: however close its wording is to the question.
-ANSWER_TYPES: tuple[tuple[str, re.Pattern, re.Pattern], ...] = (
+ANSWER_TYPES: tuple[tuple[str, re.Pattern, re.Pattern | Callable[[str, str], bool]], ...] = (
     ("amount", re.compile(r"多少钱|多少元|金额|花了多少|多少.{0,3}费"), re.compile(rf"{_CN_NUM}(?:多)?(?:元|万元|亿元)")),
     ("rate", re.compile(r"(?:率|比例|占比)(?:是|有|为)?多少"), re.compile(r"[0-9０-９.]+\s*[%％]|百分之")),
-    ("person", re.compile(r"是谁|叫什么名字|姓名|是哪位"), re.compile(r"(?!)")),  # no passage here names people
+    ("name", re.compile(r"叫什么名字|姓名|名字是"), lambda q, p: _names_person(p)),
+    ("person", re.compile(r"是谁|是哪位"), lambda q, p: _names_person(p) or _names_post(q, p)),
+    # 哪一天 is a calendar date in a report (2024年9月26日) and a period in a law (六十日内)
+    ("date", re.compile(r"哪一?天|几号|几月几[日号]|哪个日子"),
+     re.compile(rf"{_CN_NUM}\s*月\s*{_CN_NUM}\s*[日号]|{_CN_NUM}\s*(?:个)?(?:日|天|个?月|年)")),
     ("clock", re.compile(r"几点|几时|什么时间点"), re.compile(rf"{_CN_NUM}\s*(?:时|点)")),
     ("month", re.compile(r"几月|哪个月|哪一个月|什么月份"), re.compile(rf"{_CN_NUM}\s*月")),
     # 多少师生 / 多少家: a count with no measure word still needs a number in the answer (digits, or a Chinese
@@ -225,10 +229,45 @@ _MEASURE_KIN = {"人": "[人名]", "名": "[人名]", "条": "[条项]", "项": 
                 "天": "(?:工作)?[天日]", "日": "(?:工作)?[天日]"}
 
 
+#: Posts and forms of address (Chinese job titles: general vocabulary, not words of the questions seen).
+_POSTS = re.compile(r"[局组校科处院所部厅站队班]长|主任|书记|律师|委员|教授|法官|检察官|主席|顾问|同志|先生|女士|专家")
+
+
+def _names_person(passage: str) -> bool:
+    """The passage names a person: a name (jieba's part-of-speech tag nr, two or three characters) next to a post
+    (常务副主任 姚芳, 蒋隆旭律师, 教授王敬波). jieba tags many other words nr (青少年, 宣传教育), so a name alone is not
+    enough."""
+    if not _POSTS.search(passage):
+        return False
+    import jieba.posseg  # loaded on the first person question only
+
+    pairs = [(w, flag) for w, flag in jieba.posseg.lcut(passage) if w.strip()]
+    words, flags = [w for w, _ in pairs], dict(pairs)
+    for i, w in enumerate(words):
+        if flags.get(w) == "nr" and 2 <= len(w) <= 3 and not _POSTS.search(w):
+            near = words[i - 1:i] + words[i + 1:i + 2]
+            if any(_POSTS.search(n) for n in near):
+                return True
+    return False
+
+
+_ASSIGNED = re.compile(rf"由(?:{_POSTS.pattern})|(?:{_POSTS.pattern})(?:任|担任|兼任|作为|为)")
+
+
+def _names_post(question: str, passage: str) -> bool:
+    """The passage gives a post the role asked about, a post the question does not itself name: 由局长任组长 answers
+    谁当组长, but 校长由…聘任 does not answer 校长是谁."""
+    return any(not any(p in question for p in _POSTS.findall(m.group())) for m in _ASSIGNED.finditer(passage))
+
+
+def _states(states: re.Pattern | Callable[[str, str], bool], question: str, passage: str) -> bool:
+    return states(question, passage) if callable(states) else bool(states.search(passage))
+
+
 def unanswered_type(question: str, passages: list[str]) -> str | None:
     """The kind of fact the question asks for when none of the passages states one, else None."""
     for name, asks, states in ANSWER_TYPES:
-        if asks.search(question) and not any(states.search(p) for p in passages):
+        if asks.search(question) and not any(_states(states, question, p) for p in passages):
             return name
     for m in _COUNT_QUESTION.finditer(question):
         measure = _MEASURE_KIN.get(m.group(1), m.group(1))

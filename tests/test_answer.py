@@ -280,6 +280,25 @@ def test_unanswered_type_on_the_report(report_path, question, kind):
     assert unanswered_type(question, [report_path.read_text(encoding="utf-8")]) == kind
 
 
+@pytest.mark.parametrize(
+    "question, passage, kind",
+    [
+        ("法治领导小组是谁当组长？", "成立了由局长任组长、分管领导任副组长的领导小组。", None),  # a post given the role
+        ("法律顾问是谁？", "聘请双牌县峦山律师事务所蒋隆旭律师担任法律顾问。", None),  # a name next to a post
+        ("那份报告是谁作的？", "嘉定区妇女儿童工作委员会常务副主任 姚芳", None),
+        ("校长是谁？", "校长由县级人民政府教育行政部门依法聘任。", "person"),  # the post asked about is no answer
+        ("局长叫什么名字？", "机关负责人积极出庭应诉，以实际行动贯彻落实规定。", "name"),
+        ("报告是哪天作的？", "——2024年9月26日在上海市嘉定区第七届人民代表大会", None),
+        ("报告是哪天作的？", "主任、各位副主任,各位委员:", "date"),
+        ("受理后哪一天之前要作出决定？", "应当自受理申请之日起六十日内作出行政复议决定。", None),  # a period in a law
+    ],
+)
+def test_who_and_which_day_need_a_person_or_a_date(question, passage, kind):
+    from assistant.intent import unanswered_type
+
+    assert unanswered_type(question, [passage]) == kind
+
+
 def test_plausible_but_absent_counts_are_refused(engine):
     for question in ("柳州市教育局2022年法治建设经费总共花了多少钱？", "2022年教育局查处了多少家违规校外培训机构？",
                      "柳州市第六十六中学的校长叫什么名字？"):

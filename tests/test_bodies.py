@@ -74,6 +74,21 @@ def test_a_body_with_no_report_is_refused_naming_the_bodies_that_have_one(bureau
     assert not ans.found and "2021" in ans.answer
 
 
+def test_a_year_the_report_only_plans_for_answers_plans_only(bureaus_engine):
+    """柳州's 2022 report speaks of 2023 in its plan: a 2023 plan question is answered from it, what was done in 2023
+    is not (a sentence of the report or a heading over it must name the year)."""
+    ans = bureaus_engine.ask("柳州市教育局2023年打算怎么提高行政执法水平？")
+    assert ans.found and all("2023" in c.chunk.section for c in ans.citations)
+    ans = bureaus_engine.ask("柳州市教育局2023年开展了哪些普法活动？")
+    assert not ans.found and not ans.citations and "2022" in ans.answer
+
+
+def test_who_is_answered_when_the_report_names_the_person(bureaus_engine):
+    ans = bureaus_engine.ask("双牌县教育局聘的法律顾问是谁？")
+    assert ans.found and "蒋隆旭律师" in ans.answer
+    assert not bureaus_engine.ask("柳州市教育局局长是谁？").found
+
+
 def test_a_place_without_a_report_still_gets_the_law(bureaus_engine):
     ans = bureaus_engine.ask("杭州的学校可以没收学生的手机吗？")
     reports = set(_reports(bureaus_engine))
