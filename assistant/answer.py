@@ -54,18 +54,19 @@ class Signals:
                 or (self.margin >= tuning.decisive_margin and self.bm25 >= tuning.decisive_bm25))
 
 
-def report_groups(hits: list[Hit], tuning: AnswerSettings = AnswerSettings()) -> list[list[Hit]]:
+def report_groups(hits: list[Hit], tuning: AnswerSettings = AnswerSettings(), across: bool = False) -> list[list[Hit]]:
     """The top passages grouped by report, when a report leads and others come close
-    (``AnswerSettings.multi_report_share``): "各地是怎么做的" is answered by several reports, and picking one
-    would hide the others; [] otherwise (a law question, or one report far ahead)."""
+    (``AnswerSettings.multi_report_share``; ``across_share`` when the question asks across bodies): "各地是怎么做的"
+    is answered by several reports, and picking one would hide the others; [] otherwise (a law question, or one
+    report far ahead)."""
     if not hits or hits[0].chunk.doc_type != "report":
         return []
-    share = tuning.multi_report_share
+    share = tuning.across_share if across else tuning.multi_report_share
     docs = list(dict.fromkeys(h.chunk.doc for h in hits
                               if h.chunk.doc_type == "report" and h.score >= share * hits[0].score))
     if len(docs) < 2:
         return []
-    return [[h for h in hits if h.chunk.doc == d] for d in docs[:tuning.max_reports]]
+    return [[h for h in hits if h.chunk.doc == d] for d in docs[:tuning.across_reports if across else tuning.max_reports]]
 
 
 class Answerer:
@@ -113,10 +114,11 @@ class Answerer:
                 ans = Answer(q, False, unknown_body_message(scope, self.retriever.bodies),
                              reasons={"body": "not_in_corpus", "scope": scope.__dict__})
             else:
-                hits = self.retriever.search(full, k=k, doc=doc, doc_type=doc_type, kind=kind,
-                                             docs=self._scope_docs(scope))
+                across = scope.across and not doc and not lookup
+                hits = self.retriever.search(full, k=self.tuning.across_passages if across else k, doc=doc,
+                                             doc_type=doc_type, kind=kind, docs=self._scope_docs(scope))
                 ans = (self._from_lookup(m, lookup, hits) if lookup
-                       else self._extractive(full, kind, hits, several=not scope.named and not doc))
+                       else self._extractive(full, kind, hits, several=not scope.named and not doc, across=across))
                 if ans.found and _other_year_only(ans, scope):
                     scope.year_missing = True
                     ans = Answer(q, False, unknown_body_message(scope, self.retriever.bodies), retrieved=hits)
@@ -213,16 +215,16 @@ class Answerer:
         bm25 = (hits[0].bm25 or 0.0) if hits else 0.0
         return Signals(dense=dense, coverage=covered / total, margin=margin, bm25=bm25)
 
-    def _extractive(self, q: str, kind: str, hits: list[Hit], several: bool = False) -> Answer:
+    def _extractive(self, q: str, kind: str, hits: list[Hit], several: bool = False, across: bool = False) -> Answer:
         """The composed answer, or NOT_FOUND. ``several``: no body is named, so when several reports answer, each
-        answers in turn under its title (report_groups)."""
+        answers in turn under its title (report_groups; ``across``: the question asks across bodies)."""
         sig = self.signals(q, hits)
         reasons = {"signals": sig.__dict__ | {"score": round(sig.score(self.tuning), 3)}, "kind": kind}
         if not hits or not (sig.answerable(self.min_score, self.tuning) or any(_in_kind_section(kind, h) for h in hits[:3])):
             return Answer(q, False, NOT_FOUND, retrieved=hits, reasons=reasons)
         citations: dict[str, Citation] = {}
         lines, quoted = [], []
-        groups = report_groups(hits, self.tuning) if several else []
+        groups = report_groups(hits, self.tuning, across) if several else []
         parts, headers = [], {}  # headers: index of a group's first part → the line naming its report
         for group in groups or [hits]:
             composed = compose(q, kind, group, self.retriever, self.compose_tuning)

@@ -37,6 +37,10 @@ _CN_DIGITS = {c: str(i) for i, c in enumerate("〇一二三四五六七八九")}
 #: Separators some file names put between a place and a body (九龙坡区_区教委…).
 _SEPARATORS = re.compile(r"[\s_·—\-]+")
 #: Place words that name the whole country: a question about 中国 or 全国 names no body whose report it wants.
+#: A question that asks across bodies (各地是怎么做的, 哪些教育局…, 各区县): Chinese words for "each / which places",
+#: general grammar rather than words of the questions seen.
+_BODY_KINDS = r"(?:地方|地区|区县|县区|城市|单位|部门|教育局|教委|教育部门)"
+ACROSS = re.compile(rf"各地|各级|各个?{_BODY_KINDS}|(?:哪些|哪几个|多少个?){_BODY_KINDS}|(?:别的|其他){_BODY_KINDS}")
 NATIONWIDE = frozenset({"中国", "中华", "中华人民共和国", "全国", "我国", "国家", "中央"})
 
 
@@ -143,6 +147,8 @@ class Scope:
     #: Reports of another year that speak of the year named (a 2022 report's 2023年工作计划): they answer only with
     #: a sentence that names that year — what 柳州 did in 2023 is not in its 2022 report.
     mentioned: list[str] = field(default_factory=list)
+    #: No body is named and the question asks across bodies (各地是怎么做的): every report that answers, in turn.
+    across: bool = False
 
     @property
     def named(self) -> bool:
@@ -183,6 +189,7 @@ class Bodies:
                 scope.mentioned = [p.doc for p in dated if p.year is not None and p.year != scope.year]
             scope.year_missing = not dated
             scope.docs = [p.doc for p in dated]
+        scope.across = not matched and bool(ACROSS.search(q))
         scope.unknown = self._unknown_places(q)
         if scope.unknown and not matched:
             scope.organisation = any(re.match(_ORG.pattern, q[q.index(u) + len(u):]) for u in scope.unknown)

@@ -47,6 +47,8 @@ class Corpus(Protocol):
 
     def chunks_of(self, doc: str) -> list[Chunk]: ...
 
+    def similarity(self, question: str, sentences: list[str]) -> list[float]: ...
+
 
 @dataclass
 class Part:
@@ -259,7 +261,8 @@ def _groups(chunk: Chunk, spans: list[tuple[int, int]]) -> dict[tuple[int, int],
 
 
 def sentence_parts(question: str, intent: Intent, hits: list[Hit], terms: Terms,
-                   tuning: ComposeSettings = DEFAULT) -> list[Part]:
+                   tuning: ComposeSettings = DEFAULT,
+                   similarity: Callable[[str, list[str]], list[float]] | None = None) -> list[Part]:
     """The best sentences of the top passages by rare-word overlap with the question, shaped by its type
     (``intent``: how many passages are read, the deciding sentence, how many sentences and passages)."""
     deciding = intent.deciding
@@ -281,6 +284,9 @@ def sentence_parts(question: str, intent: Intent, hits: list[Hit], terms: Terms,
             if wants_number and _NUMBER.search(text[s:e]):
                 score *= tuning.number_boost
             scored.append((score * hit.score ** tuning.passage_power, rank, (s, e), hit, decides))
+    if tuning.sentence_similarity and scored:
+        cos = similarity(question, [x[3].chunk.text[x[2][0]:x[2][1]] for x in scored])
+        scored = [(x[0] * max(c, 0.01) ** tuning.sentence_similarity, *x[1:]) for x, c in zip(scored, cos)]
     scored.sort(key=lambda x: -x[0])
     if not scored or scored[0][0] <= 0:  # nothing overlaps: the top passage's opening sentence
         spans = content_spans(hits[0].chunk, tuning) if hits else []
@@ -366,4 +372,4 @@ def compose(question: str, kind: str, hits: list[Hit], corpus: Corpus, tuning: C
         parts = shape(intent, hits, corpus.chunks_of, terms, tuning)
         if parts:
             return parts
-    return sentence_parts(question, intent, hits, terms, tuning)
+    return sentence_parts(question, intent, hits, terms, tuning, corpus.similarity)

@@ -41,6 +41,10 @@ class ArticleLookup:
     name: str = ""  # the document as the question (or the conversation) named it, for messages
 
 
+#: Sentence vectors kept by ``Retriever.similarity`` before the cache starts afresh (about 2 KB each with USE).
+SENTENCE_CACHE = 20_000
+
+
 class Retriever:
     """Holds the in-memory views of the index (chunks, BM25, article table); cheap to query, built once."""
 
@@ -48,6 +52,7 @@ class Retriever:
         self.store = store
         self.tuning = tuning or RetrievalSettings()
         self.mode = mode  # hybrid / dense / bm25: the benchmarks compare them
+        self._sentence_vectors: dict[str, list[float]] = {}  # sentence → embedding (``similarity``)
         self.reload()
 
     def reload(self) -> None:
@@ -104,6 +109,20 @@ class Retriever:
     def idf(self, token: str) -> float:
         n = max(len(self.chunks), 1)
         return math.log((n + 1) / (self.df.get(token, 0) + 0.5))
+
+    def similarity(self, question: str, sentences: list[str]) -> list[float]:
+        """Cosine of the question and each sentence with the index's embedding model (vectors are normalised);
+        sentence vectors are kept, so a passage read again costs nothing."""
+        missing = [s for s in dict.fromkeys(sentences) if s not in self._sentence_vectors]
+        if question not in self._sentence_vectors:
+            missing.append(question)
+        if missing:
+            if len(self._sentence_vectors) > SENTENCE_CACHE:
+                self._sentence_vectors.clear()
+            for s, v in zip(missing, self.store.embeddings.embed_documents(missing)):
+                self._sentence_vectors[s] = v
+        q = self._sentence_vectors[question]
+        return [sum(a * b for a, b in zip(q, self._sentence_vectors[s])) for s in sentences]
 
     @staticmethod
     def expand(question: str) -> list[str]:

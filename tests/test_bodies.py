@@ -96,6 +96,14 @@ def test_a_place_without_a_report_still_gets_the_law(bureaus_engine):
     assert any(c.chunk.doc == "中华人民共和国未成年人保护法" for c in ans.citations)
 
 
+def test_a_question_across_bodies_is_answered_report_by_report(bureaus_engine):
+    """各区县 / 哪些教育局 asks across bodies: every report that answers, under its own title, beyond the top five."""
+    ans = bureaus_engine.ask("各区县教育局是怎么落实行政执法三项制度的？")
+    cited = list(dict.fromkeys(c.chunk.doc for c in ans.citations))
+    assert ans.found and len(cited) >= 3 and set(cited) <= set(_reports(bureaus_engine))
+    assert all(f"《{doc}》：" in ans.answer for doc in cited)
+
+
 def test_traditional_report_answers_simplified_questions(bureaus_engine):
     title = "寧夏自治區2016年法治政府建設報告"
     ans = bureaus_engine.ask("宁夏自治区2016年法治政府建设有哪些成效？")
