@@ -116,7 +116,8 @@ class Answerer:
             else:
                 across = scope.across and not doc and not lookup
                 hits = self.retriever.search(full, k=self.tuning.across_passages if across else k, doc=doc,
-                                             doc_type=doc_type, kind=kind, docs=self._scope_docs(scope))
+                                             doc_type=doc_type, kind=kind, docs=self._scope_docs(scope),
+                                             turn=m)
                 ans = (self._from_lookup(m, lookup, hits) if lookup
                        else self._extractive(full, kind, hits, several=not scope.named and not doc, across=across))
                 if ans.found and _other_year_only(ans, scope):

@@ -246,15 +246,24 @@ class Retriever:
         return [(int(i), float(scores[i])) for i in top if scores[i] > 0]
 
     def search(self, question: str, k: int = 5, doc: str | None = None, doc_type: str | None = None,
-               mode: str | None = None, kind: str = "fact", docs: list[str] | None = None) -> list[Hit]:
+               mode: str | None = None, kind: str = "fact", docs: list[str] | None = None,
+               turn: str | None = None) -> list[Hit]:
         """The top ``k`` passages; ``kind`` (assistant.intent) favours the passages that answer that kind of question.
-        ``docs`` confines the search to those documents (the reports of the body a question names)."""
+        ``docs`` confines the search to those documents (the reports of the body a question names). ``turn``: the
+        conversation's last question when ``question`` is it merged with the earlier ones — its words weigh
+        ``turn_weight`` more than the history's, so a follow-up with a topic of its own is not drowned by the
+        question before it."""
         mode = mode or self.mode
         n = max(self.tuning.candidates, k)
         allowed = self.allowed_docs(doc, doc_type, docs)
+        turn = turn if turn and turn != question and self.tuning.turn_weight else None
         vector = self.store.embeddings.embed_query(question) if mode in ("hybrid", "dense") else None
+        if vector is not None and turn:
+            v = np.asarray(vector) + self.tuning.turn_weight * np.asarray(self.store.embeddings.embed_query(turn))
+            vector = (v / (np.linalg.norm(v) or 1.0)).tolist()
         dense = self.dense(question, n, allowed, vector) if vector is not None else []
-        keyword = self.keyword(question, n, allowed, kind) if mode in ("hybrid", "bm25") else []
+        weighted = " ".join([question, *[turn] * round(self.tuning.turn_weight)]) if turn else question
+        keyword = self.keyword(weighted, n, allowed, kind) if mode in ("hybrid", "bm25") else []
         boost = set(self.mentioned_titles(question)) if not doc else set()
         hits = self.fuse(dense, keyword, k, boost, kind)
         if vector is not None:  # keyword-only hits get their cosine too: answerability reads it

@@ -48,6 +48,13 @@ class RetrievalSettings(BaseModel):
         "soft preference, since the report that cites a law is named together with it.")
 
 
+    turn_weight: float = Field(
+        1.0, ge=0, description="A follow-up is searched as the conversation merged, with its own words counted this "
+        "many times more (keyword side) and its own vector added this many times (dense side): a follow-up with a "
+        "topic of its own (那决策草案送去做合法性审查，审查时间给多久？) is not drowned by the question before it. On the 31 "
+        "follow-ups of the dev sets: 0 → 17 right, 1 → 19, 2 → 18.")
+
+
 class ComposeSettings(BaseModel):
     """How the answering sentences are chosen from the passages (assistant/compose.py). Per question type
     limits (sentences, passages) are in the type's entry of assistant/intent.py INTENTS."""
