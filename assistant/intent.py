@@ -224,9 +224,10 @@ ANSWER_TYPES: tuple[tuple[str, re.Pattern, re.Pattern | Callable[[str, str], boo
      re.compile(r"[0-9０-９]|[一二三四五六七八九十百千万两]+(?:多|余)?[个名人份件项次场所家位批期篇条起天日年月]")),
 )
 #: "多少份 / 几次 / 多少所": a count of something is stated as number + the same measure word (or a kin).
-_COUNT_QUESTION = re.compile(r"(?<!哪)(?:多少|几)(?:个)?([人名份件项条家所次起场期篇册张天日岁位批])")
+#: 好几个月 / 十几天 / 几十人 say "several", they do not ask.
+_COUNT_QUESTION = re.compile(r"(?<!哪)(?:多少|(?<![好十])几(?![十百千万]))(?:个)?(小时|分钟|[人名份件项条家所次起场期篇册张天日岁位批周]|月|年(?!级))")
 _MEASURE_KIN = {"人": "[人名]", "名": "[人名]", "条": "[条项]", "项": "[项条]", "次": "[次起]", "起": "[次起]", "件": "[件份]", "份": "[份件]",
-                "天": "(?:工作)?[天日]", "日": "(?:工作)?[天日]"}
+                "天": "(?:工作)?[天日]", "日": "(?:工作)?[天日]", "周": "(?:周|星期)", "小时": "(?:小时|个钟头)"}
 
 
 #: Posts and forms of address (Chinese job titles: general vocabulary, not words of the questions seen).

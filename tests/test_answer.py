@@ -291,9 +291,13 @@ def test_unanswered_type_on_the_report(report_path, question, kind):
         ("报告是哪天作的？", "——2024年9月26日在上海市嘉定区第七届人民代表大会", None),
         ("报告是哪天作的？", "主任、各位副主任,各位委员:", "date"),
         ("受理后哪一天之前要作出决定？", "应当自受理申请之日起六十日内作出行政复议决定。", None),  # a period in a law
+        ("醉驾会判几个月拘役？", "人民法院判处拘役或者有期徒刑时，应当依法折抵相应刑期。", "count:月"),
+        ("起诉要在几个月内提出？", "应当自知道或者应当知道作出行政行为之日起六个月内提出。", None),
+        ("作业每天最多多少分钟？", "延长期限最多不得超过三十日。", "count:分钟"),
+        ("过了好几个月了，我还能申请吗？", "最长不得超过一年。", None),  # 好几个月 says "several", it does not ask
     ],
 )
-def test_who_and_which_day_need_a_person_or_a_date(question, passage, kind):
+def test_who_which_day_and_how_many_months_need_that_fact(question, passage, kind):
     from assistant.intent import unanswered_type
 
     assert unanswered_type(question, [passage]) == kind
