@@ -109,10 +109,18 @@ class Answerer:
             own = classify(m)
             kind = own if own != "fact" or full == m else classify(full)
             scope = self.retriever.bodies.scope(full) if not doc else Scope()
+            section = INTENTS[kind].section
             if scope.year_missing or (scope.unknown and scope.organisation and not scope.docs) and not lookup:
                 hits = []
                 ans = Answer(q, False, unknown_body_message(scope, self.retriever.bodies),
                              reasons={"body": "not_in_corpus", "scope": scope.__dict__})
+            elif section and scope.docs and not lookup and not unanswered_type(full, []) and not any(
+                    section.search(c.section) for d in scope.docs for c in self.retriever.chunks_of(d)):
+                # the named report has no plan / problems section, so nothing of it says so (a count question —
+                # 定了几个抽查计划 — asks a fact about a plan and is answered as one)
+                hits = []
+                ans = Answer(q, False, msg.NO_SECTION.format(doc="》《".join(scope.docs), what=INTENTS[kind].section_name),
+                             reasons={"section": "none", "scope": scope.__dict__})
             else:
                 across = scope.across and not doc and not lookup
                 hits = self.retriever.search(full, k=self.tuning.across_passages if across else k, doc=doc,

@@ -32,8 +32,10 @@ class Intent:
     cues: re.Pattern
     #: Cue words that set the question's frame wherever they stand, in the story too (明年, 下一步: a plan).
     frame: re.Pattern | None = None
-    #: A report section whose heading matches this is where the answer lives (plan → 工作计划 / 下一步打算).
+    #: A report section whose heading matches this is where the answer lives (plan → 工作计划 / 下一步打算); a named
+    #: report without one does not answer (its name for the refusal: ``section_name``).
     section: re.Pattern | None = None
+    section_name: str = ""
     #: A sentence that matches this is the one that answers (time → the one that states the time).
     deciding: re.Pattern | None = None
     #: Retrieval: a passage whose text matches ``favours`` (or, for a type with a ``section``, a report passage under
@@ -106,12 +108,12 @@ INTENTS: dict[str, Intent] = {i.name: i for i in (
            re.compile(r"以后(?:要|将|准备|打算)|计划|打算|准备做|工作安排|工作思路|工作重点|目标是什么"),
            frame=re.compile(r"明年|下一年|下一步|下步|今后|接下来|未来|往后|(?:20\d\d|来)年(?:要|将|准备|打算|重点)"),
            section=re.compile(r"计划|打算|思路|下一步|今后|展望|工作安排|工作要点|努力方向|工作重点|工作目标"),
-           boost=1.5, shape="section"),
+           section_name="下一步工作计划", boost=1.5, shape="section"),
     Intent("problems",
            re.compile(r"不足|短板|薄弱|差距|欠缺|缺点|缺陷|毛病|困难|弱项|不够好|哪里不好|不到位|不理想|效果不.{0,2}好|有待(?:加强|提高|改进)"
                       r"|(?:存在|有|还有)(?:哪些|什么|的|些)?问题|问题(?:有哪些|是什么|在哪)|哪些问题|什么问题"),
            section=re.compile(r"问题|不足|短板|薄弱|困难|差距|欠缺|弱项"),
-           boost=1.5, shape="section"),
+           section_name="存在的问题和不足", boost=1.5, shape="section"),
     Intent("liability",
            re.compile(r"(?:谁|要|该|得|应该|应当|来)负责(?!人)|负责吗|负什么责|谁的责任|责任(?:吗|呢|在谁|归谁)|有责任|担责|(?:钱|费)得?.{0,6}出吗|谁出|担.{0,5}责任|什么责任|什么后果|承担.{0,8}责任|要赔|赔偿|赔钱|谁赔|该赔|赔吗|赔不赔"
                       # 追究期限 / 追究时效 is a time asked about, not who is liable
@@ -225,9 +227,10 @@ ANSWER_TYPES: tuple[tuple[str, re.Pattern, re.Pattern | Callable[[str, str], boo
 )
 #: "多少份 / 几次 / 多少所": a count of something is stated as number + the same measure word (or a kin).
 #: 好几个月 / 十几天 / 几十人 say "several", they do not ask.
-_COUNT_QUESTION = re.compile(r"(?<!哪)(?:多少|(?<![好十])几(?![十百千万]))(?:个)?(小时|分钟|[人名份件项条家所次起场期篇册张天日岁位批周]|月|年(?!级))")
+_COUNT_QUESTION = re.compile(r"(?<!哪)(?:多少|(?<![好十])几(?![十百千万]))(?:个)?(小时|分钟|[人名份件项条家所次起场期篇册张天日岁位批周]|月|年(?!级)|个)")
 _MEASURE_KIN = {"人": "[人名]", "名": "[人名]", "条": "[条项]", "项": "[项条]", "次": "[次起]", "起": "[次起]", "件": "[件份]", "份": "[份件]",
-                "天": "(?:工作)?[天日]", "日": "(?:工作)?[天日]", "周": "(?:周|星期)", "小时": "(?:小时|个钟头)"}
+                "天": "(?:工作)?[天日]", "日": "(?:工作)?[天日]", "周": "(?:周|星期)", "小时": "(?:小时|个钟头)",
+                "个": "[个人名份件项条家所次起场期篇册张天日岁位批]"}  # 多少个学生 is answered by 135人
 
 
 #: Posts and forms of address (Chinese job titles: general vocabulary, not words of the questions seen).

@@ -197,6 +197,7 @@ TOO_LONG = "问题太长了（超过 {limit} 字），请精简后再问。"
 NO_WORDS = "问题里没有可以查找的文字（只有标点或表情符号），请用中文写出您的问题，例如“学校对学生欺凌应该怎么处理？”。"
 #: After an answer that quotes different periods (or other values its type compares) from different articles
 #: (申请复议六十日 / 起诉十五日).
+NO_SECTION = "《{doc}》中没有谈{what}的部分，无法回答这个问题。"
 VALUES_DIFFER = "（以上各条规定的期限分别适用于不同事项，请按您的情形对照各条文。）"
 INDEX_EMPTY = "索引为空：请先导入文件（assistant ingest）。"
 ANSWER_DOC_NOT_IN_CORPUS = "现有文件中没有《{name}》，无法核对{articles}。"

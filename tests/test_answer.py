@@ -295,6 +295,8 @@ def test_unanswered_type_on_the_report(report_path, question, kind):
         ("起诉要在几个月内提出？", "应当自知道或者应当知道作出行政行为之日起六个月内提出。", None),
         ("作业每天最多多少分钟？", "延长期限最多不得超过三十日。", "count:分钟"),
         ("过了好几个月了，我还能申请吗？", "最长不得超过一年。", None),  # 好几个月 says "several", it does not ask
+        ("矫治了多少个学生？", "完成三期学生共135人的教育矫治工作。", None),  # 个 is answered by any measure
+        ("定了几个抽查计划？", "制定双随机抽查计划，联合检查。", "count:个"),
     ],
 )
 def test_who_which_day_and_how_many_months_need_that_fact(question, passage, kind):

@@ -83,6 +83,14 @@ def test_a_year_the_report_only_plans_for_answers_plans_only(bureaus_engine):
     assert not ans.found and not ans.citations and "2022" in ans.answer
 
 
+def test_a_named_report_without_plans_or_problems_does_not_answer_them(bureaus_engine):
+    """双牌's report (its opening part) has no section on problems or plans: saying so beats quoting its opening."""
+    ans = bureaus_engine.ask("双牌县教育局在法治建设上还有哪些短板？")
+    assert not ans.found and not ans.citations and "双牌" in ans.answer and "问题和不足" in ans.answer
+    ans = bureaus_engine.ask("柳州市教育局下一步在法治建设上有什么打算？")  # its report has a plan section
+    assert ans.found and all("计划" in c.chunk.section for c in ans.citations)
+
+
 def test_who_is_answered_when_the_report_names_the_person(bureaus_engine):
     ans = bureaus_engine.ask("双牌县教育局聘的法律顾问是谁？")
     assert ans.found and "蒋隆旭律师" in ans.answer
