@@ -548,7 +548,15 @@ def test_api_lists_only_ask_and_status(client):
     assert set(api["named_endpoints"]) == {"/ask", "/status"}
     assert not api["unnamed_endpoints"]
     params = [p["parameter_name"] for p in api["named_endpoints"]["/ask"]["parameters"]]
-    assert params == ["question", "doc", "doc_type"]
+    assert params == ["question", "doc", "doc_type", "history"]
+
+
+def test_api_answers_a_follow_up_from_the_earlier_questions(client, engine):
+    first = "孩子在学校被同学打伤了，学校要承担责任吗？"
+    got = client.predict("如果孩子已经十六岁了呢？", "全部", "全部", first, api_name="/ask")
+    want = engine.ask("如果孩子已经十六岁了呢？", history=[first]).to_json()
+    assert got["found"] and got["standalone_question"] == want["standalone_question"] != got["question"]
+    assert got["citations"] == want["citations"]
 
 
 @pytest.mark.parametrize("question", ["《中华人民共和国未成年人保护法》第三十九条", "2022年审查了多少份重大行政决策？",

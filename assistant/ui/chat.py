@@ -279,7 +279,7 @@ def add_public_api(state: AppState) -> None:
     settings = state.settings
 
     @guarded
-    def ask(question: str, doc: str = ALL, doc_type: str = ALL) -> dict:
+    def ask(question: str, doc: str = ALL, doc_type: str = ALL, history: str = "") -> dict:
         """回答一个问题，返回与 `assistant ask --json` 相同的 JSON（id, question, found, answer, citations, retrieved, ms）。
 
         服务刚启动、索引还在加载或建立时，最多等待 ASSISTANT_ASK_WAIT_S 秒（默认 60）再回答；仍未就绪则报错
@@ -290,6 +290,7 @@ def add_public_api(state: AppState) -> None:
             question: 问题
             doc: 只在这个文件中查找（文件标题），"全部" 表示不限
             doc_type: 文件类型：全部 / 报告 / 法律 / 行政法规 / 部门规章 / 地方性法规 / 司法解释 / 规范性文件 / 其他（或 schema.DOC_TYPES 的代码）
+            history: 同一对话中此前提过的问题，每行一个，从早到晚（追问「如果…呢？」据此理解；回答的 standalone_question 说明如何理解）
         """
         try:
             code = type_code(doc_type)
@@ -301,7 +302,9 @@ def add_public_api(state: AppState) -> None:
             raise visitor_error(str(e)) from None
         if doc and doc != ALL and doc not in state.engine.retriever.titles:
             raise visitor_error(msg.UI_NO_SUCH_DOC.format(doc=doc))
-        return state.ask(question, doc=None if doc in (None, "", ALL) else doc, doc_type=code).to_json()
+        earlier = [line.strip() for line in (history or "").splitlines() if line.strip()]
+        return state.ask(question, doc=None if doc in (None, "", ALL) else doc, doc_type=code,
+                         history=earlier or None).to_json()
 
     @guarded
     def status_api() -> dict:

@@ -278,11 +278,12 @@ class AppState:
             raise EngineUnavailable(self.error)
 
     def ask(self, question: str, doc: str | None = None, doc_type: str | None = None,
-            context_title: str | None = None, wait: float = 0.0) -> Answer:
-        """The engine's answer; EngineUnavailable while it is not loaded after ``wait`` seconds (never found=False)."""
+            context_title: str | None = None, wait: float = 0.0, history: list[str] | None = None) -> Answer:
+        """The engine's answer; EngineUnavailable while it is not loaded after ``wait`` seconds (never found=False).
+        ``history``: the conversation's earlier questions (a follow-up is answered as the question it continues)."""
         self.require_ready(wait)
         with self.lock:
-            return self.engine.ask(question, doc=doc, doc_type=doc_type, context_title=context_title)
+            return self.engine.ask(question, doc=doc, doc_type=doc_type, context_title=context_title, history=history)
 
     def ask_stream(self, question: str, doc: str | None = None, doc_type: str | None = None,
                    context_title: str | None = None, history: list[str] | None = None) -> Iterator[Answer]:
