@@ -44,9 +44,13 @@ def _install_dictionary() -> None:
 
 
 def preload_dictionary() -> None:
-    """Load jieba's whole dictionary now (a server, an ingest): no per-lookup SQLite afterwards."""
+    """Load jieba's whole dictionary now (a server, an ingest): no per-lookup SQLite afterwards; and its
+    part-of-speech table (0.4 s, read by a 是谁 question's check for a name: assistant.intent)."""
     if isinstance(jieba.dt.FREQ, LazyTable):
         jieba.dt.FREQ.load_full()
+    import jieba.posseg
+
+    jieba.posseg.lcut("预热")
 
 
 try:
