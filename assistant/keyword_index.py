@@ -86,14 +86,24 @@ class KeywordIndex:
     @classmethod
     def build(cls, ids: list[str], texts: list[str], metas: list[dict[str, Any]], stamp: str = "") -> KeywordIndex:
         """From Chroma's rows (any order), each chunk tokenised (its search context and text)."""
-        rows = [_tf_row(t, m) for t, m in zip(texts, metas)]
+        rows = _Rows()
+        for t, m in zip(texts, metas):
+            rows.add(_tf_row(t, m))
         return cls._assemble(stamp, list(ids), list(texts), list(metas), rows)
 
     def updated(self, deleted: set[str], ids: list[str], texts: list[str], metas: list[dict[str, Any]]) -> KeywordIndex:
         """This index without ``deleted`` and with the given rows added or replaced: only they are tokenised."""
         replaced = deleted | set(ids)
         keep = [i for i, cid in enumerate(self.ids) if cid not in replaced]
-        rows = [self._row(i) for i in keep] + [_tf_row(t, m) for t, m in zip(texts, metas)]
+        rows = _Rows()
+        old = rows.ids_of(self.vocab)
+        indptr, indices, data = self.tf.indptr, self.tf.indices, self.tf.data
+        for i in keep:
+            s, e = indptr[i], indptr[i + 1]
+            rows.ids.append(old[indices[s:e]])
+            rows.counts.append(np.asarray(data[s:e], dtype=np.int32))
+        for t, m in zip(texts, metas):
+            rows.add(_tf_row(t, m))
         return self._assemble(self.stamp, [self.ids[i] for i in keep] + list(ids),
                               [self.texts[i] for i in keep] + list(texts), [self.metas[i] for i in keep] + list(metas), rows)
 
@@ -102,26 +112,27 @@ class KeywordIndex:
         s, e = self.tf.indptr[i], self.tf.indptr[i + 1]
         return {self.vocab[j] for j in self.tf.indices[s:e]}
 
-    def _row(self, i: int) -> dict[str, int]:
-        s, e = self.tf.indptr[i], self.tf.indptr[i + 1]
-        return dict(zip((self.vocab[j] for j in self.tf.indices[s:e]), self.tf.data[s:e].tolist()))
-
     @classmethod
     def _assemble(cls, stamp: str, ids: list[str], texts: list[str], metas: list[dict[str, Any]],
-                  rows: list[dict[str, int]]) -> KeywordIndex:
+                  rows: _Rows) -> KeywordIndex:
         order = sorted(range(len(ids)), key=lambda i: (metas[i]["source"], int(metas[i]["start"])))
-        ids, texts, rows = ([xs[i] for i in order] for xs in (ids, texts, rows))
+        ids, texts = ([xs[i] for i in order] for xs in (ids, texts))
         metas = [{k: v for k, v in metas[i].items() if k != "bm25"} for i in order]
-        vocab: dict[str, int] = {}
-        indptr, indices, data = [0], [], []
-        for row in rows:
-            for term, f in row.items():
-                indices.append(vocab.setdefault(term, len(vocab)))
-                data.append(f)
-            indptr.append(len(indices))
-        tf = sparse.csr_matrix((np.asarray(data, dtype=np.int32), np.asarray(indices, dtype=np.int32),
-                                np.asarray(indptr, dtype=np.int64)), shape=(len(rows), max(len(vocab), 1)))
-        return cls(stamp, ids, texts, metas, list(vocab), tf, _okapi(tf, len(vocab)))
+        seq = [rows.ids[i] for i in order]
+        flat = np.concatenate(seq) if seq else np.zeros(0, dtype=np.int64)
+        data = np.concatenate([rows.counts[i] for i in order]) if seq else np.zeros(0, dtype=np.int32)
+        # columns numbered in order of first appearance over the sorted rows (rank_bm25's order)
+        uniq, first = np.unique(flat, return_index=True)
+        by_first = uniq[np.argsort(first, kind="stable")]
+        column = np.zeros(max(len(rows.terms), 1), dtype=np.int32)
+        column[by_first] = np.arange(len(by_first), dtype=np.int32)
+        names = rows.names()
+        vocab = [names[t] for t in by_first.tolist()]
+        indptr = np.zeros(len(seq) + 1, dtype=np.int64)
+        np.cumsum([len(a) for a in seq], out=indptr[1:])
+        tf = sparse.csr_matrix((data.astype(np.int32), column[flat].astype(np.int32), indptr),
+                               shape=(len(seq), max(len(vocab), 1)))
+        return cls(stamp, ids, texts, metas, vocab, tf, _okapi(tf, len(vocab)))
 
     # ---- files ---------------------------------------------------------------------------------
     def save(self, folder: Path) -> None:
@@ -195,6 +206,33 @@ def _rows(table: dict[str, Any]) -> list[dict[str, Any]]:
     """``_columns`` undone: one metadata dict per chunk, as Chroma returns it."""
     files, cols = table["files"], [table[k] for k in _CHUNK_FIELDS]
     return [{**files[f], **dict(zip(_CHUNK_FIELDS, values))} for f, *values in zip(table["file"], *cols)]
+
+
+class _Rows:
+    """Many chunks' term counts while an index is built: one shared term table, per chunk two small arrays (term
+    ids in order of first appearance, counts). A dict of strings per chunk held about 10 KB per passage — most of
+    a law library's 2.3 GB ingest peak; this holds about 1 KB."""
+
+    def __init__(self) -> None:
+        self.terms: dict[str, int] = {}
+        self.ids: list[np.ndarray] = []
+        self.counts: list[np.ndarray] = []
+
+    def add(self, row: dict[str, int]) -> None:
+        terms = self.terms
+        self.ids.append(np.fromiter((terms.setdefault(t, len(terms)) for t in row), dtype=np.int64, count=len(row)))
+        self.counts.append(np.fromiter(row.values(), dtype=np.int32, count=len(row)))
+
+    def ids_of(self, vocab: list[str]) -> np.ndarray:
+        """The table's ids of an existing index's columns."""
+        terms = self.terms
+        return np.fromiter((terms.setdefault(t, len(terms)) for t in vocab), dtype=np.int64, count=len(vocab))
+
+    def names(self) -> list[str]:
+        out = [""] * len(self.terms)
+        for t, i in self.terms.items():
+            out[i] = t
+        return out
 
 
 def _tf_row(text: str, meta: dict[str, Any]) -> dict[str, int]:

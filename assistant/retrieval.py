@@ -17,12 +17,14 @@ from assistant import citations as cit
 from assistant.bodies import Bodies
 from assistant.intent import intent_terms, kind_weight
 from assistant.keyword_index import as_retriever_views, open_index
+from assistant.law_scope import LawScopes
 from assistant.normalize import to_simplified
-from assistant.schema import Chunk, Hit
+from assistant.schema import LEGAL_TYPES, Chunk, Hit
 from assistant.settings import RetrievalSettings
 from assistant.store import Store
 from assistant.synonyms import expansions
-from assistant.textutil import bm25_tokens
+from assistant.textutil import bm25_tokens, tokens
+from assistant.versions import Version, VersionQuery, VersionTable, version_query
 
 @dataclass
 class ArticleLookup:
@@ -39,6 +41,10 @@ class ArticleLookup:
     #: the documents that have every cited article — so the answer can ask instead of guessing.
     candidates: list[str] = field(default_factory=list)
     name: str = ""  # the document as the question (or the conversation) named it, for messages
+    #: The version of the law the chunks are from (assistant/versions.py); None for a document with one version.
+    version: Version | None = None
+    #: Versions of the same law dated after ``version`` (the answer says a newer text exists).
+    newer: list[Version] = field(default_factory=list)
 
 
 class Retriever:
@@ -68,11 +74,15 @@ class Retriever:
         titles: dict[str, str] = {}  # doc title → doc_type
         article_counts: dict[str, int] = defaultdict(int)
         doc_rows: dict[str, list[int]] = defaultdict(list)
+        versions = VersionTable(chunks)
+        counted: set[tuple[str, str]] = set()
         for i, c in enumerate(chunks):
             titles[c.doc] = c.doc_type
             doc_rows[c.doc].append(i)
             if c.article:
-                if (c.doc, c.article) not in articles:
+                # an article counts once, in the version in force (older versions and duplicate parts hold it too)
+                if not (versions.superseded[i] or versions.duplicate[i]) and (c.doc, c.article) not in counted:
+                    counted.add((c.doc, c.article))
                     article_counts[c.doc] += 1
                 articles[(c.doc, c.article)].append(c)
         # assigned together at the end, so a question answered meanwhile sees the old views, not a mix
@@ -86,14 +96,49 @@ class Retriever:
         self.vocab, self.weights = vocab, index.weights
         self.articles, self.titles, self.article_counts = articles, titles, article_counts
         self.doc_rows = doc_rows
+        #: versions of each law; rows ordinary retrieval leaves out by default (older versions, duplicate parts)
+        self.versions, self.hidden = versions, versions.superseded | versions.duplicate
+        self._scopes: LawScopes | None = None  # built on the first search that weighs laws against each other
         self.bodies = Bodies({t: "\n".join(chunks[i].text for i in doc_rows[t])
                               for t, doc_type in titles.items() if doc_type == "report"})
         # titles as a simplified question names them (寧夏自治區… → 宁夏自治区…)
         self.simplified_titles = {to_simplified(t): t for t in titles}
 
-    def chunks_of(self, doc: str) -> list[Chunk]:
-        """One document's passages in reading order, without a pass over the whole corpus."""
-        return [self.chunks[i] for i in self.doc_rows.get(doc, ())]
+    def chunks_of(self, doc: str, version: Version | None = None) -> list[Chunk]:
+        """One document's passages in reading order, without a pass over the whole corpus: of ``version``, or of
+        the version in force when the law has several (never an article twice)."""
+        rows = self.doc_rows.get(doc, ())
+        if version is not None:
+            dup = self.versions.duplicate
+            return [self.chunks[i] for i in rows if self.chunks[i].source in version.sources and not dup[i]]
+        return [self.chunks[i] for i in rows if not self.hidden[i]]
+
+    def hidden_rows(self, question: str) -> np.ndarray:
+        """Rows a search for ``question`` leaves out: other versions than the one it asks for, and duplicates."""
+        query = version_query(question)
+        return self.hidden if query is None else self.versions.hidden(query)
+
+    @property
+    def scopes(self) -> LawScopes:
+        """Each law's subject words (assistant/law_scope.py), built on first use: a one-question command that
+        needs no ranking among laws does not pay for it."""
+        if self._scopes is None:
+            self._scopes = LawScopes(self.chunks, self.hidden, self.tuning.scope_articles)
+        return self._scopes
+
+    def scope_factors(self, question: str, laws: list[str]) -> dict[str, float]:
+        """Law → the factor its passages' scores are multiplied by: 1 for the laws whose subject best matches the
+        question, down to 1 - ``scope_weight`` for a law whose subject the question does not touch (a special law
+        for another field). {} when fewer than two laws compete or no law's subject matches."""
+        w = self.tuning.scope_weight
+        if len(laws) < 2 or not w:
+            return {}
+        words = tokens(" ".join([question, *self.expand(question)]))
+        scores = self.scopes.scores(words, laws)
+        best = max(scores.values(), default=0.0)
+        if best <= 0:
+            return {}
+        return {law: 1 - w * (1 - s / best) for law, s in scores.items()}
 
     # ---- signals used by answering -------------------------------------------------------------
     def terms(self, chunk: Chunk) -> set[str]:
@@ -122,6 +167,7 @@ class Retriever:
         search would quote some document's 第N条 as if it were the one asked about.
         """
         unattached = None
+        query = version_query(question)
         for c in cit.parse_citations(question, self.titles):
             if not c.articles:
                 continue
@@ -134,16 +180,19 @@ class Retriever:
             if name is None:
                 unattached = unattached or c
                 continue
-            return self.resolve(c, name)
+            return self.resolve(c, name, query)
         if unattached is None or not ask_which:
             return None
         have = [t for t in self.titles if all((t, a) in self.articles for a in unattached.articles)]
         return ArticleLookup(unattached, None, False, reason="which_document", candidates=have)
 
-    def resolve(self, citation: cit.DocumentReference, name: str) -> ArticleLookup:
+    def resolve(self, citation: cit.DocumentReference, name: str, query: VersionQuery | None = None,
+                when=None) -> ArticleLookup:
         """``citation``'s document (called ``name``) and articles, looked up in the corpus.
 
-        The one resolution step behind both chat questions that name an article and the citation checker.
+        The one resolution step behind both chat questions that name an article and the citation checker. A law
+        in several versions answers from ONE of them: the version ``query`` asks for (修订前, 2018年时), the one in
+        force at ``when`` (a draft's date, for the checker), else the one in force today.
         """
         titles = cit.resolve_title(name, self.titles)
         if not titles:
@@ -151,15 +200,18 @@ class Retriever:
         if len(titles) > 1:
             return ArticleLookup(citation, None, False, reason="ambiguous", candidates=titles, name=name)
         title = titles[0]
+        version = self.versions.pick(title, query, when)
         chunks, missing = [], []
         for label in citation.articles:
-            found = self.articles.get((title, label))
+            found = self.versions.of_version(self.articles.get((title, label), []), version)
             if found:
                 chunks.extend(found)
             else:
                 missing.append(label)
+        versioned = self.versions.versioned(title)
         return ArticleLookup(citation, title, not missing, chunks, missing, "no_such_article" if missing else "",
-                             name=name)
+                             name=name, version=version if versioned else None,
+                             newer=self.versions.newer(version) if versioned and version else [])
 
     def mentioned_titles(self, question: str) -> list[str]:
         """Corpus documents the question names (with or without 《》), for a soft boost."""
@@ -194,16 +246,23 @@ class Retriever:
         return mask
 
     def dense(self, question: str, n: int, allowed: list[str] | None = None,
-              vector: list[float] | None = None) -> list[tuple[int, float]]:
+              vector: list[float] | None = None, hidden: np.ndarray | None = None) -> list[tuple[int, float]]:
+        """The ``n`` nearest passages; ``hidden`` rows (other versions, duplicates) are dropped after the search,
+        which asks for more to make up for them, because a Chroma filter on every served row would be slow."""
         if allowed is not None and not allowed:
             return []
         where = None if allowed is None else {"doc": allowed[0]} if len(allowed) == 1 else {"doc": {"$in": allowed}}
         vector = vector if vector is not None else self.store.embeddings.embed_query(question)
-        hits = self.store.dense_search(vector, n, where)
-        return [(self.by_id[i], s) for i, s in hits if i in self.by_id]
+        extra = hidden is not None and hidden.any()
+        want = int(n * self.tuning.hidden_oversample) if extra else n
+        hits = self.store.dense_search(vector, want, where)
+        rows = [(self.by_id[i], s) for i, s in hits if i in self.by_id]
+        if extra:
+            rows = [(r, s) for r, s in rows if not hidden[r]]
+        return rows[:n]
 
     def keyword(self, question: str, n: int, allowed: list[str] | None = None,
-                kind: str = "fact") -> list[tuple[int, float]]:
+                kind: str = "fact", hidden: np.ndarray | None = None) -> list[tuple[int, float]]:
         if self.bm25 is None:
             return []
         q = bm25_tokens(" ".join([question, *self.expand(question), *intent_terms(question, kind)]))
@@ -217,6 +276,8 @@ class Retriever:
         scores = np.bincount(np.concatenate([w.indices[sl] for sl in spans]),
                              weights=np.concatenate([w.data[sl] for sl in spans]), minlength=w.shape[0])
         mask = self._allowed(allowed)
+        if hidden is not None and hidden.any():
+            mask = ~hidden if mask is None else mask & ~hidden
         if mask is not None:
             scores = np.where(mask, scores, -np.inf)
         if n < len(scores):  # the best n without sorting the whole corpus
@@ -233,11 +294,12 @@ class Retriever:
         mode = mode or self.mode
         n = max(self.tuning.candidates, k)
         allowed = self.allowed_docs(doc, doc_type, docs)
+        hidden = self.hidden_rows(question)
         vector = self.store.embeddings.embed_query(question) if mode in ("hybrid", "dense") else None
-        dense = self.dense(question, n, allowed, vector) if vector is not None else []
-        keyword = self.keyword(question, n, allowed, kind) if mode in ("hybrid", "bm25") else []
+        dense = self.dense(question, n, allowed, vector, hidden) if vector is not None else []
+        keyword = self.keyword(question, n, allowed, kind, hidden) if mode in ("hybrid", "bm25") else []
         boost = set(self.mentioned_titles(question)) if not doc else set()
-        hits = self.fuse(dense, keyword, k, boost, kind)
+        hits = self.fuse(dense, keyword, k, boost, kind, question)
         if vector is not None:  # keyword-only hits get their cosine too: answerability reads it
             cosines = self.store.cosines(vector, [h.chunk.id for h in hits if h.dense is None])
             for h in hits:
@@ -245,14 +307,15 @@ class Retriever:
         return hits
 
     def fuse(self, dense: list[tuple[int, float]], keyword: list[tuple[int, float]], k: int,
-             boost: set[str] = frozenset(), kind: str = "fact") -> list[Hit]:
+             boost: set[str] = frozenset(), kind: str = "fact", question: str = "") -> list[Hit]:
         """Weighted sum of the two rankers' scores, each scaled to [0, 1] over its own candidates.
 
         BM25 is divided by its best score; the cosines are min-max scaled over the dense candidates (USE's
         cosines sit in a narrow band, so raw values would barely move the sum). Keyword evidence weighs
         ``keyword_weight`` (RetrievalSettings): BM25 is stronger than the USE model on report facts, the dense side
         rescues paraphrases. Reciprocal-rank fusion was measured too (docs/benchmarks.md).
-        Then the question's kind weighs in (``kind_weight``): a plan question prefers a report's plan section.
+        Then the question's kind weighs in (``kind_weight``): a plan question prefers a report's plan section, and
+        the laws whose subject matches the question come before laws for other fields (``scope_factors``).
         """
         dense_score, bm25_score = dict(dense), dict(keyword)
         top_bm25 = max(bm25_score.values(), default=1.0) or 1.0
@@ -261,11 +324,13 @@ class Retriever:
         w = self.tuning.keyword_weight
         scores = {i: w * bm25_score.get(i, 0.0) / top_bm25 + (1 - w) * dense_scaled.get(i, 0.0)
                   for i in dense_score.keys() | bm25_score.keys()}
+        laws = list(dict.fromkeys(self.chunks[i].doc for i in scores if self.chunks[i].doc_type in LEGAL_TYPES))
+        scope = self.scope_factors(question, laws) if question and not boost else {}
         for i in scores:
             chunk = self.chunks[i]
             if chunk.doc in boost:  # the question names this document
                 scores[i] *= self.tuning.title_boost
-            scores[i] *= kind_weight(kind, chunk)
+            scores[i] *= kind_weight(kind, chunk) * scope.get(chunk.doc, 1.0)
         scale = max(scores.values(), default=1.0) or 1.0
         hits = [Hit(chunk=self.chunks[i], score=s / scale, dense=dense_score.get(i), bm25=bm25_score.get(i))
                 for i, s in scores.items()]

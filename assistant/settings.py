@@ -43,6 +43,19 @@ class RetrievalSettings(BaseModel):
     candidates: int = Field(
         50, ge=1, description="Passages each ranker returns before fusion: the gold passage was in one ranker's top "
         "50 for nearly every dev question, and fusing more costs time without moving the top five.")
+    hidden_oversample: float = Field(
+        2.0, ge=1, description="When a law library holds older versions (or duplicate parts) of laws, the dense "
+        "search asks Chroma for this many times the candidates and drops the passages of versions the question is "
+        "not answered from afterwards: filtering inside Chroma on the served rows would be a metadata filter over "
+        "tens of thousands of ids, far slower than a few more neighbours (assistant/versions.py).")
+    scope_weight: float = Field(
+        0.3, ge=0, le=1, description="Laws whose subject (title, headings, scope articles: assistant/law_scope.py) "
+        "the question does not touch score up to this share lower than the law whose subject matches best: in a "
+        "library, 海警法 and 道路交通安全法 have their own on-the-spot fines and must not answer a question about "
+        "行政处罚 before 行政处罚法. Measured on data/eval/library_dev.jsonl (docs/benchmarks.md).")
+    scope_articles: int = Field(
+        5, ge=0, description="Scope articles (适用本法 / 本法所称) are read among a law's first this many articles: "
+        "later ones define terms of one chapter, not the law's subject.")
     title_boost: float = Field(
         1.2, ge=1, description="Fused score × this for passages of a document the question names (未成年人保护法…): a "
         "soft preference, since the report that cites a law is named together with it.")
@@ -121,7 +134,16 @@ class Settings(BaseSettings):
         USE_MODEL,
         description="'use-multilingual-v3' (bundled) or any sentence-transformers model name or local folder.",
     )
-    embedding_batch: int = 32
+    embedding_batch: int = Field(
+        32, ge=1, description="Passages embedded at once, sorted by length within a file: the encoder pads a batch to "
+        "its longest text.")
+    ingest_write_batch: int = Field(
+        512, ge=1, description="Passages written to Chroma per call. Each call is a transaction and an index update; "
+        "writing per embedding batch made a law library's ingest (66,600 passages) pay that 2,000 times "
+        "(docs/benchmarks.md, 'Law library').")
+    ingest_reuse_vectors: int = Field(
+        4096, ge=0, description="Vectors of the most recently embedded distinct texts kept during an ingest, so that "
+        "the articles an older version of a law shares word for word with the next are embedded once (about 8 MB).")
     k: int = Field(5, ge=1, le=50, description="Passages returned per question.")
     min_score: float = Field(
         0.40, description="Answerability score below which the assistant says the documents do not answer."

@@ -1,0 +1,75 @@
+"""Which laws' subject a question is about, read from the laws themselves (issue 19).
+
+In a library of 1,500 laws, a question's words also occur in laws about other fields: 「罚款在多少钱以下可以当场作出处罚
+决定？」 finds 海警法 and 道路交通安全法 (each has its own on-the-spot fines) before 行政处罚法第五十一条; 「对复议决定不服，要在
+多长时间内去法院起诉？」 finds 矿山安全法. A law states its own subject in its title (行政处罚), its chapter headings
+(学校保护, 网络保护) and its scope articles (「…适用本法」, 「本法所称…是指…」). A question whose words meet a law's subject
+is about that law's field; a law whose subject the question does not touch at all is a law for another field (a
+special law), and its passages should not answer before the general law's.
+
+:class:`LawScopes` keeps, per legal document, the set of words of its title, headings and scope articles (the version
+in force), and scores a question against each: the IDF-weighted share of the question's words found in the law's
+subject (IDF over laws, so 法 or 规定 count for nothing and 复议 for a lot). Nothing here names a law: the table is
+built from whatever documents are in the index.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Sequence
+
+import numpy as np
+
+from assistant.schema import LEGAL_TYPES, Chunk
+from assistant.textutil import tokens
+
+#: An article that says what the law covers or what its terms mean.
+SCOPE_ARTICLE = re.compile(r"适用本(?:法|条例|规定|办法|细则|决定)|本(?:法|条例|规定|办法|细则|决定)所称|适用范围")
+_LABEL = re.compile(r"^第[一二三四五六七八九十百零〇]+(?:分编|[编章节])\s*")
+_PREFIX = "中华人民共和国"
+
+
+def _subject_words(text: str) -> set[str]:
+    return {t for t in tokens(text) if len(t) > 1}
+
+
+class LawScopes:
+    """Per legal document, the words of its subject; built once per index load, on first use."""
+
+    def __init__(self, chunks: Sequence[Chunk], hidden: np.ndarray, scope_articles: int) -> None:
+        bags: dict[str, set[str]] = {}
+        heads: dict[str, set[str]] = {}
+        seen_articles: Counter[str] = Counter()
+        for i, c in enumerate(chunks):
+            if c.doc_type not in LEGAL_TYPES or hidden[i]:
+                continue
+            bag = bags.get(c.doc)
+            if bag is None:
+                bag = bags[c.doc] = _subject_words(c.doc.removeprefix(_PREFIX))
+                heads[c.doc] = set()
+            for part in c.section.split(" > ") if c.section else ():
+                if part not in heads[c.doc]:
+                    heads[c.doc].add(part)
+                    bag |= _subject_words(_LABEL.sub("", part))
+            if c.article:
+                seen_articles[c.doc] += 1
+                if seen_articles[c.doc] <= scope_articles and SCOPE_ARTICLE.search(c.text):
+                    bag |= _subject_words(c.text)
+        self.bags = bags
+        df: Counter[str] = Counter()
+        for bag in bags.values():
+            df.update(bag)
+        n = max(len(bags), 1)
+        self.idf = {t: math.log((n + 1) / (d + 0.5)) for t, d in df.items()}
+        self._unknown = math.log(n + 1) if bags else 0.0
+
+    def scores(self, question_words: Sequence[str], laws: Sequence[str]) -> dict[str, float]:
+        """Law → the IDF-weighted share of the question's words that its subject has (0 … 1)."""
+        words = {w for w in question_words if len(w) > 1}
+        weights = {w: self.idf.get(w, self._unknown) for w in words}
+        total = sum(weights.values())
+        if not total:
+            return {}
+        return {law: sum(wt for w, wt in weights.items() if w in self.bags.get(law, ())) / total for law in laws}
