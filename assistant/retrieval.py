@@ -133,12 +133,16 @@ class Retriever:
         w = self.tuning.scope_weight
         if len(laws) < 2 or not w:
             return {}
-        words = tokens(" ".join([question, *self.expand(question)]))
-        scores = self.scopes.scores(words, laws)
+        scores = self.scopes.scores(tokens(question), laws)  # the asker's own words, not the synonyms' law terms
         best = max(scores.values(), default=0.0)
         if best <= 0:
             return {}
-        return {law: 1 - w * (1 - s / best) for law, s in scores.items()}
+        factors = {law: 1 - w * (1 - s / best) for law, s in scores.items()}
+        # a law (法律) that shares the question's subject states the rule before the regulations made under it
+        rank = self.tuning.below_law
+        if rank < 1 and any(self.titles.get(law) == "law" and scores[law] > 0 for law in laws):
+            factors = {law: f * (1.0 if self.titles.get(law) == "law" else rank) for law, f in factors.items()}
+        return factors
 
     # ---- signals used by answering -------------------------------------------------------------
     def terms(self, chunk: Chunk) -> set[str]:

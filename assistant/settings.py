@@ -49,10 +49,14 @@ class RetrievalSettings(BaseModel):
         "not answered from afterwards: filtering inside Chroma on the served rows would be a metadata filter over "
         "tens of thousands of ids, far slower than a few more neighbours (assistant/versions.py).")
     scope_weight: float = Field(
-        0.3, ge=0, le=1, description="Laws whose subject (title, headings, scope articles: assistant/law_scope.py) "
+        0.5, ge=0, le=1, description="Laws whose subject (title, headings, scope articles: assistant/law_scope.py) "
         "the question does not touch score up to this share lower than the law whose subject matches best: in a "
         "library, 海警法 and 道路交通安全法 have their own on-the-spot fines and must not answer a question about "
         "行政处罚 before 行政处罚法. Measured on data/eval/library_dev.jsonl (docs/benchmarks.md).")
+    below_law: float = Field(
+        0.8, ge=0, le=1, description="When a law (法律) whose subject the question touches competes with regulations, "
+        "rules or interpretations, their passages' scores × this: the law states the rule, a regulation for one field "
+        "(互联网上网服务营业场所管理条例 on 网吧) details it and follows (学校旁边能开网吧吗 → 未成年人保护法第五十八条 first).")
     scope_articles: int = Field(
         5, ge=0, description="Scope articles (适用本法 / 本法所称) are read among a law's first this many articles: "
         "later ones define terms of one chapter, not the law's subject.")
