@@ -131,13 +131,14 @@ class Retriever:
         question, down to 1 - ``scope_weight`` for a law whose subject the question does not touch (a special law
         for another field). {} when fewer than two laws compete or no law's subject matches."""
         w = self.tuning.scope_weight
-        if len(laws) < 2 or not w:
+        if len(laws) < 2 or not w or len(self.versions.laws) < self.tuning.scope_min_laws:
             return {}
-        scores = self.scopes.scores(tokens(question), laws)  # the asker's own words, not the synonyms' law terms
+        scores = self.scopes.scores(tokens(" ".join([question, *self.expand(question)])), laws)  # 老师 → 教师 too
         best = max(scores.values(), default=0.0)
         if best <= 0:
             return {}
-        factors = {law: 1 - w * (1 - s / best) for law, s in scores.items()}
+        share = self.tuning.scope_share * best  # at least this much of the best match: the question's field too
+        factors = {law: 1 - w * max(0.0, 1 - s / share) for law, s in scores.items()}
         # a law (法律) that shares the question's subject states the rule before the regulations made under it
         rank = self.tuning.below_law
         if rank < 1 and any(self.titles.get(law) == "law" and scores[law] > 0 for law in laws):

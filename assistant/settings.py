@@ -53,6 +53,13 @@ class RetrievalSettings(BaseModel):
         "the question does not touch score up to this share lower than the law whose subject matches best: in a "
         "library, 海警法 and 道路交通安全法 have their own on-the-spot fines and must not answer a question about "
         "行政处罚 before 行政处罚法. Measured on data/eval/library_dev.jsonl (docs/benchmarks.md).")
+    scope_min_laws: int = Field(
+        100, ge=0, description="Subjects are weighed only in an index of at least this many legal documents (a "
+        "library). The 16 laws a bureau keeps beside its report are all of its field: weighing their subjects "
+        "against each other cost laws_dev 0.79 → 0.72–0.75 'right' (teachers' questions say 老师, 教师法 says 教师).")
+    scope_share: float = Field(
+        1.0, gt=0, le=1, description="A law whose subject match is at least this share of the best law's counts as "
+        "in the question's field (no penalty); below it the penalty grows to scope_weight at no match.")
     below_law: float = Field(
         0.8, ge=0, le=1, description="When a law (法律) whose subject the question touches competes with regulations, "
         "rules or interpretations, their passages' scores × this: the law states the rule, a regulation for one field "

@@ -282,7 +282,7 @@ def quality(index: Path, base_index: Path, sets: list[str]) -> dict:
                 "right": round(r["right"], 3), "quotes": round(r["answer_quotes_expected"], 3),
                 "hit@1": round(r["hit@1"], 3), "verbatim": r["citations_verbatim"],
                 "typed_quotes": {t: round(v["answer_quotes_expected"], 3) for t, v in by_type.items()},
-                "wrong": [x["id"] for x in r["rows"] if not x["right"]]}
+                "two_versions": r["two_version_answers"], "wrong": [x["id"] for x in r["rows"] if not x["right"]]}
             print(name, label, out[name][label]["right"], out[name][label]["quotes"], flush=True)
     return out
 

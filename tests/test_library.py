@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from assistant.evaluate import citation_is_verbatim
+from assistant.settings import RetrievalSettings
 from assistant.versions import VersionQuery, source_version, version_query
 from tests.conftest import REPORTS, make_engine
 
@@ -27,7 +28,9 @@ REVIEW = "中华人民共和国行政复议法"
 
 @pytest.fixture(scope="session")
 def library(tmp_path_factory):
-    eng = make_engine(tmp_path_factory.mktemp("library") / "index", [REPORTS, SAMPLE])
+    # a library of 20 laws stands for 1,500: laws' subjects are weighed from the first one on (scope_min_laws)
+    eng = make_engine(tmp_path_factory.mktemp("library") / "index", [REPORTS, SAMPLE],
+                      retrieval=RetrievalSettings(scope_min_laws=0))
     report = eng.ingest(progress=False)
     assert report.skipped == [] and len(report.added) == 28, report.summary()
     return eng
