@@ -20,7 +20,7 @@ from assistant import messages as msg
 from assistant.messages import EMPTY, NO_WORDS, NOT_FOUND, TOO_LONG, VALUES_DIFFER
 from assistant.normalize import for_matching, has_words, replace_surrogates, to_simplified
 from assistant.retrieval import ArticleLookup, Retriever
-from assistant.schema import Answer, Citation, Hit
+from assistant.schema import LEGAL_TYPES, Answer, Citation, Hit
 from assistant.settings import AnswerSettings, ComposeSettings
 from assistant.synonyms import expansions
 from assistant.textutil import paragraph_spans, tokens
@@ -250,8 +250,11 @@ class Answerer:
         cited = list(citations.values())
         if (values := INTENTS[kind].differ) is not None and _values_differ(parts, values):
             lines.append(VALUES_DIFFER)
-        return Answer(q, True, lead_line(cited, self.retriever.versions) + "\n".join(lines), cited, hits,
-                      reasons=reasons)
+        legal = list(dict.fromkeys(c.chunk.doc for c in cited if c.chunk.doc_type in LEGAL_TYPES))
+        # a law for another field quoted after the general one: labelled 特别规定 (assistant/law_scope.py)
+        special = {d for d, f in self.retriever.scope_factors(q, legal).items() if f < 1 and d != legal[0]}
+        return Answer(q, True, lead_line(cited, self.retriever.versions, special) + "\n".join(lines), cited, hits,
+                      reasons=reasons | ({"special": sorted(special)} if special else {}))
 
 
 def _values_differ(parts: list, values: re.Pattern) -> bool:
@@ -274,7 +277,7 @@ def _in_kind_section(kind: str, hit: Hit) -> bool:
     return bool(section and hit.chunk.doc_type == "report" and section.search(hit.chunk.section))
 
 
-def lead_line(citations: list[Citation], versions: VersionTable | None = None) -> str:
+def lead_line(citations: list[Citation], versions: VersionTable | None = None, special: set[str] = frozenset()) -> str:
     """根据《A》第X条、第Y条，《B》“section”： — every cited document and article, in citation order; a law the
     corpus holds in several versions is named with the version quoted: 《A》（2024年4月26日修正）第X条."""
     where: dict[str, list[str]] = {}
@@ -291,7 +294,9 @@ def lead_line(citations: list[Citation], versions: VersionTable | None = None) -
     for c in citations:
         v = versions.version(c.chunk) if versions is not None and versions.versioned(c.chunk.doc) else None
         named.setdefault(c.chunk.doc, msg.ANSWER_VERSION.format(label=v.label) if v else "")
-    return msg.ANSWER_LEAD.format(where="，".join(f"《{doc}》{named[doc]}{'、'.join(labels)}" for doc, labels in where.items()))
+    return msg.ANSWER_LEAD.format(where="，".join(
+        f"《{doc}》{named[doc]}{'、'.join(labels)}{msg.ANSWER_SPECIAL_LAW if doc in special else ''}"
+        for doc, labels in where.items()))
 
 
 def _common_section(chunks) -> str:

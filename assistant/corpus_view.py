@@ -85,7 +85,8 @@ class EngineCorpus:
         return self._r.chunks_of(title)
 
     def article(self, title: str, label: str) -> list[Chunk]:
-        return self._r.articles.get((title, label), [])
+        versions = self._r.versions  # a law in several versions: the article of the version in force, once
+        return versions.of_version(self._r.articles.get((title, label), []), versions.pick(title))
 
     def closest(self, text: str, title: str, n: int) -> list[Chunk]:
         return [self._r.chunks[i] for i, _ in self._r.keyword(text, n, allowed=[title])]

@@ -214,6 +214,6 @@ ANSWER_NEWER_VERSION = "（注：该法另有更新的版本：{labels}；以上
 #: The checker: a dated draft's citation checked against the version in force at its date.
 CHECK_NOTE_VERSION_AT = "按成文日期时施行的版本（{label}）核对；此后另有{newer}的版本"
 #: A law whose subject is narrower than the general law answering before it (assistant/law_scope.py).
-ANSWER_SPECIAL_LAW = "特别规定"
+ANSWER_SPECIAL_LAW = "（特别规定）"
 #: The first line of an answer: 根据《A》第X条、第Y条，《B》“section”：
 ANSWER_LEAD = "根据{where}：\n"

@@ -256,6 +256,11 @@ class Retriever:
         which asks for more to make up for them, because a Chroma filter on every served row would be slow."""
         if allowed is not None and not allowed:
             return []
+        if allowed is not None and len(allowed) > self.tuning.dense_filter_docs:
+            # a wide filter (every law but the reports) is slow inside Chroma: filter its neighbours here instead
+            keep = self._allowed(allowed)
+            hidden = ~keep if hidden is None else hidden | ~keep
+            allowed = None
         where = None if allowed is None else {"doc": allowed[0]} if len(allowed) == 1 else {"doc": {"$in": allowed}}
         vector = vector if vector is not None else self.store.embeddings.embed_query(question)
         extra = hidden is not None and hidden.any()

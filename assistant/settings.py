@@ -48,6 +48,10 @@ class RetrievalSettings(BaseModel):
         "search asks Chroma for this many times the candidates and drops the passages of versions the question is "
         "not answered from afterwards: filtering inside Chroma on the served rows would be a metadata filter over "
         "tens of thousands of ids, far slower than a few more neighbours (assistant/versions.py).")
+    dense_filter_docs: int = Field(
+        50, ge=1, description="A dense search confined to more documents than this (a place named: every law but "
+        "the other bodies' reports) asks Chroma unfiltered for hidden_oversample × the candidates and drops the "
+        "others here: a metadata filter listing 1,500 titles made Chroma's search slow.")
     scope_weight: float = Field(
         0.5, ge=0, le=1, description="Laws whose subject (title, headings, scope articles: assistant/law_scope.py) "
         "the question does not touch score up to this share lower than the law whose subject matches best: in a "
@@ -145,6 +149,10 @@ class Settings(BaseSettings):
         USE_MODEL,
         description="'use-multilingual-v3' (bundled) or any sentence-transformers model name or local folder.",
     )
+    embedding_threads: int = Field(
+        1, ge=1, le=64, description="BLAS threads of the bundled USE encoder. One: on this shared 2-core machine two "
+        "threads encoded 43–50 law passages/s against 208–219 with one (bench/scale.py --library; docs/benchmarks.md, "
+        "'Law library') — the threads wait on each other and on the other work — and the ingest is ~90 % encoding.")
     embedding_batch: int = Field(
         32, ge=1, description="Passages embedded at once, sorted by length within a file: the encoder pads a batch to "
         "its longest text.")

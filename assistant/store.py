@@ -87,7 +87,7 @@ def metadata_to_chunk(chunk_id: str, text: str, meta: dict[str, Any]) -> Chunk:
 class Store:
     def __init__(self, settings: Settings, embeddings: Embeddings | None = None) -> None:
         self.settings = settings
-        self.embeddings = Simplified(embeddings or get_embeddings(settings.embedding_model))
+        self.embeddings = Simplified(embeddings or get_embeddings(settings.embedding_model, settings.embedding_threads))
         if settings.chroma_host:
             client = chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port)
         else:
