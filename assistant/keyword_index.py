@@ -38,6 +38,7 @@ import zlib
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Any, Iterable
 
 import numpy as np
@@ -76,8 +77,18 @@ class KeywordIndex:
     tf: sparse.csr_matrix
     weights: sparse.csc_matrix
 
-    def chunks(self) -> list[Chunk]:
-        return [metadata_to_chunk(i, t, m) for i, t, m in zip(self.ids, self.texts, self.metas)]
+    #: The chunk table as columns (``_columns``): what is saved, and what the retriever reads per file, not per chunk.
+    table: dict[str, Any] | None = None
+
+    def chunks(self) -> ChunkTable:
+        """The passages as :class:`~assistant.schema.Chunk` objects, each made when first read: a question reads a
+        few dozen of a library's 66,000, and making them all took most of a one-question command's start."""
+        return ChunkTable(self.ids, self.texts, self.metas)
+
+    def columns(self) -> dict[str, Any]:
+        if self.table is None:
+            self.table = _columns(self.ids, self.texts, self.metas)
+        return self.table
 
     def df(self) -> np.ndarray:
         return np.diff(self.weights.indptr)
@@ -140,7 +151,7 @@ class KeywordIndex:
         tmp = folder.with_name(f"{folder.name}.tmp{os.getpid()}")
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
-        (tmp / "chunks.json").write_bytes(orjson.dumps(_columns(self.ids, self.texts, self.metas)))
+        (tmp / "chunks.json").write_bytes(orjson.dumps(self.columns()))
         (tmp / "vocab.json").write_text(json.dumps(self.vocab, ensure_ascii=False), encoding="utf-8")
         for name, m in (("tf", self.tf), ("w", self.weights)):
             for part in ("indptr", "indices", "data"):
@@ -157,14 +168,14 @@ class KeywordIndex:
         if head.get("format") != FORMAT:
             raise ValueError(f"keyword index format {head.get('format')} (this version reads {FORMAT})")
         table = orjson.loads((folder / "chunks.json").read_bytes())  # 4× faster than json (chromadb requires it)
-        metas = _rows(table)
+        metas = LazyRows(table)
         vocab = json.loads((folder / "vocab.json").read_text(encoding="utf-8"))
         n, v = len(table["ids"]), max(len(vocab), 1)
         arrays = {f"{name}_{part}": np.load(folder / f"{name}_{part}.npy", mmap_mode="r")
                   for name in ("tf", "w") for part in ("indptr", "indices", "data")}
         tf = sparse.csr_matrix((arrays["tf_data"], arrays["tf_indices"], arrays["tf_indptr"]), shape=(n, v), copy=False)
         w = sparse.csc_matrix((arrays["w_data"], arrays["w_indices"], arrays["w_indptr"]), shape=(n, v), copy=False)
-        return cls(head["stamp"], table["ids"], table["texts"], metas, vocab, tf, w)
+        return cls(head["stamp"], table["ids"], table["texts"], metas, vocab, tf, w, table)
 
     def pack(self) -> bytes:
         """The saved files as one tar (what the server-side copy holds)."""
@@ -202,10 +213,45 @@ def _columns(ids: list[str], texts: list[str], metas: list[dict[str, Any]]) -> d
     return table
 
 
-def _rows(table: dict[str, Any]) -> list[dict[str, Any]]:
-    """``_columns`` undone: one metadata dict per chunk, as Chroma returns it."""
-    files, cols = table["files"], [table[k] for k in _CHUNK_FIELDS]
-    return [{**files[f], **dict(zip(_CHUNK_FIELDS, values))} for f, *values in zip(table["file"], *cols)]
+class LazyRows(Sequence):
+    """``_columns`` undone on demand: row ``i`` is the metadata dict Chroma returns for chunk ``i``, made when read."""
+
+    def __init__(self, table: dict[str, Any]) -> None:
+        self.table = table
+
+    def __len__(self) -> int:
+        return len(self.table["ids"])
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        t = self.table
+        return {**t["files"][t["file"][i]], **{k: t[k][i] for k in _CHUNK_FIELDS}}
+
+
+class ChunkTable(Sequence):
+    """The index's passages as a sequence of Chunks, each made on first access and then kept."""
+
+    def __init__(self, ids: list[str], texts: list[str], metas: Sequence[dict[str, Any]]) -> None:
+        self._ids, self._texts, self._metas = ids, texts, metas
+        self._made: list[Chunk | None] = [None] * len(ids)
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        c = self._made[i]
+        if c is None:
+            c = self._made[i] = metadata_to_chunk(self._ids[i], self._texts[i], self._metas[i])
+        return c
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self)))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Sequence) and list(self) == list(other)
 
 
 class _Rows:
@@ -475,7 +521,7 @@ def _save_quietly(store: Store, index: KeywordIndex) -> None:
         say(f"关键词索引未能保存 / keyword index not saved ({type(e).__name__}: {e})")
 
 
-def as_retriever_views(index: KeywordIndex) -> tuple[list[Chunk], dict[str, int], dict[str, int]]:
+def as_retriever_views(index: KeywordIndex) -> tuple[ChunkTable, dict[str, int], dict[str, int]]:
     """chunks, vocab (term → column) and df (term → passages containing it), as ``Retriever`` holds them."""
     df = defaultdict(int, zip(index.vocab, index.df().tolist()))
     return index.chunks(), {t: i for i, t in enumerate(index.vocab)}, df

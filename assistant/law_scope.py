@@ -22,7 +22,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from assistant.schema import LEGAL_TYPES, Chunk
+from assistant.schema import LEGAL_TYPES
 from assistant.textutil import tokens
 
 #: An article that says what the law covers or what its terms mean.
@@ -38,25 +38,32 @@ def _subject_words(text: str) -> set[str]:
 class LawScopes:
     """Per legal document, the words of its subject; built once per index load, on first use."""
 
-    def __init__(self, chunks: Sequence[Chunk], hidden: np.ndarray, scope_articles: int) -> None:
+    def __init__(self, table: dict, spans: Sequence[tuple[int, int, int]], hidden: np.ndarray,
+                 scope_articles: int) -> None:
+        """``table``: the chunk table's columns (keyword_index._columns); ``spans``: (file, first row, end row)."""
         bags: dict[str, set[str]] = {}
         heads: dict[str, set[str]] = {}
         seen_articles: Counter[str] = Counter()
-        for i, c in enumerate(chunks):
-            if c.doc_type not in LEGAL_TYPES or hidden[i]:
+        files, sections, articles, texts = table["files"], table["section"], table["article"], table["texts"]
+        for f, a, b in spans:
+            doc, doc_type = files[f]["doc"], files[f]["doc_type"]
+            if doc_type not in LEGAL_TYPES:
                 continue
-            bag = bags.get(c.doc)
+            bag = bags.get(doc)
             if bag is None:
-                bag = bags[c.doc] = _subject_words(c.doc.removeprefix(_PREFIX))
-                heads[c.doc] = set()
-            for part in c.section.split(" > ") if c.section else ():
-                if part not in heads[c.doc]:
-                    heads[c.doc].add(part)
-                    bag |= _subject_words(_LABEL.sub("", part))
-            if c.article:
-                seen_articles[c.doc] += 1
-                if seen_articles[c.doc] <= scope_articles and SCOPE_ARTICLE.search(c.text):
-                    bag |= _subject_words(c.text)
+                bag = bags[doc] = _subject_words(doc.removeprefix(_PREFIX))
+                heads[doc] = set()
+            for i in range(a, b):
+                if hidden[i]:
+                    continue
+                for part in sections[i].split(" > ") if sections[i] else ():
+                    if part not in heads[doc]:
+                        heads[doc].add(part)
+                        bag |= _subject_words(_LABEL.sub("", part))
+                if articles[i]:
+                    seen_articles[doc] += 1
+                    if seen_articles[doc] <= scope_articles and SCOPE_ARTICLE.search(texts[i]):
+                        bag |= _subject_words(texts[i])
         self.bags = bags
         df: Counter[str] = Counter()
         for bag in bags.values():

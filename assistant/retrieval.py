@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -47,6 +48,25 @@ class ArticleLookup:
     newer: list[Version] = field(default_factory=list)
 
 
+class ArticleIndex(Mapping):
+    """(title, article label) → the article's passages, from row numbers; the passages are made when read."""
+
+    def __init__(self, rows: dict[tuple[str, str], list[int]], chunks) -> None:
+        self.rows, self._chunks = rows, chunks
+
+    def __getitem__(self, key: tuple[str, str]) -> list[Chunk]:
+        return [self._chunks[i] for i in self.rows[key]]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.rows
+
+    def __iter__(self):
+        return iter(self.rows)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
 class Retriever:
     """Holds the in-memory views of the index (chunks, BM25, article table); cheap to query, built once."""
 
@@ -70,39 +90,69 @@ class Retriever:
             return
         index = opened.index
         chunks, vocab, df = as_retriever_views(index)
-        articles: dict[tuple[str, str], list[Chunk]] = defaultdict(list)
+        # per file, not per passage: the table is sorted by source, so each file's rows are one run
+        table = index.columns()
+        files, file_of = table["files"], table["file"]
+        spans: list[tuple[int, int, int]] = []  # (file, first row, end row)
+        for i, f in enumerate(file_of):
+            if i == 0 or f != file_of[i - 1]:
+                spans.append((f, i, i))
+            spans[-1] = (f, spans[-1][1], i + 1)
         titles: dict[str, str] = {}  # doc title → doc_type
-        article_counts: dict[str, int] = defaultdict(int)
         doc_rows: dict[str, list[int]] = defaultdict(list)
-        versions = VersionTable(chunks)
-        counted: set[tuple[str, str]] = set()
-        for i, c in enumerate(chunks):
-            titles[c.doc] = c.doc_type
-            doc_rows[c.doc].append(i)
-            if c.article:
-                # an article counts once, in the version in force (older versions and duplicate parts hold it too)
-                if not (versions.superseded[i] or versions.duplicate[i]) and (c.doc, c.article) not in counted:
-                    counted.add((c.doc, c.article))
-                    article_counts[c.doc] += 1
-                articles[(c.doc, c.article)].append(c)
+        for f, a, b in spans:
+            titles[files[f]["doc"]] = files[f]["doc_type"]
+            doc_rows[files[f]["doc"]].extend(range(a, b))
+        versions = VersionTable(files, spans, table["article"], table["texts"])
+        texts = table["texts"]
         # assigned together at the end, so a question answered meanwhile sees the old views, not a mix
         self.keyword_index = index
-        self.chunks: list[Chunk] = chunks
-        self.by_id = {c.id: i for i, c in enumerate(chunks)}
+        self.chunks = chunks  # made one by one when read (keyword_index.ChunkTable)
+        self.by_id = {cid: i for i, cid in enumerate(table["ids"])}
         self.bm25 = index if chunks else None  # ``keyword`` reads "is there a keyword index at all"
         self.df: dict[str, int] = df
         # rank_bm25's Okapi weights as a sparse chunk × term matrix (keyword_index builds it): summing the
         # question's columns gives BM25Okapi.get_scores' numbers about twenty times faster than its Python loop
         self.vocab, self.weights = vocab, index.weights
-        self.articles, self.titles, self.article_counts = articles, titles, article_counts
+        self.titles = titles
         self.doc_rows = doc_rows
+        self._table, self._spans = table, spans
+        self._articles: ArticleIndex | None = None  # built on the first article lookup
+        self._article_counts: dict[str, int] | None = None
         #: versions of each law; rows ordinary retrieval leaves out by default (older versions, duplicate parts)
         self.versions, self.hidden = versions, versions.superseded | versions.duplicate
         self._scopes: LawScopes | None = None  # built on the first search that weighs laws against each other
-        self.bodies = Bodies({t: "\n".join(chunks[i].text for i in doc_rows[t])
+        self.bodies = Bodies({t: "\n".join(texts[i] for i in doc_rows[t])
                               for t, doc_type in titles.items() if doc_type == "report"})
         # titles as a simplified question names them (寧夏自治區… → 宁夏自治区…)
         self.simplified_titles = {to_simplified(t): t for t in titles}
+
+    @property
+    def articles(self) -> ArticleIndex:
+        """(title, 第N条) → that article's passages, of every version and file (``versions`` picks one); built on
+        first use, so a question that names no article does not pay for a pass over the library."""
+        if self._articles is None:
+            rows: dict[tuple[str, str], list[int]] = defaultdict(list)
+            files, labels = self._table["files"], self._table["article"]
+            for f, a, b in self._spans:
+                doc = files[f]["doc"]
+                for i in range(a, b):
+                    if labels[i]:
+                        rows[(doc, labels[i])].append(i)
+            self._articles = ArticleIndex(dict(rows), self.chunks)
+        return self._articles
+
+    @property
+    def article_counts(self) -> dict[str, int]:
+        """Title → its articles, each counted once in the version in force (older versions hold them too)."""
+        if self._article_counts is None:
+            counts: dict[str, int] = defaultdict(int)
+            hidden = self.hidden
+            for (doc, _), rows in self.articles.rows.items():
+                if any(not hidden[i] for i in rows):
+                    counts[doc] += 1
+            self._article_counts = counts
+        return self._article_counts
 
     def chunks_of(self, doc: str, version: Version | None = None) -> list[Chunk]:
         """One document's passages in reading order, without a pass over the whole corpus: of ``version``, or of
@@ -123,7 +173,7 @@ class Retriever:
         """Each law's subject words (assistant/law_scope.py), built on first use: a one-question command that
         needs no ranking among laws does not pay for it."""
         if self._scopes is None:
-            self._scopes = LawScopes(self.chunks, self.hidden, self.tuning.scope_articles)
+            self._scopes = LawScopes(self._table, self._spans, self.hidden, self.tuning.scope_articles)
         return self._scopes
 
     def scope_factors(self, question: str, laws: list[str]) -> dict[str, float]:

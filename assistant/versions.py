@@ -121,23 +121,30 @@ def source_version(source: str, info: str) -> tuple[date | None, str]:
 
 
 class VersionTable:
-    """Every legal document's versions, and per passage row whether retrieval serves it by default."""
+    """Every legal document's versions, and per passage row whether retrieval serves it by default.
 
-    def __init__(self, chunks: Sequence[Chunk], today: date | None = None) -> None:
+    Built from the chunk table's columns (``keyword_index._columns``): ``files`` (each file's own fields: doc,
+    doc_type, source, doc_info), ``spans`` (file, first row, end row — each file's rows are one run), and the
+    per-row ``articles`` and ``texts``, so opening a library does not make 66,000 passage objects.
+    """
+
+    def __init__(self, files: Sequence[dict], spans: Sequence[tuple[int, int, int]], articles: Sequence[str],
+                 texts: Sequence[str], today: date | None = None) -> None:
         self.today = today or date.today()
         self.laws: dict[str, list[Version]] = {}
         self.of_source: dict[str, Version] = {}
         by_law: dict[str, dict[date | None, Version]] = {}
-        for c in chunks:
-            if c.source in self.of_source or c.doc_type not in LEGAL_TYPES:
+        for f, _, _ in spans:
+            meta = files[f]
+            if meta["source"] in self.of_source or meta["doc_type"] not in LEGAL_TYPES:
                 continue
-            when, label = source_version(c.source, c.extra.get("doc_info", ""))
-            versions = by_law.setdefault(c.doc, {})
+            when, label = source_version(meta["source"], meta.get("doc_info", ""))
+            versions = by_law.setdefault(meta["doc"], {})
             v = versions.get(when)
             if v is None:
-                v = versions[when] = Version(c.doc, when, label)
-            v.sources.append(c.source)
-            self.of_source[c.source] = v
+                v = versions[when] = Version(meta["doc"], when, label)
+            v.sources.append(meta["source"])
+            self.of_source[meta["source"]] = v
         for law, versions in by_law.items():
             ordered = sorted(versions.values(), key=lambda v: v.date or date.min)
             past = [v for v in ordered if v.date is None or v.date <= self.today]
@@ -146,20 +153,37 @@ class VersionTable:
                 v.in_force = v is current
                 v.newest = v is ordered[-1]
             self.laws[law] = ordered
+        n = spans[-1][2] if spans else 0
         # rows retrieval never serves: an older version's passage, or a text another file of the version has
-        self.duplicate = np.zeros(len(chunks), dtype=bool)
-        self.superseded = np.zeros(len(chunks), dtype=bool)
-        seen: set[tuple[int, str, str]] = set()
-        for i, c in enumerate(chunks):
-            v = self.of_source.get(c.source)
+        self.duplicate = np.zeros(n, dtype=bool)
+        self.superseded = np.zeros(n, dtype=bool)
+        self._spans = [(files[f]["source"], a, b) for f, a, b in spans]
+        seen: dict[int, set[tuple[str, str]]] = {}
+        for source, a, b in self._spans:
+            v = self.of_source.get(source)
             if v is None:
                 continue
-            key = (id(v), c.article or "", c.text)
-            if key in seen:
-                self.duplicate[i] = True
-            seen.add(key)
-            self.superseded[i] = not v.in_force
-        self._chunks = chunks
+            self.superseded[a:b] = not v.in_force
+            if len(v.sources) > 1:  # parts of one law, or a whole copy beside them: texts may repeat
+                mine = seen.setdefault(id(v), set())
+                for i in range(a, b):
+                    key = (articles[i] or "", texts[i])
+                    if key in mine:
+                        self.duplicate[i] = True
+                    mine.add(key)
+
+    @classmethod
+    def from_chunks(cls, chunks: Sequence[Chunk], today: date | None = None) -> VersionTable:
+        """The same from Chunk objects in table order (each file's rows together)."""
+        files: list[dict] = []
+        spans: list[tuple[int, int, int]] = []
+        for i, c in enumerate(chunks):
+            if not spans or files[spans[-1][0]]["source"] != c.source:
+                files.append({"doc": c.doc, "doc_type": c.doc_type, "source": c.source,
+                              "doc_info": c.extra.get("doc_info", "")})
+                spans.append((len(files) - 1, i, i))
+            spans[-1] = (spans[-1][0], spans[-1][1], i + 1)
+        return cls(files, spans, [c.article or "" for c in chunks], [c.text for c in chunks], today)
 
     # ---- reading -------------------------------------------------------------------------------
     def versioned(self, law: str) -> bool:
@@ -208,8 +232,8 @@ class VersionTable:
             return self.superseded | self.duplicate
         keep = {id(v) for law in self.laws if (v := self.pick(law, query))}
         out = self.duplicate.copy()
-        for i, c in enumerate(self._chunks):
-            v = self.of_source.get(c.source)
+        for source, a, b in self._spans:
+            v = self.of_source.get(source)
             if v is not None and id(v) not in keep:
-                out[i] = True
+                out[a:b] = True
         return out
