@@ -15,10 +15,13 @@ built from whatever documents are in the index.
 
 from __future__ import annotations
 
+import json
 import math
+import os
 import re
 from collections import Counter
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -64,6 +67,23 @@ class LawScopes:
                     seen_articles[doc] += 1
                     if seen_articles[doc] <= scope_articles and SCOPE_ARTICLE.search(texts[i]):
                         bag |= _subject_words(texts[i])
+        self._index(bags)
+
+    @classmethod
+    def load(cls, path: Path) -> LawScopes:
+        """The bags saved by :meth:`save` (a library's take 2 s of jieba to build: a one-question command reads them)."""
+        scopes = cls.__new__(cls)
+        scopes._index({law: set(words) for law, words in json.loads(path.read_text(encoding="utf-8")).items()})
+        return scopes
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
+        tmp.write_text(json.dumps({law: sorted(words) for law, words in self.bags.items()}, ensure_ascii=False),
+                       encoding="utf-8")
+        os.replace(tmp, path)
+
+    def _index(self, bags: dict[str, set[str]]) -> None:
         self.bags = bags
         df: Counter[str] = Counter()
         for bag in bags.values():

@@ -8,6 +8,7 @@ reciprocal-rank fusion here. Chroma and the BM25 index each return their ranked 
 from __future__ import annotations
 
 import math
+import os
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ import numpy as np
 from assistant import citations as cit
 from assistant.bodies import Bodies
 from assistant.intent import intent_terms, kind_weight
+from assistant.cachedir import cache_dir
 from assistant.keyword_index import as_retriever_views, open_index
 from assistant.law_scope import LawScopes
 from assistant.normalize import to_simplified
@@ -70,8 +72,11 @@ class ArticleIndex(Mapping):
 class Retriever:
     """Holds the in-memory views of the index (chunks, BM25, article table); cheap to query, built once."""
 
-    def __init__(self, store: Store, tuning: RetrievalSettings | None = None, mode: str = "hybrid") -> None:
+    def __init__(self, store: Store, tuning: RetrievalSettings | None = None, mode: str = "hybrid",
+                 library_dirs: list | None = None) -> None:
         self.store = store
+        #: real paths of the reference-library folders (Settings.library_dirs), "/" ended for a prefix test
+        self.library_roots = tuple(os.path.join(os.path.realpath(d), "") for d in library_dirs or ())
         self.tuning = tuning or RetrievalSettings()
         self.mode = mode  # hybrid / dense / bm25: the benchmarks compare them
         self.reload()
@@ -116,6 +121,10 @@ class Retriever:
         self.vocab, self.weights = vocab, index.weights
         self.titles = titles
         self.doc_rows = doc_rows
+        # rows of files in the reference library (Settings.library_dirs), ranked after the bureau's own documents
+        self.in_library = np.zeros(len(chunks), dtype=bool)
+        for f, a, b in spans if self.library_roots else ():
+            self.in_library[a:b] = files[f]["source"].startswith(self.library_roots)
         self._table, self._spans = table, spans
         self._articles: ArticleIndex | None = None  # built on the first article lookup
         self._article_counts: dict[str, int] | None = None
@@ -173,7 +182,15 @@ class Retriever:
         """Each law's subject words (assistant/law_scope.py), built on first use: a one-question command that
         needs no ranking among laws does not pay for it."""
         if self._scopes is None:
-            self._scopes = LawScopes(self._table, self._spans, self.hidden, self.tuning.scope_articles)
+            path = cache_dir() / "law-scopes" / f"{self.store.collection_name}-{self.keyword_index.stamp}.json"
+            try:
+                self._scopes = LawScopes.load(path)
+            except (OSError, ValueError):
+                self._scopes = LawScopes(self._table, self._spans, self.hidden, self.tuning.scope_articles)
+                try:
+                    self._scopes.save(path)  # per keyword-index stamp: a new ingest gets new bags
+                except OSError:
+                    pass
         return self._scopes
 
     def scope_factors(self, question: str, laws: list[str]) -> dict[str, float]:
@@ -186,7 +203,8 @@ class Retriever:
         scores = self.scopes.scores(tokens(" ".join([question, *self.expand(question)])), laws)  # 老师 → 教师 too
         best = max(scores.values(), default=0.0)
         if best <= 0:
-            return {}
+            scores = {law: 1.0 for law in laws}  # no law's subject matches: the other preferences still apply
+            best = 1.0
         share = self.tuning.scope_share * best  # at least this much of the best match: the question's field too
         factors = {law: 1 - w * max(0.0, 1 - s / share) for law, s in scores.items()}
         # a law (法律) that shares the question's subject states the rule before the regulations made under it
@@ -391,6 +409,8 @@ class Retriever:
             if chunk.doc in boost:  # the question names this document
                 scores[i] *= self.tuning.title_boost
             scores[i] *= kind_weight(kind, chunk) * scope.get(chunk.doc, 1.0)
+            if self.in_library[i]:
+                scores[i] *= self.tuning.library_weight
         scale = max(scores.values(), default=1.0) or 1.0
         hits = [Hit(chunk=self.chunks[i], score=s / scale, dense=dense_score.get(i), bm25=bm25_score.get(i))
                 for i, s in scores.items()]

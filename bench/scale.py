@@ -247,7 +247,8 @@ def library_row(library: Path, work: Path, repeats: int, sets: list[str], index:
         row.update(ingest_s=round(wall, 1), ingest_cpu_s=round(cpu, 1), ingest_peak_mb=round(rss / 2**20),
                    passages=report["chunks"], skipped=len(report["skipped"]))
         print(json.dumps(row, ensure_ascii=False), flush=True)
-    env = {**os.environ, "ASSISTANT_INDEX_DIR": str(index)}
+    # the library ranked after the bureau's own documents (Settings.library_dirs), as a deployment would set it
+    env = {**os.environ, "ASSISTANT_INDEX_DIR": str(index), "ASSISTANT_LIBRARY_DIRS": str(library)}
     cold, base, rss_cold = [], [], 0
     for _ in range(repeats):  # interleaved, so both see the same machine load
         base.append(timed_run([PY, "-c", "import chromadb"], env)[0])
@@ -263,18 +264,18 @@ def library_row(library: Path, work: Path, repeats: int, sets: list[str], index:
     base_index = work / "corpus-index"
     if not (base_index / "chroma.sqlite3").exists():
         timed_run([ASSISTANT, "ingest", *map(str, corpus), "--quiet"], {**os.environ, "ASSISTANT_INDEX_DIR": str(base_index)})
-    row["quality"] = quality(index, base_index, sets)
+    row["quality"] = quality(index, base_index, sets, library)
     return row
 
 
-def quality(index: Path, base_index: Path, sets: list[str]) -> dict:
+def quality(index: Path, base_index: Path, sets: list[str], library: Path) -> dict:
     """Per question set: 'right', quotes of the expected sentence and hit@1, with the library and without it."""
     from assistant.engine import Engine
     from assistant.evaluate import evaluate
 
     out: dict = {}
     for label, folder in (("library", index), ("corpus", base_index)):
-        engine = Engine(Settings(_env_file=None, index_dir=folder))
+        engine = Engine(Settings(_env_file=None, index_dir=folder, library_dirs=[library] if label == "library" else []))
         for name in sets:
             r = evaluate(engine, ROOT / "data" / "eval" / f"{name}.jsonl")
             by_type = r["by_type"]
