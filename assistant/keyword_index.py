@@ -97,26 +97,26 @@ class KeywordIndex:
     @classmethod
     def build(cls, ids: list[str], texts: list[str], metas: list[dict[str, Any]], stamp: str = "") -> KeywordIndex:
         """From Chroma's rows (any order), each chunk tokenised (its search context and text)."""
-        rows = _Rows()
-        for t, m in zip(texts, metas):
-            rows.add(_tf_row(t, m))
-        return cls._assemble(stamp, list(ids), list(texts), list(metas), rows)
+        rows = _Compact()
+        for cid, t, m in zip(ids, texts, metas):
+            rows.add(cid, t, m)
+        return cls._assemble(stamp, rows)
 
-    def updated(self, deleted: set[str], ids: list[str], texts: list[str], metas: list[dict[str, Any]]) -> KeywordIndex:
-        """This index without ``deleted`` and with the given rows added or replaced: only they are tokenised."""
-        replaced = deleted | set(ids)
-        keep = [i for i, cid in enumerate(self.ids) if cid not in replaced]
-        rows = _Rows()
-        old = rows.ids_of(self.vocab)
+    def updated(self, deleted: set[str], fresh: _Compact) -> KeywordIndex:
+        """This index without ``deleted`` and with the ``fresh`` rows added or replaced: only they were tokenised."""
+        replaced = deleted | set(fresh.ids)
+        rows = _Compact()
+        old = rows.rows.ids_of(self.vocab)
+        table = self.columns()
         indptr, indices, data = self.tf.indptr, self.tf.indices, self.tf.data
-        for i in keep:
+        for i, cid in enumerate(self.ids):
+            if cid in replaced:
+                continue
             s, e = indptr[i], indptr[i + 1]
-            rows.ids.append(old[indices[s:e]])
-            rows.counts.append(np.asarray(data[s:e], dtype=np.int32))
-        for t, m in zip(texts, metas):
-            rows.add(_tf_row(t, m))
-        return self._assemble(self.stamp, [self.ids[i] for i in keep] + list(ids),
-                              [self.texts[i] for i in keep] + list(texts), [self.metas[i] for i in keep] + list(metas), rows)
+            rows.add_kept(cid, self.texts[i], table["files"][table["file"][i]], [table[k][i] for k in _CHUNK_FIELDS],
+                          old[indices[s:e]], np.asarray(data[s:e], dtype=np.int32))
+        rows.extend(fresh)
+        return self._assemble(self.stamp, rows)
 
     def terms(self, i: int) -> set[str]:
         """The distinct BM25 tokens of chunk ``i`` (what answering checks a question's words against)."""
@@ -124,26 +124,27 @@ class KeywordIndex:
         return {self.vocab[j] for j in self.tf.indices[s:e]}
 
     @classmethod
-    def _assemble(cls, stamp: str, ids: list[str], texts: list[str], metas: list[dict[str, Any]],
-                  rows: _Rows) -> KeywordIndex:
-        order = sorted(range(len(ids)), key=lambda i: (metas[i]["source"], int(metas[i]["start"])))
-        ids, texts = ([xs[i] for i in order] for xs in (ids, texts))
-        metas = [{k: v for k, v in metas[i].items() if k != "bm25"} for i in order]
-        seq = [rows.ids[i] for i in order]
+    def _assemble(cls, stamp: str, c: _Compact) -> KeywordIndex:
+        files, file, start = c.files, c.file, c.cols["start"]
+        order = sorted(range(len(c.ids)), key=lambda i: (files[file[i]]["source"], int(start[i])))
+        table: dict[str, Any] = {"ids": [c.ids[i] for i in order], "texts": [c.texts[i] for i in order],
+                                 "file": [file[i] for i in order],
+                                 **{k: [c.cols[k][i] for i in order] for k in _CHUNK_FIELDS}, "files": files}
+        seq = [c.rows.ids[i] for i in order]
         flat = np.concatenate(seq) if seq else np.zeros(0, dtype=np.int64)
-        data = np.concatenate([rows.counts[i] for i in order]) if seq else np.zeros(0, dtype=np.int32)
+        data = np.concatenate([c.rows.counts[i] for i in order]) if seq else np.zeros(0, dtype=np.int32)
         # columns numbered in order of first appearance over the sorted rows (rank_bm25's order)
         uniq, first = np.unique(flat, return_index=True)
         by_first = uniq[np.argsort(first, kind="stable")]
-        column = np.zeros(max(len(rows.terms), 1), dtype=np.int32)
+        column = np.zeros(max(len(c.rows.terms), 1), dtype=np.int32)
         column[by_first] = np.arange(len(by_first), dtype=np.int32)
-        names = rows.names()
+        names = c.rows.names()
         vocab = [names[t] for t in by_first.tolist()]
         indptr = np.zeros(len(seq) + 1, dtype=np.int64)
         np.cumsum([len(a) for a in seq], out=indptr[1:])
         tf = sparse.csr_matrix((data.astype(np.int32), column[flat].astype(np.int32), indptr),
                                shape=(len(seq), max(len(vocab), 1)))
-        return cls(stamp, ids, texts, metas, vocab, tf, _okapi(tf, len(vocab)))
+        return cls(stamp, table["ids"], table["texts"], LazyRows(table), vocab, tf, _okapi(tf, len(vocab)), table)
 
     # ---- files ---------------------------------------------------------------------------------
     def save(self, folder: Path) -> None:
@@ -279,6 +280,54 @@ class _Rows:
         for t, i in self.terms.items():
             out[i] = t
         return out
+
+
+class _Compact:
+    """Chunks as they arrive from Chroma, kept as the chunk table's columns (each file's own fields once, not on every
+    chunk) with their term counts (``_Rows``). Chroma's metadata dicts of a library's 66,000 passages took 500 MB;
+    they are read in batches and dropped (``_get_compact``)."""
+
+    def __init__(self) -> None:
+        self.ids: list[str] = []
+        self.texts: list[str] = []
+        self.file: list[int] = []
+        self.files: list[dict[str, Any]] = []
+        self.by_source: dict[str, int] = {}
+        self.cols: dict[str, list] = {k: [] for k in _CHUNK_FIELDS}
+        self.rows = _Rows()
+
+    def _file(self, meta: dict[str, Any]) -> int:
+        f = self.by_source.get(meta["source"])
+        if f is None:
+            f = self.by_source[meta["source"]] = len(self.files)
+            self.files.append({k: v for k, v in meta.items() if k not in _CHUNK_FIELDS and k != "bm25"})
+        return f
+
+    def add(self, cid: str, text: str, meta: dict[str, Any]) -> None:
+        self.ids.append(cid)
+        self.texts.append(text)
+        self.file.append(self._file(meta))
+        for k in _CHUNK_FIELDS:
+            self.cols[k].append(meta.get(k, ""))
+        self.rows.add(_tf_row(text, meta))
+
+    def add_kept(self, cid: str, text: str, file_meta: dict[str, Any], values: list, ids: np.ndarray,
+                 counts: np.ndarray) -> None:
+        """A row of an existing index, already tokenised (its term ids in this table's numbering)."""
+        self.ids.append(cid)
+        self.texts.append(text)
+        self.file.append(self._file(file_meta))
+        for k, v in zip(_CHUNK_FIELDS, values):
+            self.cols[k].append(v)
+        self.rows.ids.append(ids)
+        self.rows.counts.append(counts)
+
+    def extend(self, other: _Compact) -> None:
+        names = other.rows.names()
+        remap = self.rows.ids_of(names)
+        for i, cid in enumerate(other.ids):
+            self.add_kept(cid, other.texts[i], other.files[other.file[i]], [other.cols[k][i] for k in _CHUNK_FIELDS],
+                          remap[other.rows.ids[i]], other.rows.counts[i])
 
 
 def _tf_row(text: str, meta: dict[str, Any]) -> dict[str, int]:
@@ -462,8 +511,7 @@ def open_index(store: Store, current: KeywordIndex | None = None) -> Opened:
     if current is not None and log.written is None and stamp == current.stamp and len(current.ids) == count:
         return Opened(current, "current")
     if current is not None and log.written is not None and log.base == current.stamp:
-        fresh = _get(store, sorted(log.written))
-        index = current.updated(log.deleted | log.written, fresh["ids"], fresh["documents"], fresh["metadatas"])
+        index = current.updated(log.deleted | log.written, _get_compact(store, sorted(log.written)))
         if len(index.ids) == count:
             index.stamp = _new_stamp()
             _save_quietly(store, index)
@@ -481,8 +529,7 @@ def open_index(store: Store, current: KeywordIndex | None = None) -> Opened:
         why = "索引正在写入或上次写入未完成" if stamp.startswith("writing") else "未找到与向量索引一致的关键词索引"
         say(f"{why}，正在从 {count} 段重建关键词索引 / keyword index missing or out of step with the collection "
             f"({stamp or 'no stamp'}); rebuilding it from {count} chunks")
-    got = _get(store, None)
-    index = KeywordIndex.build(got["ids"], got["documents"], got["metadatas"], _new_stamp())
+    index = KeywordIndex._assemble(_new_stamp(), _get_compact(store, None))
     if not stamp.startswith("writing"):
         _save_quietly(store, index)
         return Opened(index, "rebuilt")
@@ -497,15 +544,15 @@ def open_index(store: Store, current: KeywordIndex | None = None) -> Opened:
     return Opened(index, "rebuilt")
 
 
-def _get(store: Store, ids: list[str] | None, batch: int = 5000) -> dict[str, list]:
-    """Texts and metadata of ``ids`` (None: every chunk), fetched in batches to bound each request."""
-    out: dict[str, list] = {"ids": [], "documents": [], "metadatas": []}
+def _get_compact(store: Store, ids: list[str] | None, batch: int = 2000) -> _Compact:
+    """Texts and metadata of ``ids`` (None: every chunk), fetched in batches and kept compact (``_Compact``)."""
+    out = _Compact()
     if ids is None:
         ids = store._collection.get(include=[])["ids"]
     for i in range(0, len(ids), batch):
         got = store._collection.get(ids=ids[i : i + batch], include=["documents", "metadatas"])
-        for key in out:
-            out[key] += got[key]
+        for cid, text, meta in zip(got["ids"], got["documents"], got["metadatas"]):
+            out.add(cid, text, meta)
     return out
 
 
