@@ -47,6 +47,7 @@ class Engine:
         if hasattr(self.store.embeddings, "preload"):
             self.store.embeddings.preload()
         preload_dictionary()
+        self.retriever.articles  # the (title, 第N条) table, built on first use otherwise
 
     def refresh(self) -> bool:
         """Pick up a keyword index another instance published (shared Chroma server); True if it changed.

@@ -48,6 +48,10 @@ class RetrievalSettings(BaseModel):
         "search asks Chroma for this many times the candidates and drops the passages of versions the question is "
         "not answered from afterwards: filtering inside Chroma on the served rows would be a metadata filter over "
         "tens of thousands of ids, far slower than a few more neighbours (assistant/versions.py).")
+    dense_exact_rows: int = Field(
+        2000, ge=0, description="A dense search confined to at most this many passages (the reports of the body a "
+        "question names) computes their exact cosines from the stored vectors instead of Chroma's filtered search, "
+        "which took 100–190 ms per question beside a 66,000-passage library (warm p95; docs/benchmarks.md).")
     dense_filter_docs: int = Field(
         50, ge=1, description="A dense search confined to more documents than this (a place named: every law but "
         "the other bodies' reports) asks Chroma unfiltered for hidden_oversample × the candidates and drops the "
