@@ -316,11 +316,11 @@ def _ingest_file(path: Path, source: str, digest: str, store: Store, prog: _Prog
             part = new[i : i + batch]
             pending += part
             vectors += recent.embed([c.text for c, _ in part], store.embeddings)
-            bar.update(len(part))
-            prog.embedded(i + len(part), len(new))
             if len(pending) >= write or i + batch >= len(new):  # one Chroma write per ``write`` passages
                 store.add([c for c, _ in pending], [m for _, m in pending], vectors)
                 pending, vectors = [], []
+            bar.update(len(part))
+            prog.embedded(i + len(part), len(new))
     stale = set(store.ids_for_source(source)) - {c.id for c in chunks}
     store.delete(stale)
     notes += [(_shown(path), note) for note in doc.metadata.get("ocr_notes", [])]
