@@ -20,10 +20,11 @@ from assistant import messages as msg
 from assistant.messages import EMPTY, NO_WORDS, NOT_FOUND, TOO_LONG, VALUES_DIFFER
 from assistant.normalize import for_matching, has_words, replace_surrogates, to_simplified
 from assistant.retrieval import ArticleLookup, Retriever
-from assistant.schema import Answer, Citation, Hit
+from assistant.schema import LEGAL_TYPES, Answer, Citation, Hit
 from assistant.settings import AnswerSettings, ComposeSettings
 from assistant.synonyms import expansions
 from assistant.textutil import paragraph_spans, tokens
+from assistant.versions import VersionTable
 
 
 @dataclass
@@ -177,6 +178,8 @@ class Answerer:
             text = msg.ANSWER_NO_SUCH_ARTICLE.format(title=lookup.title, missing='、'.join(lookup.missing), total=total)
             return Answer(q, False, text, retrieved=hits, reasons={"article": lookup.reason})
         paragraph = lookup.citation.paragraph
+        # a law in several versions: the head names the version quoted (assistant/versions.py)
+        version = msg.ANSWER_VERSION.format(label=lookup.version.label) if lookup.version else ""
         if paragraph and len(lookup.chunks) == 1:  # 第三条第三款: quote that paragraph of the article
             chunk, article = lookup.chunks[0], lookup.citation.articles[0]
             spans = paragraph_spans(chunk.text)
@@ -185,7 +188,7 @@ class Answerer:
                 text = msg.ANSWER_NO_SUCH_PARAGRAPH.format(title=lookup.title, article=article, count=len(spans), kuan=kuan)
                 return Answer(q, False, text, retrieved=hits, reasons={"article": "no_such_paragraph"})
             s, e = spans[paragraph - 1]
-            head = msg.ANSWER_PARAGRAPH_HEAD.format(title=lookup.title, article=article, kuan=kuan)
+            head = msg.ANSWER_PARAGRAPH_HEAD.format(title=lookup.title, article=version + article, kuan=kuan)
             answer = f"{head}{chunk.text[s:e]}[1]"
             citations = [Citation(n=1, chunk=chunk, quoted=[(s, e)])]
         else:
@@ -194,11 +197,14 @@ class Answerer:
                 n = len(citations) + 1
                 citations.append(Citation(n=n, chunk=chunk, quoted=[(0, len(chunk.text))]))
                 parts.append(f"{chunk.text}[{n}]")
-            answer = msg.ANSWER_ARTICLES_HEAD.format(title=lookup.title, articles='、'.join(lookup.citation.articles)) + "\n".join(parts)
+            answer = msg.ANSWER_ARTICLES_HEAD.format(title=lookup.title, articles=version + '、'.join(lookup.citation.articles)) + "\n".join(parts)
+        if lookup.newer:
+            answer += "\n" + msg.ANSWER_NEWER_VERSION.format(labels="、".join(v.label for v in lookup.newer),
+                                                             label=lookup.version.label)
         retrieved = [Hit(chunk=c, score=1.0) for c in lookup.chunks]
         retrieved += [h for h in hits if h.chunk.id not in {c.id for c in lookup.chunks}]
-        return Answer(q, True, answer, citations, retrieved[: max(len(hits), len(lookup.chunks))],
-                      reasons={"article": "ok"})
+        reasons = {"article": "ok"} | ({"version": lookup.version.label} if lookup.version else {})
+        return Answer(q, True, answer, citations, retrieved[: max(len(hits), len(lookup.chunks))], reasons=reasons)
 
     # ---- extractive ----------------------------------------------------------------------------
     def signals(self, q: str, hits: list[Hit]) -> Signals:
@@ -258,7 +264,11 @@ class Answerer:
         cited = list(citations.values())
         if (values := INTENTS[kind].differ) is not None and _values_differ(parts, values):
             lines.append(VALUES_DIFFER)
-        return Answer(q, True, lead_line(cited) + "\n".join(lines), cited, hits, reasons=reasons)
+        legal = list(dict.fromkeys(c.chunk.doc for c in cited if c.chunk.doc_type in LEGAL_TYPES))
+        # a law for another field quoted after the general one: labelled 特别规定 (assistant/law_scope.py)
+        special = {d for d, f in self.retriever.scope_factors(q, legal).items() if f < 1 and d != legal[0]}
+        return Answer(q, True, lead_line(cited, self.retriever.versions, special) + "\n".join(lines), cited, hits,
+                      reasons=reasons | ({"special": sorted(special)} if special else {}))
 
 
 def _other_year_only(ans: Answer, scope: Scope) -> bool:
@@ -292,8 +302,9 @@ def _in_kind_section(kind: str, hit: Hit) -> bool:
     return bool(section and hit.chunk.doc_type == "report" and section.search(hit.chunk.section))
 
 
-def lead_line(citations: list[Citation]) -> str:
-    """根据《A》第X条、第Y条，《B》“section”： — every cited document and article, in citation order."""
+def lead_line(citations: list[Citation], versions: VersionTable | None = None, special: set[str] = frozenset()) -> str:
+    """根据《A》第X条、第Y条，《B》“section”： — every cited document and article, in citation order; a law the
+    corpus holds in several versions is named with the version quoted: 《A》（2024年4月26日修正）第X条."""
     where: dict[str, list[str]] = {}
     for c in citations:
         where.setdefault(c.chunk.doc, [])
@@ -304,7 +315,13 @@ def lead_line(citations: list[Citation]) -> str:
             where[doc] = articles
         elif label := _common_section(chunks):
             where[doc] = [label]
-    return msg.ANSWER_LEAD.format(where="，".join(f"《{doc}》{'、'.join(labels)}" for doc, labels in where.items()))
+    named = {}
+    for c in citations:
+        v = versions.version(c.chunk) if versions is not None and versions.versioned(c.chunk.doc) else None
+        named.setdefault(c.chunk.doc, msg.ANSWER_VERSION.format(label=v.label) if v else "")
+    return msg.ANSWER_LEAD.format(where="，".join(
+        f"《{doc}》{named[doc]}{'、'.join(labels)}{msg.ANSWER_SPECIAL_LAW if doc in special else ''}"
+        for doc, labels in where.items()))
 
 
 def _common_section(chunks) -> str:

@@ -193,17 +193,21 @@ def check_text(engine, text: str, self_title: str | None = None, with_support: b
             item.paragraph = paragraph
             out.append(_with_verdict(item, msg.KIND_DOCUMENT))
             continue
-        lookup = r.resolve(c, name)
+        lookup = r.resolve(c, name, when=draft_date)  # a law in versions: the one in force at the draft's date
         item = CheckedCitation(c.raw, c.start, c.end, name, lookup.title, list(c.articles),
                                lookup.reason or "ok", text[sent[0] : sent[1]], version=c.version, paragraph=paragraph,
                                missing=list(lookup.missing), candidates=list(lookup.candidates))
         if lookup.title:
             title = lookup.title
-            item.doc_info = r.doc_info(title)
+            # the info lines of the version checked against (a library holds several: assistant/versions.py)
+            item.doc_info = lookup.chunks[0].extra.get("doc_info", "") if lookup.version and lookup.chunks else r.doc_info(title)
             # a document read from a scan: its quoted text may carry recognition errors (assistant/ingest/ocr.py)
             scanned = [label for ch in lookup.chunks if (label := ocr_label(ch.extra, ch.start, ch.end))]
             scanned = scanned or ([msg.CHECK_NOTE_SCANNED] if r.scanned(title) else [])
-            item.note = "；".join(filter(None, [doc_note(title, item.doc_info, r.titles),
+            newer = (msg.CHECK_NOTE_VERSION_AT.format(label=lookup.version.label,
+                                                      newer="、".join(v.label for v in lookup.newer))
+                     if lookup.version and lookup.newer else "")
+            item.note = "；".join(filter(None, [doc_note(title, item.doc_info, r.titles), newer,
                                                *(msg.CHECK_NOTE_OCR.format(label=s) for s in dict.fromkeys(scanned))]))
             item.article_count = r.article_counts.get(title) or None
             item.article_texts = [ArticleText(ch.article, ch.text, ch.section) for ch in lookup.chunks]

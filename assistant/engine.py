@@ -34,7 +34,7 @@ class Engine:
     def __init__(self, settings: Settings | None = None, embeddings: Embeddings | None = None) -> None:
         self.settings = settings or get_settings()
         self.store = Store(self.settings, embeddings)
-        self.retriever = Retriever(self.store, self.settings.retrieval)
+        self.retriever = Retriever(self.store, self.settings.retrieval, library_dirs=self.settings.library_dirs)
         self.answerer = Answerer(self.retriever, self.settings.min_score, self.settings.max_question_chars,
                                  self.settings.k, self.settings.answer, self.settings.compose)
         #: Answers written by a model and checked sentence by sentence, when ASSISTANT_LLM_BASE_URL is set.
@@ -47,6 +47,7 @@ class Engine:
         if hasattr(self.store.embeddings, "preload"):
             self.store.embeddings.preload()
         preload_dictionary()
+        self.retriever.articles  # the (title, 第N条) table, built on first use otherwise
 
     def refresh(self) -> bool:
         """Pick up a keyword index another instance published (shared Chroma server); True if it changed.
@@ -66,6 +67,8 @@ class Engine:
 
         report = ingest(list(paths) if paths else self.settings.docs_dirs, self.store, progress, on_progress)
         self.retriever.reload()
+        if len(self.retriever.versions.laws) >= self.settings.retrieval.scope_min_laws:
+            self.retriever.scopes  # a library: its laws' subjects are read now and saved, not at the first question
         return report
 
     def ensure_index(self, progress: bool = True, on_progress: Callable[[float, str], None] | None = None):

@@ -38,6 +38,7 @@ import zlib
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Any, Iterable
 
 import numpy as np
@@ -76,8 +77,18 @@ class KeywordIndex:
     tf: sparse.csr_matrix
     weights: sparse.csc_matrix
 
-    def chunks(self) -> list[Chunk]:
-        return [metadata_to_chunk(i, t, m) for i, t, m in zip(self.ids, self.texts, self.metas)]
+    #: The chunk table as columns (``_columns``): what is saved, and what the retriever reads per file, not per chunk.
+    table: dict[str, Any] | None = None
+
+    def chunks(self) -> ChunkTable:
+        """The passages as :class:`~assistant.schema.Chunk` objects, each made when first read: a question reads a
+        few dozen of a library's 66,000, and making them all took most of a one-question command's start."""
+        return ChunkTable(self.ids, self.texts, self.metas)
+
+    def columns(self) -> dict[str, Any]:
+        if self.table is None:
+            self.table = _columns(self.ids, self.texts, self.metas)
+        return self.table
 
     def df(self) -> np.ndarray:
         return np.diff(self.weights.indptr)
@@ -86,42 +97,54 @@ class KeywordIndex:
     @classmethod
     def build(cls, ids: list[str], texts: list[str], metas: list[dict[str, Any]], stamp: str = "") -> KeywordIndex:
         """From Chroma's rows (any order), each chunk tokenised (its search context and text)."""
-        rows = [_tf_row(t, m) for t, m in zip(texts, metas)]
-        return cls._assemble(stamp, list(ids), list(texts), list(metas), rows)
+        rows = _Compact()
+        for cid, t, m in zip(ids, texts, metas):
+            rows.add(cid, t, m)
+        return cls._assemble(stamp, rows)
 
-    def updated(self, deleted: set[str], ids: list[str], texts: list[str], metas: list[dict[str, Any]]) -> KeywordIndex:
-        """This index without ``deleted`` and with the given rows added or replaced: only they are tokenised."""
-        replaced = deleted | set(ids)
-        keep = [i for i, cid in enumerate(self.ids) if cid not in replaced]
-        rows = [self._row(i) for i in keep] + [_tf_row(t, m) for t, m in zip(texts, metas)]
-        return self._assemble(self.stamp, [self.ids[i] for i in keep] + list(ids),
-                              [self.texts[i] for i in keep] + list(texts), [self.metas[i] for i in keep] + list(metas), rows)
+    def updated(self, deleted: set[str], fresh: _Compact) -> KeywordIndex:
+        """This index without ``deleted`` and with the ``fresh`` rows added or replaced: only they were tokenised."""
+        replaced = deleted | set(fresh.ids)
+        rows = _Compact()
+        old = rows.rows.ids_of(self.vocab)
+        table = self.columns()
+        indptr, indices, data = self.tf.indptr, self.tf.indices, self.tf.data
+        for i, cid in enumerate(self.ids):
+            if cid in replaced:
+                continue
+            s, e = indptr[i], indptr[i + 1]
+            rows.add_kept(cid, self.texts[i], table["files"][table["file"][i]], [table[k][i] for k in _CHUNK_FIELDS],
+                          old[indices[s:e]], np.asarray(data[s:e], dtype=np.int32))
+        rows.extend(fresh)
+        return self._assemble(self.stamp, rows)
 
     def terms(self, i: int) -> set[str]:
         """The distinct BM25 tokens of chunk ``i`` (what answering checks a question's words against)."""
         s, e = self.tf.indptr[i], self.tf.indptr[i + 1]
         return {self.vocab[j] for j in self.tf.indices[s:e]}
 
-    def _row(self, i: int) -> dict[str, int]:
-        s, e = self.tf.indptr[i], self.tf.indptr[i + 1]
-        return dict(zip((self.vocab[j] for j in self.tf.indices[s:e]), self.tf.data[s:e].tolist()))
-
     @classmethod
-    def _assemble(cls, stamp: str, ids: list[str], texts: list[str], metas: list[dict[str, Any]],
-                  rows: list[dict[str, int]]) -> KeywordIndex:
-        order = sorted(range(len(ids)), key=lambda i: (metas[i]["source"], int(metas[i]["start"])))
-        ids, texts, rows = ([xs[i] for i in order] for xs in (ids, texts, rows))
-        metas = [{k: v for k, v in metas[i].items() if k != "bm25"} for i in order]
-        vocab: dict[str, int] = {}
-        indptr, indices, data = [0], [], []
-        for row in rows:
-            for term, f in row.items():
-                indices.append(vocab.setdefault(term, len(vocab)))
-                data.append(f)
-            indptr.append(len(indices))
-        tf = sparse.csr_matrix((np.asarray(data, dtype=np.int32), np.asarray(indices, dtype=np.int32),
-                                np.asarray(indptr, dtype=np.int64)), shape=(len(rows), max(len(vocab), 1)))
-        return cls(stamp, ids, texts, metas, list(vocab), tf, _okapi(tf, len(vocab)))
+    def _assemble(cls, stamp: str, c: _Compact) -> KeywordIndex:
+        files, file, start = c.files, c.file, c.cols["start"]
+        order = sorted(range(len(c.ids)), key=lambda i: (files[file[i]]["source"], int(start[i])))
+        table: dict[str, Any] = {"ids": [c.ids[i] for i in order], "texts": [c.texts[i] for i in order],
+                                 "file": [file[i] for i in order],
+                                 **{k: [c.cols[k][i] for i in order] for k in _CHUNK_FIELDS}, "files": files}
+        seq = [c.rows.ids[i] for i in order]
+        flat = np.concatenate(seq) if seq else np.zeros(0, dtype=np.int64)
+        data = np.concatenate([c.rows.counts[i] for i in order]) if seq else np.zeros(0, dtype=np.int32)
+        # columns numbered in order of first appearance over the sorted rows (rank_bm25's order)
+        uniq, first = np.unique(flat, return_index=True)
+        by_first = uniq[np.argsort(first, kind="stable")]
+        column = np.zeros(max(len(c.rows.terms), 1), dtype=np.int32)
+        column[by_first] = np.arange(len(by_first), dtype=np.int32)
+        names = c.rows.names()
+        vocab = [names[t] for t in by_first.tolist()]
+        indptr = np.zeros(len(seq) + 1, dtype=np.int64)
+        np.cumsum([len(a) for a in seq], out=indptr[1:])
+        tf = sparse.csr_matrix((data.astype(np.int32), column[flat].astype(np.int32), indptr),
+                               shape=(len(seq), max(len(vocab), 1)))
+        return cls(stamp, table["ids"], table["texts"], LazyRows(table), vocab, tf, _okapi(tf, len(vocab)), table)
 
     # ---- files ---------------------------------------------------------------------------------
     def save(self, folder: Path) -> None:
@@ -129,7 +152,7 @@ class KeywordIndex:
         tmp = folder.with_name(f"{folder.name}.tmp{os.getpid()}")
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
-        (tmp / "chunks.json").write_bytes(orjson.dumps(_columns(self.ids, self.texts, self.metas)))
+        (tmp / "chunks.json").write_bytes(orjson.dumps(self.columns()))
         (tmp / "vocab.json").write_text(json.dumps(self.vocab, ensure_ascii=False), encoding="utf-8")
         for name, m in (("tf", self.tf), ("w", self.weights)):
             for part in ("indptr", "indices", "data"):
@@ -146,14 +169,14 @@ class KeywordIndex:
         if head.get("format") != FORMAT:
             raise ValueError(f"keyword index format {head.get('format')} (this version reads {FORMAT})")
         table = orjson.loads((folder / "chunks.json").read_bytes())  # 4× faster than json (chromadb requires it)
-        metas = _rows(table)
+        metas = LazyRows(table)
         vocab = json.loads((folder / "vocab.json").read_text(encoding="utf-8"))
         n, v = len(table["ids"]), max(len(vocab), 1)
         arrays = {f"{name}_{part}": np.load(folder / f"{name}_{part}.npy", mmap_mode="r")
                   for name in ("tf", "w") for part in ("indptr", "indices", "data")}
         tf = sparse.csr_matrix((arrays["tf_data"], arrays["tf_indices"], arrays["tf_indptr"]), shape=(n, v), copy=False)
         w = sparse.csc_matrix((arrays["w_data"], arrays["w_indices"], arrays["w_indptr"]), shape=(n, v), copy=False)
-        return cls(head["stamp"], table["ids"], table["texts"], metas, vocab, tf, w)
+        return cls(head["stamp"], table["ids"], table["texts"], metas, vocab, tf, w, table)
 
     def pack(self) -> bytes:
         """The saved files as one tar (what the server-side copy holds)."""
@@ -191,10 +214,120 @@ def _columns(ids: list[str], texts: list[str], metas: list[dict[str, Any]]) -> d
     return table
 
 
-def _rows(table: dict[str, Any]) -> list[dict[str, Any]]:
-    """``_columns`` undone: one metadata dict per chunk, as Chroma returns it."""
-    files, cols = table["files"], [table[k] for k in _CHUNK_FIELDS]
-    return [{**files[f], **dict(zip(_CHUNK_FIELDS, values))} for f, *values in zip(table["file"], *cols)]
+class LazyRows(Sequence):
+    """``_columns`` undone on demand: row ``i`` is the metadata dict Chroma returns for chunk ``i``, made when read."""
+
+    def __init__(self, table: dict[str, Any]) -> None:
+        self.table = table
+
+    def __len__(self) -> int:
+        return len(self.table["ids"])
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        t = self.table
+        return {**t["files"][t["file"][i]], **{k: t[k][i] for k in _CHUNK_FIELDS}}
+
+
+class ChunkTable(Sequence):
+    """The index's passages as a sequence of Chunks, each made on first access and then kept."""
+
+    def __init__(self, ids: list[str], texts: list[str], metas: Sequence[dict[str, Any]]) -> None:
+        self._ids, self._texts, self._metas = ids, texts, metas
+        self._made: list[Chunk | None] = [None] * len(ids)
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        c = self._made[i]
+        if c is None:
+            c = self._made[i] = metadata_to_chunk(self._ids[i], self._texts[i], self._metas[i])
+        return c
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self)))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Sequence) and list(self) == list(other)
+
+
+class _Rows:
+    """Many chunks' term counts while an index is built: one shared term table, per chunk two small arrays (term
+    ids in order of first appearance, counts). A dict of strings per chunk held about 10 KB per passage — most of
+    a law library's 2.3 GB ingest peak; this holds about 1 KB."""
+
+    def __init__(self) -> None:
+        self.terms: dict[str, int] = {}
+        self.ids: list[np.ndarray] = []
+        self.counts: list[np.ndarray] = []
+
+    def add(self, row: dict[str, int]) -> None:
+        terms = self.terms
+        self.ids.append(np.fromiter((terms.setdefault(t, len(terms)) for t in row), dtype=np.int64, count=len(row)))
+        self.counts.append(np.fromiter(row.values(), dtype=np.int32, count=len(row)))
+
+    def ids_of(self, vocab: list[str]) -> np.ndarray:
+        """The table's ids of an existing index's columns."""
+        terms = self.terms
+        return np.fromiter((terms.setdefault(t, len(terms)) for t in vocab), dtype=np.int64, count=len(vocab))
+
+    def names(self) -> list[str]:
+        out = [""] * len(self.terms)
+        for t, i in self.terms.items():
+            out[i] = t
+        return out
+
+
+class _Compact:
+    """Chunks as they arrive from Chroma, kept as the chunk table's columns (each file's own fields once, not on every
+    chunk) with their term counts (``_Rows``). Chroma's metadata dicts of a library's 66,000 passages took 500 MB;
+    they are read in batches and dropped (``_get_compact``)."""
+
+    def __init__(self) -> None:
+        self.ids: list[str] = []
+        self.texts: list[str] = []
+        self.file: list[int] = []
+        self.files: list[dict[str, Any]] = []
+        self.by_source: dict[str, int] = {}
+        self.cols: dict[str, list] = {k: [] for k in _CHUNK_FIELDS}
+        self.rows = _Rows()
+
+    def _file(self, meta: dict[str, Any]) -> int:
+        f = self.by_source.get(meta["source"])
+        if f is None:
+            f = self.by_source[meta["source"]] = len(self.files)
+            self.files.append({k: v for k, v in meta.items() if k not in _CHUNK_FIELDS and k != "bm25"})
+        return f
+
+    def add(self, cid: str, text: str, meta: dict[str, Any]) -> None:
+        self.ids.append(cid)
+        self.texts.append(text)
+        self.file.append(self._file(meta))
+        for k in _CHUNK_FIELDS:
+            self.cols[k].append(meta.get(k, ""))
+        self.rows.add(_tf_row(text, meta))
+
+    def add_kept(self, cid: str, text: str, file_meta: dict[str, Any], values: list, ids: np.ndarray,
+                 counts: np.ndarray) -> None:
+        """A row of an existing index, already tokenised (its term ids in this table's numbering)."""
+        self.ids.append(cid)
+        self.texts.append(text)
+        self.file.append(self._file(file_meta))
+        for k, v in zip(_CHUNK_FIELDS, values):
+            self.cols[k].append(v)
+        self.rows.ids.append(ids)
+        self.rows.counts.append(counts)
+
+    def extend(self, other: _Compact) -> None:
+        names = other.rows.names()
+        remap = self.rows.ids_of(names)
+        for i, cid in enumerate(other.ids):
+            self.add_kept(cid, other.texts[i], other.files[other.file[i]], [other.cols[k][i] for k in _CHUNK_FIELDS],
+                          remap[other.rows.ids[i]], other.rows.counts[i])
 
 
 def _tf_row(text: str, meta: dict[str, Any]) -> dict[str, int]:
@@ -378,8 +511,7 @@ def open_index(store: Store, current: KeywordIndex | None = None) -> Opened:
     if current is not None and log.written is None and stamp == current.stamp and len(current.ids) == count:
         return Opened(current, "current")
     if current is not None and log.written is not None and log.base == current.stamp:
-        fresh = _get(store, sorted(log.written))
-        index = current.updated(log.deleted | log.written, fresh["ids"], fresh["documents"], fresh["metadatas"])
+        index = current.updated(log.deleted | log.written, _get_compact(store, sorted(log.written)))
         if len(index.ids) == count:
             index.stamp = _new_stamp()
             _save_quietly(store, index)
@@ -397,8 +529,7 @@ def open_index(store: Store, current: KeywordIndex | None = None) -> Opened:
         why = "索引正在写入或上次写入未完成" if stamp.startswith("writing") else "未找到与向量索引一致的关键词索引"
         say(f"{why}，正在从 {count} 段重建关键词索引 / keyword index missing or out of step with the collection "
             f"({stamp or 'no stamp'}); rebuilding it from {count} chunks")
-    got = _get(store, None)
-    index = KeywordIndex.build(got["ids"], got["documents"], got["metadatas"], _new_stamp())
+    index = KeywordIndex._assemble(_new_stamp(), _get_compact(store, None))
     if not stamp.startswith("writing"):
         _save_quietly(store, index)
         return Opened(index, "rebuilt")
@@ -413,15 +544,15 @@ def open_index(store: Store, current: KeywordIndex | None = None) -> Opened:
     return Opened(index, "rebuilt")
 
 
-def _get(store: Store, ids: list[str] | None, batch: int = 5000) -> dict[str, list]:
-    """Texts and metadata of ``ids`` (None: every chunk), fetched in batches to bound each request."""
-    out: dict[str, list] = {"ids": [], "documents": [], "metadatas": []}
+def _get_compact(store: Store, ids: list[str] | None, batch: int = 2000) -> _Compact:
+    """Texts and metadata of ``ids`` (None: every chunk), fetched in batches and kept compact (``_Compact``)."""
+    out = _Compact()
     if ids is None:
         ids = store._collection.get(include=[])["ids"]
     for i in range(0, len(ids), batch):
         got = store._collection.get(ids=ids[i : i + batch], include=["documents", "metadatas"])
-        for key in out:
-            out[key] += got[key]
+        for cid, text, meta in zip(got["ids"], got["documents"], got["metadatas"]):
+            out.add(cid, text, meta)
     return out
 
 
@@ -437,7 +568,7 @@ def _save_quietly(store: Store, index: KeywordIndex) -> None:
         say(f"关键词索引未能保存 / keyword index not saved ({type(e).__name__}: {e})")
 
 
-def as_retriever_views(index: KeywordIndex) -> tuple[list[Chunk], dict[str, int], dict[str, int]]:
+def as_retriever_views(index: KeywordIndex) -> tuple[ChunkTable, dict[str, int], dict[str, int]]:
     """chunks, vocab (term → column) and df (term → passages containing it), as ``Retriever`` holds them."""
     df = defaultdict(int, zip(index.vocab, index.df().tolist()))
     return index.chunks(), {t: i for i, t in enumerate(index.vocab)}, df

@@ -208,5 +208,13 @@ ANSWER_NO_SUCH_ARTICLE = "《{title}》中没有{missing}（该文件共 {total}
 ANSWER_NO_SUCH_PARAGRAPH = "《{title}》{article}只有 {count} 款，没有{kuan}。"
 ANSWER_PARAGRAPH_HEAD = "《{title}》{article}{kuan}规定：\n"
 ANSWER_ARTICLES_HEAD = "《{title}》{articles}规定：\n"
+#: A law in several versions (assistant/versions.py): the version an answer quotes, after the title …
+ANSWER_VERSION = "（{label}）"
+#: … and, when a newer version exists, a line after the quoted text.
+ANSWER_NEWER_VERSION = "（注：该法另有更新的版本：{labels}；以上为{label}的文本。）"
+#: The checker: a dated draft's citation checked against the version in force at its date.
+CHECK_NOTE_VERSION_AT = "按成文日期时施行的版本（{label}）核对；此后另有{newer}的版本"
+#: A law whose subject is narrower than the general law answering before it (assistant/law_scope.py).
+ANSWER_SPECIAL_LAW = "（特别规定）"
 #: The first line of an answer: 根据《A》第X条、第Y条，《B》“section”：
 ANSWER_LEAD = "根据{where}：\n"

@@ -8,7 +8,9 @@ reciprocal-rank fusion here. Chroma and the BM25 index each return their ranked 
 from __future__ import annotations
 
 import math
+import os
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -16,13 +18,16 @@ import numpy as np
 from assistant import citations as cit
 from assistant.bodies import Bodies
 from assistant.intent import intent_terms, kind_weight
+from assistant.cachedir import cache_dir
 from assistant.keyword_index import as_retriever_views, open_index
+from assistant.law_scope import LawScopes
 from assistant.normalize import to_simplified
-from assistant.schema import Chunk, Hit
+from assistant.schema import LEGAL_TYPES, Chunk, Hit
 from assistant.settings import RetrievalSettings
 from assistant.store import Store
 from assistant.synonyms import expansions
-from assistant.textutil import bm25_tokens
+from assistant.textutil import bm25_tokens, tokens
+from assistant.versions import Version, VersionQuery, VersionTable, version_query
 
 @dataclass
 class ArticleLookup:
@@ -39,6 +44,29 @@ class ArticleLookup:
     #: the documents that have every cited article — so the answer can ask instead of guessing.
     candidates: list[str] = field(default_factory=list)
     name: str = ""  # the document as the question (or the conversation) named it, for messages
+    #: The version of the law the chunks are from (assistant/versions.py); None for a document with one version.
+    version: Version | None = None
+    #: Versions of the same law dated after ``version`` (the answer says a newer text exists).
+    newer: list[Version] = field(default_factory=list)
+
+
+class ArticleIndex(Mapping):
+    """(title, article label) → the article's passages, from row numbers; the passages are made when read."""
+
+    def __init__(self, rows: dict[tuple[str, str], list[int]], chunks) -> None:
+        self.rows, self._chunks = rows, chunks
+
+    def __getitem__(self, key: tuple[str, str]) -> list[Chunk]:
+        return [self._chunks[i] for i in self.rows[key]]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.rows
+
+    def __iter__(self):
+        return iter(self.rows)
+
+    def __len__(self) -> int:
+        return len(self.rows)
 
 
 #: Sentence vectors kept by ``Retriever.similarity`` before the cache starts afresh (about 2 KB each with USE).
@@ -48,8 +76,11 @@ SENTENCE_CACHE = 20_000
 class Retriever:
     """Holds the in-memory views of the index (chunks, BM25, article table); cheap to query, built once."""
 
-    def __init__(self, store: Store, tuning: RetrievalSettings | None = None, mode: str = "hybrid") -> None:
+    def __init__(self, store: Store, tuning: RetrievalSettings | None = None, mode: str = "hybrid",
+                 library_dirs: list | None = None) -> None:
         self.store = store
+        #: real paths of the reference-library folders (Settings.library_dirs), "/" ended for a prefix test
+        self.library_roots = tuple(os.path.join(os.path.realpath(d), "") for d in library_dirs or ())
         self.tuning = tuning or RetrievalSettings()
         self.mode = mode  # hybrid / dense / bm25: the benchmarks compare them
         self._sentence_vectors: dict[str, list[float]] = {}  # sentence → embedding (``similarity``)
@@ -69,36 +100,123 @@ class Retriever:
             return
         index = opened.index
         chunks, vocab, df = as_retriever_views(index)
-        articles: dict[tuple[str, str], list[Chunk]] = defaultdict(list)
+        # per file, not per passage: the table is sorted by source, so each file's rows are one run
+        table = index.columns()
+        files, file_of = table["files"], table["file"]
+        spans: list[tuple[int, int, int]] = []  # (file, first row, end row)
+        for i, f in enumerate(file_of):
+            if i == 0 or f != file_of[i - 1]:
+                spans.append((f, i, i))
+            spans[-1] = (f, spans[-1][1], i + 1)
         titles: dict[str, str] = {}  # doc title → doc_type
-        article_counts: dict[str, int] = defaultdict(int)
         doc_rows: dict[str, list[int]] = defaultdict(list)
-        for i, c in enumerate(chunks):
-            titles[c.doc] = c.doc_type
-            doc_rows[c.doc].append(i)
-            if c.article:
-                if (c.doc, c.article) not in articles:
-                    article_counts[c.doc] += 1
-                articles[(c.doc, c.article)].append(c)
+        for f, a, b in spans:
+            titles[files[f]["doc"]] = files[f]["doc_type"]
+            doc_rows[files[f]["doc"]].extend(range(a, b))
+        versions = VersionTable(files, spans, table["article"], table["texts"])
+        texts = table["texts"]
         # assigned together at the end, so a question answered meanwhile sees the old views, not a mix
         self.keyword_index = index
-        self.chunks: list[Chunk] = chunks
-        self.by_id = {c.id: i for i, c in enumerate(chunks)}
+        self.chunks = chunks  # made one by one when read (keyword_index.ChunkTable)
+        self.by_id = {cid: i for i, cid in enumerate(table["ids"])}
         self.bm25 = index if chunks else None  # ``keyword`` reads "is there a keyword index at all"
         self.df: dict[str, int] = df
         # rank_bm25's Okapi weights as a sparse chunk × term matrix (keyword_index builds it): summing the
         # question's columns gives BM25Okapi.get_scores' numbers about twenty times faster than its Python loop
         self.vocab, self.weights = vocab, index.weights
-        self.articles, self.titles, self.article_counts = articles, titles, article_counts
+        self.titles = titles
         self.doc_rows = doc_rows
-        self.bodies = Bodies({t: "\n".join(chunks[i].text for i in doc_rows[t])
+        # rows of files in the reference library (Settings.library_dirs), ranked after the bureau's own documents
+        self.in_library = np.zeros(len(chunks), dtype=bool)
+        for f, a, b in spans if self.library_roots else ():
+            self.in_library[a:b] = files[f]["source"].startswith(self.library_roots)
+        self._table, self._spans = table, spans
+        self._articles: ArticleIndex | None = None  # built on the first article lookup
+        self._article_counts: dict[str, int] | None = None
+        #: versions of each law; rows ordinary retrieval leaves out by default (older versions, duplicate parts)
+        self.versions, self.hidden = versions, versions.superseded | versions.duplicate
+        self._scopes: LawScopes | None = None  # built on the first search that weighs laws against each other
+        self.bodies = Bodies({t: "\n".join(texts[i] for i in doc_rows[t])
                               for t, doc_type in titles.items() if doc_type == "report"})
         # titles as a simplified question names them (寧夏自治區… → 宁夏自治区…)
         self.simplified_titles = {to_simplified(t): t for t in titles}
 
-    def chunks_of(self, doc: str) -> list[Chunk]:
-        """One document's passages in reading order, without a pass over the whole corpus."""
-        return [self.chunks[i] for i in self.doc_rows.get(doc, ())]
+    @property
+    def articles(self) -> ArticleIndex:
+        """(title, 第N条) → that article's passages, of every version and file (``versions`` picks one); built on
+        first use, so a question that names no article does not pay for a pass over the library."""
+        if self._articles is None:
+            rows: dict[tuple[str, str], list[int]] = defaultdict(list)
+            files, labels = self._table["files"], self._table["article"]
+            for f, a, b in self._spans:
+                doc = files[f]["doc"]
+                for i in range(a, b):
+                    if labels[i]:
+                        rows[(doc, labels[i])].append(i)
+            self._articles = ArticleIndex(dict(rows), self.chunks)
+        return self._articles
+
+    @property
+    def article_counts(self) -> dict[str, int]:
+        """Title → its articles, each counted once in the version in force (older versions hold them too)."""
+        if self._article_counts is None:
+            counts: dict[str, int] = defaultdict(int)
+            hidden = self.hidden
+            for (doc, _), rows in self.articles.rows.items():
+                if any(not hidden[i] for i in rows):
+                    counts[doc] += 1
+            self._article_counts = counts
+        return self._article_counts
+
+    def chunks_of(self, doc: str, version: Version | None = None) -> list[Chunk]:
+        """One document's passages in reading order, without a pass over the whole corpus: of ``version``, or of
+        the version in force when the law has several (never an article twice)."""
+        rows = self.doc_rows.get(doc, ())
+        if version is not None:
+            dup = self.versions.duplicate
+            return [self.chunks[i] for i in rows if self.chunks[i].source in version.sources and not dup[i]]
+        return [self.chunks[i] for i in rows if not self.hidden[i]]
+
+    def hidden_rows(self, question: str) -> np.ndarray:
+        """Rows a search for ``question`` leaves out: other versions than the one it asks for, and duplicates."""
+        query = version_query(question)
+        return self.hidden if query is None else self.versions.hidden(query)
+
+    @property
+    def scopes(self) -> LawScopes:
+        """Each law's subject words (assistant/law_scope.py), built on first use: a one-question command that
+        needs no ranking among laws does not pay for it."""
+        if self._scopes is None:
+            path = cache_dir() / "law-scopes" / f"{self.store.collection_name}-{self.keyword_index.stamp}.json"
+            try:
+                self._scopes = LawScopes.load(path)
+            except (OSError, ValueError):
+                self._scopes = LawScopes(self._table, self._spans, self.hidden, self.tuning.scope_articles)
+                try:
+                    self._scopes.save(path)  # per keyword-index stamp: a new ingest gets new bags
+                except OSError:
+                    pass
+        return self._scopes
+
+    def scope_factors(self, question: str, laws: list[str]) -> dict[str, float]:
+        """Law → the factor its passages' scores are multiplied by: 1 for the laws whose subject best matches the
+        question, down to 1 - ``scope_weight`` for a law whose subject the question does not touch (a special law
+        for another field). {} when fewer than two laws compete or no law's subject matches."""
+        w = self.tuning.scope_weight
+        if len(laws) < 2 or not w or len(self.versions.laws) < self.tuning.scope_min_laws:
+            return {}
+        scores = self.scopes.scores(tokens(" ".join([question, *self.expand(question)])), laws)  # 老师 → 教师 too
+        best = max(scores.values(), default=0.0)
+        if best <= 0:
+            scores = {law: 1.0 for law in laws}  # no law's subject matches: the other preferences still apply
+            best = 1.0
+        share = self.tuning.scope_share * best  # at least this much of the best match: the question's field too
+        factors = {law: 1 - w * max(0.0, 1 - s / share) for law, s in scores.items()}
+        # a law (法律) that shares the question's subject states the rule before the regulations made under it
+        rank = self.tuning.below_law
+        if rank < 1 and any(self.titles.get(law) == "law" and scores[law] > 0 for law in laws):
+            factors = {law: f * (1.0 if self.titles.get(law) == "law" else rank) for law, f in factors.items()}
+        return factors
 
     # ---- signals used by answering -------------------------------------------------------------
     def terms(self, chunk: Chunk) -> set[str]:
@@ -141,6 +259,7 @@ class Retriever:
         search would quote some document's 第N条 as if it were the one asked about.
         """
         unattached = None
+        query = version_query(question)
         for c in cit.parse_citations(question, self.titles):
             if not c.articles:
                 continue
@@ -153,16 +272,19 @@ class Retriever:
             if name is None:
                 unattached = unattached or c
                 continue
-            return self.resolve(c, name)
+            return self.resolve(c, name, query)
         if unattached is None or not ask_which:
             return None
         have = [t for t in self.titles if all((t, a) in self.articles for a in unattached.articles)]
         return ArticleLookup(unattached, None, False, reason="which_document", candidates=have)
 
-    def resolve(self, citation: cit.DocumentReference, name: str) -> ArticleLookup:
+    def resolve(self, citation: cit.DocumentReference, name: str, query: VersionQuery | None = None,
+                when=None) -> ArticleLookup:
         """``citation``'s document (called ``name``) and articles, looked up in the corpus.
 
-        The one resolution step behind both chat questions that name an article and the citation checker.
+        The one resolution step behind both chat questions that name an article and the citation checker. A law
+        in several versions answers from ONE of them: the version ``query`` asks for (修订前, 2018年时), the one in
+        force at ``when`` (a draft's date, for the checker), else the one in force today.
         """
         titles = cit.resolve_title(name, self.titles)
         if not titles:
@@ -170,15 +292,18 @@ class Retriever:
         if len(titles) > 1:
             return ArticleLookup(citation, None, False, reason="ambiguous", candidates=titles, name=name)
         title = titles[0]
+        version = self.versions.pick(title, query, when)
         chunks, missing = [], []
         for label in citation.articles:
-            found = self.articles.get((title, label))
+            found = self.versions.of_version(self.articles.get((title, label), []), version)
             if found:
                 chunks.extend(found)
             else:
                 missing.append(label)
+        versioned = self.versions.versioned(title)
         return ArticleLookup(citation, title, not missing, chunks, missing, "no_such_article" if missing else "",
-                             name=name)
+                             name=name, version=version if versioned else None,
+                             newer=self.versions.newer(version) if versioned and version else [])
 
     def mentioned_titles(self, question: str) -> list[str]:
         """Corpus documents the question names (with or without 《》), for a soft boost."""
@@ -213,16 +338,37 @@ class Retriever:
         return mask
 
     def dense(self, question: str, n: int, allowed: list[str] | None = None,
-              vector: list[float] | None = None) -> list[tuple[int, float]]:
+              vector: list[float] | None = None, hidden: np.ndarray | None = None) -> list[tuple[int, float]]:
+        """The ``n`` nearest passages; ``hidden`` rows (other versions, duplicates) are dropped after the search,
+        which asks for more to make up for them, because a Chroma filter on every served row would be slow."""
         if allowed is not None and not allowed:
             return []
+        if allowed is not None:
+            rows = np.flatnonzero(self._allowed(allowed) & ~hidden if hidden is not None else self._allowed(allowed))
+            if len(rows) <= self.tuning.dense_exact_rows:
+                # a few passages (one body's reports): their exact cosines, read by id — Chroma's filtered HNSW search
+                # took 100–190 ms here against a library of 66,000
+                vector = vector if vector is not None else self.store.embeddings.embed_query(question)
+                ids = [self.chunks[i].id for i in rows]
+                cos = self.store.cosines(vector, ids)
+                return sorted(((self.by_id[i], c) for i, c in cos.items()), key=lambda x: -x[1])[:n]
+        if allowed is not None and len(allowed) > self.tuning.dense_filter_docs:
+            # a wide filter (every law but the reports) is slow inside Chroma: filter its neighbours here instead
+            keep = self._allowed(allowed)
+            hidden = ~keep if hidden is None else hidden | ~keep
+            allowed = None
         where = None if allowed is None else {"doc": allowed[0]} if len(allowed) == 1 else {"doc": {"$in": allowed}}
         vector = vector if vector is not None else self.store.embeddings.embed_query(question)
-        hits = self.store.dense_search(vector, n, where)
-        return [(self.by_id[i], s) for i, s in hits if i in self.by_id]
+        extra = hidden is not None and hidden.any()
+        want = int(n * self.tuning.hidden_oversample) if extra else n
+        hits = self.store.dense_search(vector, want, where)
+        rows = [(self.by_id[i], s) for i, s in hits if i in self.by_id]
+        if extra:
+            rows = [(r, s) for r, s in rows if not hidden[r]]
+        return rows[:n]
 
     def keyword(self, question: str, n: int, allowed: list[str] | None = None,
-                kind: str = "fact") -> list[tuple[int, float]]:
+                kind: str = "fact", hidden: np.ndarray | None = None) -> list[tuple[int, float]]:
         if self.bm25 is None:
             return []
         q = bm25_tokens(" ".join([question, *self.expand(question), *intent_terms(question, kind)]))
@@ -236,6 +382,8 @@ class Retriever:
         scores = np.bincount(np.concatenate([w.indices[sl] for sl in spans]),
                              weights=np.concatenate([w.data[sl] for sl in spans]), minlength=w.shape[0])
         mask = self._allowed(allowed)
+        if hidden is not None and hidden.any():
+            mask = ~hidden if mask is None else mask & ~hidden
         if mask is not None:
             scores = np.where(mask, scores, -np.inf)
         if n < len(scores):  # the best n without sorting the whole corpus
@@ -257,15 +405,16 @@ class Retriever:
         n = max(self.tuning.candidates, k)
         allowed = self.allowed_docs(doc, doc_type, docs)
         turn = turn if turn and turn != question and self.tuning.turn_weight else None
+        hidden = self.hidden_rows(question)
         vector = self.store.embeddings.embed_query(question) if mode in ("hybrid", "dense") else None
         if vector is not None and turn:
             v = np.asarray(vector) + self.tuning.turn_weight * np.asarray(self.store.embeddings.embed_query(turn))
             vector = (v / (np.linalg.norm(v) or 1.0)).tolist()
-        dense = self.dense(question, n, allowed, vector) if vector is not None else []
+        dense = self.dense(question, n, allowed, vector, hidden) if vector is not None else []
         weighted = " ".join([question, *[turn] * round(self.tuning.turn_weight)]) if turn else question
-        keyword = self.keyword(weighted, n, allowed, kind) if mode in ("hybrid", "bm25") else []
+        keyword = self.keyword(weighted, n, allowed, kind, hidden) if mode in ("hybrid", "bm25") else []
         boost = set(self.mentioned_titles(question)) if not doc else set()
-        hits = self.fuse(dense, keyword, k, boost, kind)
+        hits = self.fuse(dense, keyword, k, boost, kind, question)
         if vector is not None:  # keyword-only hits get their cosine too: answerability reads it
             cosines = self.store.cosines(vector, [h.chunk.id for h in hits if h.dense is None])
             for h in hits:
@@ -273,14 +422,15 @@ class Retriever:
         return hits
 
     def fuse(self, dense: list[tuple[int, float]], keyword: list[tuple[int, float]], k: int,
-             boost: set[str] = frozenset(), kind: str = "fact") -> list[Hit]:
+             boost: set[str] = frozenset(), kind: str = "fact", question: str = "") -> list[Hit]:
         """Weighted sum of the two rankers' scores, each scaled to [0, 1] over its own candidates.
 
         BM25 is divided by its best score; the cosines are min-max scaled over the dense candidates (USE's
         cosines sit in a narrow band, so raw values would barely move the sum). Keyword evidence weighs
         ``keyword_weight`` (RetrievalSettings): BM25 is stronger than the USE model on report facts, the dense side
         rescues paraphrases. Reciprocal-rank fusion was measured too (docs/benchmarks.md).
-        Then the question's kind weighs in (``kind_weight``): a plan question prefers a report's plan section.
+        Then the question's kind weighs in (``kind_weight``): a plan question prefers a report's plan section, and
+        the laws whose subject matches the question come before laws for other fields (``scope_factors``).
         """
         dense_score, bm25_score = dict(dense), dict(keyword)
         top_bm25 = max(bm25_score.values(), default=1.0) or 1.0
@@ -289,11 +439,15 @@ class Retriever:
         w = self.tuning.keyword_weight
         scores = {i: w * bm25_score.get(i, 0.0) / top_bm25 + (1 - w) * dense_scaled.get(i, 0.0)
                   for i in dense_score.keys() | bm25_score.keys()}
+        laws = list(dict.fromkeys(self.chunks[i].doc for i in scores if self.chunks[i].doc_type in LEGAL_TYPES))
+        scope = self.scope_factors(question, laws) if question and not boost else {}
         for i in scores:
             chunk = self.chunks[i]
             if chunk.doc in boost:  # the question names this document
                 scores[i] *= self.tuning.title_boost
-            scores[i] *= kind_weight(kind, chunk)
+            scores[i] *= kind_weight(kind, chunk) * scope.get(chunk.doc, 1.0)
+            if self.in_library[i]:
+                scores[i] *= self.tuning.library_weight
         scale = max(scores.values(), default=1.0) or 1.0
         hits = [Hit(chunk=self.chunks[i], score=s / scale, dense=dense_score.get(i), bm25=bm25_score.get(i))
                 for i, s in scores.items()]

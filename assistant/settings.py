@@ -43,6 +43,46 @@ class RetrievalSettings(BaseModel):
     candidates: int = Field(
         50, ge=1, description="Passages each ranker returns before fusion: the gold passage was in one ranker's top "
         "50 for nearly every dev question, and fusing more costs time without moving the top five.")
+    hidden_oversample: float = Field(
+        2.0, ge=1, description="When a law library holds older versions (or duplicate parts) of laws, the dense "
+        "search asks Chroma for this many times the candidates and drops the passages of versions the question is "
+        "not answered from afterwards: filtering inside Chroma on the served rows would be a metadata filter over "
+        "tens of thousands of ids, far slower than a few more neighbours (assistant/versions.py).")
+    dense_exact_rows: int = Field(
+        2000, ge=0, description="A dense search confined to at most this many passages (the reports of the body a "
+        "question names) computes their exact cosines from the stored vectors instead of Chroma's filtered search, "
+        "which took 100–190 ms per question beside a 66,000-passage library (warm p95; docs/benchmarks.md).")
+    dense_filter_docs: int = Field(
+        50, ge=1, description="A dense search confined to more documents than this (a place named: every law but "
+        "the other bodies' reports) asks Chroma unfiltered for hidden_oversample × the candidates and drops the "
+        "others here: a metadata filter listing 1,500 titles made Chroma's search slow.")
+    scope_weight: float = Field(
+        0.0, ge=0, le=1, description="Laws whose subject (title, headings, scope articles: assistant/law_scope.py) "
+        "the question does not touch score up to this share lower than the law whose subject matches best (海警法 and "
+        "道路交通安全法 have their own on-the-spot fines beside 行政处罚法第五十一条). Off by default: with the library "
+        "beside the corpus, 0.5 scored laws_dev 0.597 / library_dev 0.75 'right', 0.2 scored 0.653 / 0.85 and 0 scored "
+        "0.653 / 0.90 (library_weight 0.6; docs/benchmarks.md, 'Law library') — a law's subject words also pull the "
+        "wrong one of the bureau's own laws forward (未成年人保护法 before 民法典's liability articles).")
+    scope_min_laws: int = Field(
+        100, ge=0, description="Subjects are weighed only in an index of at least this many legal documents (a "
+        "library). The 16 laws a bureau keeps beside its report are all of its field: weighing their subjects "
+        "against each other cost laws_dev 0.79 → 0.72–0.75 'right' (teachers' questions say 老师, 教师法 says 教师).")
+    scope_share: float = Field(
+        1.0, gt=0, le=1, description="A law whose subject match is at least this share of the best law's counts as "
+        "in the question's field (no penalty); below it the penalty grows to scope_weight at no match.")
+    library_weight: float = Field(
+        0.6, ge=0, le=1, description="Passages of files under Settings.library_dirs (a reference library beside the "
+        "bureau's own documents) score × this: the bureau's questions are about its working laws, and the library's "
+        "1,500 others (家庭教育促进法 for 家长, 行政许可法 for 听证) crowded them out: laws_dev 'right' 0.53 without this "
+        "preference, 0.60 at 0.8, 0.65 at 0.6 (0.79 without the library). Only files under library_dirs are affected; "
+        "docs/benchmarks.md, 'Law library'.")
+    below_law: float = Field(
+        0.8, ge=0, le=1, description="When a law (法律) whose subject the question touches competes with regulations, "
+        "rules or interpretations, their passages' scores × this: the law states the rule, a regulation for one field "
+        "(互联网上网服务营业场所管理条例 on 网吧) details it and follows (学校旁边能开网吧吗 → 未成年人保护法第五十八条 first).")
+    scope_articles: int = Field(
+        5, ge=0, description="Scope articles (适用本法 / 本法所称) are read among a law's first this many articles: "
+        "later ones define terms of one chapter, not the law's subject.")
     title_boost: float = Field(
         1.2, ge=1, description="Fused score × this for passages of a document the question names (未成年人保护法…): a "
         "soft preference, since the report that cites a law is named together with it.")
@@ -130,6 +170,9 @@ class Settings(BaseSettings):
         default_factory=default_docs_dirs,
         description="Folders ingested by default (comma-separated in the environment).",
     )
+    library_dirs: Annotated[list[Path], NoDecode] = Field(
+        default_factory=list, description="Folders holding a reference library (comma-separated): their documents "
+        "are searched and quoted like any other, ranked after the bureau's own by retrieval.library_weight.")
     index_dir: Path = Field(PROJECT_ROOT / "data" / "index", description="Embedded Chroma folder.")
     collection: str = Field("policy_docs", description="Chroma collection name ([a-zA-Z0-9._-]).")
     chroma_host: str | None = Field(None, description="Use a Chroma server instead of the embedded index.")
@@ -138,7 +181,20 @@ class Settings(BaseSettings):
         USE_MODEL,
         description="'use-multilingual-v3' (bundled) or any sentence-transformers model name or local folder.",
     )
-    embedding_batch: int = 32
+    embedding_threads: int = Field(
+        1, ge=1, le=64, description="BLAS threads of the bundled USE encoder. One: on this shared 2-core machine two "
+        "threads encoded 43–50 law passages/s against 208–219 with one (bench/scale.py --library; docs/benchmarks.md, "
+        "'Law library') — the threads wait on each other and on the other work — and the ingest is ~90 % encoding.")
+    embedding_batch: int = Field(
+        32, ge=1, description="Passages embedded at once, sorted by length within a file: the encoder pads a batch to "
+        "its longest text.")
+    ingest_write_batch: int = Field(
+        512, ge=1, description="Passages written to Chroma per call. Each call is a transaction and an index update; "
+        "writing per embedding batch made a law library's ingest (66,600 passages) pay that 2,000 times "
+        "(docs/benchmarks.md, 'Law library').")
+    ingest_reuse_vectors: int = Field(
+        4096, ge=0, description="Vectors of the most recently embedded distinct texts kept during an ingest, so that "
+        "the articles an older version of a law shares word for word with the next are embedded once (about 8 MB).")
     k: int = Field(5, ge=1, le=50, description="Passages returned per question.")
     min_score: float = Field(
         0.40, description="Answerability score below which the assistant says the documents do not answer."
@@ -226,7 +282,7 @@ class Settings(BaseSettings):
         "corpus word that is the wrong term shifts the ranking and can turn a refusal into an answer, and the local "
         "270M model gave no usable term (it repeats the prompt); worth measuring with a capable model.")
 
-    @field_validator("docs_dirs", mode="before")
+    @field_validator("docs_dirs", "library_dirs", mode="before")
     @classmethod
     def _split_dirs(cls, value: object) -> object:
         if isinstance(value, str):

@@ -87,7 +87,7 @@ def metadata_to_chunk(chunk_id: str, text: str, meta: dict[str, Any]) -> Chunk:
 class Store:
     def __init__(self, settings: Settings, embeddings: Embeddings | None = None) -> None:
         self.settings = settings
-        self.embeddings = Simplified(embeddings or get_embeddings(settings.embedding_model))
+        self.embeddings = Simplified(embeddings or get_embeddings(settings.embedding_model, settings.embedding_threads))
         if settings.chroma_host:
             client = chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port)
         else:
@@ -179,11 +179,20 @@ class Store:
         return out
 
     # ---- writing -------------------------------------------------------------------------------
-    def add(self, chunks: list[Chunk], metadatas: list[dict[str, Any]]) -> None:
-        """Embed and store new chunks (their verbatim text is what gets embedded)."""
+    def add(self, chunks: list[Chunk], metadatas: list[dict[str, Any]],
+            vectors: list[list[float]] | None = None) -> None:
+        """Store new chunks with their vectors (embedded here from their verbatim text when not given).
+
+        Written straight to the collection, as langchain's ``Chroma.add_texts`` does (an upsert of ids, vectors,
+        texts and metadata), so that the ingest can embed in small length-sorted batches and write in large ones
+        (``Settings.ingest_write_batch``) and reuse the vectors of texts it has just embedded.
+        """
         if chunks:
             self._before_write(c.id for c in chunks)
-            self.vectors.add_texts([c.text for c in chunks], metadatas=metadatas, ids=[c.id for c in chunks])
+            if vectors is None:
+                vectors = self.embeddings.embed_documents([c.text for c in chunks])
+            self._collection.upsert(ids=[c.id for c in chunks], embeddings=vectors,
+                                    documents=[c.text for c in chunks], metadatas=metadatas)
 
     def update_metadata(self, ids: list[str], metadatas: list[dict[str, Any]]) -> None:
         """New offsets / file bookkeeping for chunks whose text did not change: no re-embedding."""

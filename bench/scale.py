@@ -3,6 +3,12 @@
     python bench/scale.py                          # 1× and 10×, embedded Chroma
     python bench/scale.py --scales 1,10,100 --server --plot docs/scale.png --json docs/scale.json
     python bench/scale.py --scales 1 --files 3     # a reduced corpus (the first 3 files): what tests/test_scale.py runs
+    python bench/scale.py --library ../shared/corpus/law_library --work /tmp/lib   # a law library beside the corpus
+
+``--library DIR`` (issue 19) measures a real library of distinct texts instead of copies: the ingest of the bundled
+report and laws plus DIR in a fresh process (wall time and peak RSS, no embedding cache), a one-question ``ask``
+against ``import chromadb``, warm p50 / p95, and the answer-quality sets (``--sets``) with the library and without
+it (an index of the bundled corpus alone, built in --work too). ``--library-index`` reuses an index built before.
 
 A scale-s corpus is the shared corpus plus s-1 copies of every file under a distinct title (《X（副本k）》,
 file name likewise), so the originals keep their titles and the dev questions keep their answers. Copies repeat
@@ -225,6 +231,76 @@ def warm_child(spec: dict) -> None:
         "keyword_index": engine.retriever.keyword_source}))
 
 
+QUALITY_SETS = "laws_dev,answers,answers_dev2,answers_holdout,laws_holdout,dev,library_dev,library_holdout"
+
+
+def library_row(library: Path, work: Path, repeats: int, sets: list[str], index: Path | None) -> dict:
+    """The law library beside the bundled corpus, measured as a user meets it (see the module docstring)."""
+    corpus = [BUNDLED_CORPUS / "reports", BUNDLED_CORPUS / "regulations"]
+    row: dict = {"library": str(library)}
+    if index is None:
+        index = work / "library-index"
+        shutil.rmtree(index, ignore_errors=True)
+        env = {**os.environ, "ASSISTANT_INDEX_DIR": str(index)}
+        wall, rss, out, cpu = timed_run([ASSISTANT, "ingest", *map(str, corpus), str(library), "--quiet", "--json"], env)
+        report = json.loads(out[out.index("{"):])
+        row.update(ingest_s=round(wall, 1), ingest_cpu_s=round(cpu, 1), ingest_peak_mb=round(rss / 2**20),
+                   passages=report["chunks"], skipped=len(report["skipped"]))
+        print(json.dumps(row, ensure_ascii=False), flush=True)
+    # the library ranked after the bureau's own documents (Settings.library_dirs), as a deployment would set it
+    env = {**os.environ, "ASSISTANT_INDEX_DIR": str(index), "ASSISTANT_LIBRARY_DIRS": str(library)}
+    cold, base, rss_cold = [], [], 0
+    for _ in range(repeats):  # interleaved, so both see the same machine load
+        base.append(timed_run([PY, "-c", "import chromadb"], env)[0])
+        wall, rss, out, _ = timed_run([ASSISTANT, "ask", QUESTION], env)
+        assert "9份" in out, out
+        cold.append(wall)
+        rss_cold = max(rss_cold, rss)
+    row.update(cold_s=round(statistics.median(cold), 2), import_chromadb_s=round(statistics.median(base), 2),
+               cold_ratio=round(statistics.median(cold) / statistics.median(base), 2), cold_rss_mb=round(rss_cold / 2**20))
+    _, rss_warm, out, _ = timed_run([PY, __file__, "--_warm", json.dumps({"index_dir": str(index), "scale": 1})], env)
+    row.update(json.loads(out.strip().splitlines()[-1]), warm_rss_mb=round(rss_warm / 2**20))
+    print(json.dumps(row, ensure_ascii=False), flush=True)
+    base_index = work / "corpus-index"
+    if not (base_index / "chroma.sqlite3").exists():
+        timed_run([ASSISTANT, "ingest", *map(str, corpus), "--quiet"], {**os.environ, "ASSISTANT_INDEX_DIR": str(base_index)})
+    row["quality"] = quality(index, base_index, sets, library)
+    return row
+
+
+def quality(index: Path, base_index: Path, sets: list[str], library: Path) -> dict:
+    """Per question set: 'right', quotes of the expected sentence and hit@1, with the library and without it."""
+    from assistant.engine import Engine
+    from assistant.evaluate import evaluate
+
+    out: dict = {}
+    for label, folder in (("library", index), ("corpus", base_index)):
+        engine = Engine(Settings(_env_file=None, index_dir=folder, library_dirs=[library] if label == "library" else []))
+        for name in sets:
+            r = evaluate(engine, ROOT / "data" / "eval" / f"{name}.jsonl")
+            by_type = r["by_type"]
+            out.setdefault(name, {})[label] = {
+                "right": round(r["right"], 3), "quotes": round(r["answer_quotes_expected"], 3),
+                "hit@1": round(r["hit@1"], 3), "verbatim": r["citations_verbatim"],
+                "typed_quotes": {t: round(v["answer_quotes_expected"], 3) for t, v in by_type.items()},
+                "two_versions": r["two_version_answers"], "wrong": [x["id"] for x in r["rows"] if not x["right"]]}
+            print(name, label, out[name][label]["right"], out[name][label]["quotes"], flush=True)
+    return out
+
+
+def library_table(row: dict) -> str:
+    lines = [f"ingest {row.get('ingest_s', '—')} s (CPU {row.get('ingest_cpu_s', '—')} s), peak {row.get('ingest_peak_mb', '—')} MB, "
+             f"{row.get('passages', '—')} passages; one-question ask {row['cold_s']} s = {row['cold_ratio']}× import chromadb "
+             f"({row['import_chromadb_s']} s), {row['cold_rss_mb']} MB; warm p50 / p95 {row['warm_p50_ms']} / "
+             f"{row['warm_p95_ms']} ms, {row['warm_rss_mb']} MB", "",
+             "| set | right with library | right without | quotes with | quotes without | hit@1 with | hit@1 without |",
+             "|---|---|---|---|---|---|---|"]
+    for name, q in row["quality"].items():
+        a, b = q["library"], q["corpus"]
+        lines.append(f"| {name} | {a['right']} | {b['right']} | {a['quotes']} | {b['quotes']} | {a['hit@1']} | {b['hit@1']} |")
+    return "\n".join(lines)
+
+
 def table(rows: list[dict]) -> str:
     head = ("| scale | mode | passages | ingest passages/s | index MB | cold start s (import chromadb s) "
             "| cold start CPU s (import chromadb) | cold RSS MB | warm p50 / p95 ms | warm RSS MB | hit@1 | hit@5 | MRR "
@@ -282,10 +358,22 @@ def main() -> None:
     ap.add_argument("--work", help="build corpora and indexes here (default: a temporary folder)")
     ap.add_argument("--keep", action="store_true", help="leave the indexes in --work (to profile them afterwards)")
     ap.add_argument("--table-from", help="only print the table (and --plot) of rows saved earlier with --json")
+    ap.add_argument("--library", help="a law library folder, measured beside the bundled corpus (issue 19)")
+    ap.add_argument("--library-index", help="with --library: an index of it built before (skips the ingest)")
+    ap.add_argument("--sets", default=QUALITY_SETS, help="with --library: question sets of data/eval to score")
     ap.add_argument("--_warm", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args._warm:
         return warm_child(json.loads(args._warm))
+    if args.library:
+        work = Path(args.work or tempfile.mkdtemp(prefix="scale-library-"))
+        work.mkdir(parents=True, exist_ok=True)
+        row = library_row(Path(args.library), work, args.repeats, [s for s in args.sets.split(",") if s],
+                          Path(args.library_index) if args.library_index else None)
+        if args.json:
+            Path(args.json).write_text(json.dumps(row, ensure_ascii=False, indent=1))
+        print(library_table(row))
+        return None
     if args.table_from:
         rows = json.loads(Path(args.table_from).read_text())
         print(table(rows))

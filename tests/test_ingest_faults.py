@@ -35,7 +35,9 @@ pytestmark = pytest.mark.integration  # ingests into indexes of its own, runs OC
 REPORT = "柳州市教育局2022年法治政府建设情况报告.txt"  # 26 passages
 TEACHERS = "中华人民共和国教师法.md"  # 43 passages, sorts first: 中 < 柳 < 法
 FILING = "法规规章备案条例.md"  # 22 passages
-ENV = {**os.environ, "ASSISTANT_EMBEDDING_BATCH": "8"}
+#: Chroma written per embedding batch too (``ingest_write_batch``, 512 by default): the kills land between writes of
+#: part of a file, the state these tests are about.
+ENV = {**os.environ, "ASSISTANT_EMBEDDING_BATCH": "8", "ASSISTANT_INGEST_WRITE_BATCH": "8"}
 EMBEDDED = re.compile(r"^\[(\d+)/(\d+)\] (.+): 已嵌入 embedded (\d+)/(\d+)$")
 
 

@@ -245,17 +245,17 @@ class Crash(Exception):
 @pytest.mark.parametrize("failure", [KeyboardInterrupt, Crash], ids=["interrupted", "error"])
 def test_interrupted_ingest_is_finished_by_the_next_run(small_engine, docs, monkeypatch, failure):
     """Failure injection into our own Store.add: the teachers' law (43 passages) dies after its first batch of 8."""
-    engine = small_engine(embedding_batch=8)
+    engine = small_engine(embedding_batch=8, ingest_write_batch=8)
     teachers = str((docs / TEACHERS).resolve())
     real_add = Store.add
     batches: list[int] = []
 
-    def add_then_fail(self, chunks, metadatas):
+    def add_then_fail(self, chunks, metadatas, *vectors):
         if chunks and chunks[0].source == teachers:
             if batches:
                 raise failure("simulated failure after the first batch")
             batches.append(len(chunks))
-        return real_add(self, chunks, metadatas)
+        return real_add(self, chunks, metadatas, *vectors)
 
     monkeypatch.setattr(Store, "add", add_then_fail)
     if failure is KeyboardInterrupt:

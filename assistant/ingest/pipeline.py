@@ -14,12 +14,13 @@ import logging
 import os
 import sys
 import time
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+import numpy as np
 from tqdm import tqdm
 
 from assistant.index_lock import ingest_lock, lock_folder
@@ -133,6 +134,7 @@ def _ingest(given: list[Path], store: Store, progress: bool,
     owner_of_hash = {rec.file_hash: src for src, rec in known.items() if rec.complete and Path(src).exists()}
     seen_sources: set[str] = set()
     prog = _Progress(progress, len(files), store.settings.embedding_batch, on_progress)
+    recent = RecentVectors(store.settings.ingest_reuse_vectors)
     for i, path in enumerate(files):
         source = _source(path)
         if on_progress:
@@ -143,7 +145,7 @@ def _ingest(given: list[Path], store: Store, progress: bool,
             outcome = "跳过 skipped（同一个文件 / same file）"
         else:
             seen_sources.add(source)
-            outcome = _ingest_one(path, source, known.get(source), owner_of_hash, store, report, prog)
+            outcome = _ingest_one(path, source, known.get(source), owner_of_hash, store, report, prog, recent)
         prog.done(outcome)
     prog.close()
     report.removed = _remove_vanished(given, seen_sources, known, store)
@@ -151,6 +153,34 @@ def _ingest(given: list[Path], store: Store, progress: bool,
     if on_progress:
         on_progress(1.0, "done")
     return report
+
+
+class RecentVectors:
+    """The vectors of the last ``size`` distinct passage texts this run embedded, by text.
+
+    A law library files the versions of one law side by side (未成年人保护法(2020-10-17).md, …(2024-04-26).md), and
+    most of their articles are word for word the same: those are embedded once. Only recent texts are kept (float32,
+    2 KB each), so memory stays flat however large the run.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self.reused = 0
+
+    def embed(self, texts: list[str], embeddings) -> list[list[float]]:
+        todo = list(dict.fromkeys(t for t in texts if t not in self.vectors))
+        if todo:
+            for t, v in zip(todo, embeddings.embed_documents(todo)):
+                self.vectors[t] = np.asarray(v, dtype=np.float32)
+        out = []
+        for t in texts:
+            self.vectors.move_to_end(t)
+            out.append(self.vectors[t].tolist())
+        self.reused += len(texts) - len(todo)
+        while len(self.vectors) > self.size:
+            self.vectors.popitem(last=False)
+        return out
 
 
 class _Progress:
@@ -214,7 +244,7 @@ class _Progress:
 
 
 def _ingest_one(path: Path, source: str, rec: FileRecord | None, owner_of_hash: dict[str, str], store: Store,
-                report: IngestReport, prog: _Progress) -> str:
+                report: IngestReport, prog: _Progress, recent: RecentVectors) -> str:
     """Skip, add or update one file, recording the outcome in ``report``; returns it for the progress line."""
     name = _shown(path)
     if name != str(path):  # Chroma, the report and the terminal all need text
@@ -241,7 +271,7 @@ def _ingest_one(path: Path, source: str, rec: FileRecord | None, owner_of_hash: 
         report.updated.append(name)
         return "更新 updated（清除旧段落 / old passages removed）"
     try:
-        report.embedded += _ingest_file(path, source, digest, store, prog, report.notes)
+        report.embedded += _ingest_file(path, source, digest, store, prog, report.notes, recent)
     except LoadError as e:
         report.skipped.append((name, e.reason))
         return f"跳过 skipped: {e.reason}"
@@ -254,7 +284,7 @@ def _ingest_one(path: Path, source: str, rec: FileRecord | None, owner_of_hash: 
 
 
 def _ingest_file(path: Path, source: str, digest: str, store: Store, prog: _Progress,
-                 notes: list[tuple[str, str]]) -> int:
+                 notes: list[tuple[str, str]], recent: RecentVectors) -> int:
     """Load, chunk and write one file; returns how many passages were embedded. Pages left out of a scan are
     added to ``notes``."""
     doc = load(path, ocr=ocr.OcrOptions.from_settings(store.settings), on_page=prog.page)
@@ -278,11 +308,17 @@ def _ingest_file(path: Path, source: str, digest: str, store: Store, prog: _Prog
     # Similar lengths share a batch: the encoder pads each batch to its longest text.
     new = sorted(((c, m) for c, m in zip(chunks, metas) if c.id not in existing), key=lambda cm: len(cm[0].text))
     store.update_metadata([c.id for c, _ in keep], [m for _, m in keep])
-    batch = store.settings.embedding_batch
+    batch, write = store.settings.embedding_batch, store.settings.ingest_write_batch
+    pending: list[tuple[Chunk, dict]] = []
+    vectors: list[list[float]] = []
     with prog.embedding(len(new)) as bar:
         for i in range(0, len(new), batch):
             part = new[i : i + batch]
-            store.add([c for c, _ in part], [m for _, m in part])
+            pending += part
+            vectors += recent.embed([c.text for c, _ in part], store.embeddings)
+            if len(pending) >= write or i + batch >= len(new):  # one Chroma write per ``write`` passages
+                store.add([c for c, _ in pending], [m for _, m in pending], vectors)
+                pending, vectors = [], []
             bar.update(len(part))
             prog.embedded(i + len(part), len(new))
     stale = set(store.ids_for_source(source)) - {c.id for c in chunks}
