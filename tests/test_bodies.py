@@ -173,7 +173,8 @@ def test_a_follow_up_with_a_topic_of_its_own_is_not_drowned_by_the_one_before(en
 # ---- held-out floors (first measurement in docs/benchmarks.md; never tuned on) -----------------------------
 
 @pytest.mark.parametrize("name, floor", [("bodies_holdout", 0.75), ("laws_holdout", 0.55),
-                                         ("laws_holdout2", 0.5), ("bodies_holdout2", 0.7)])
+                                         ("laws_holdout2", 0.5), ("bodies_holdout2", 0.7),
+                                         ("bodies3_holdout", 0.85), ("laws3_holdout", 0.55)])
 def test_held_out_sets_stay_above_their_floor(bureaus_engine, name, floor):
     from assistant.evaluate import evaluate
 
