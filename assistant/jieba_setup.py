@@ -48,9 +48,9 @@ def preload_dictionary() -> None:
     part-of-speech table (0.4 s, read by a 是谁 question's check for a name: assistant.intent)."""
     if isinstance(jieba.dt.FREQ, LazyTable):
         jieba.dt.FREQ.load_full()
-    import jieba.posseg
+    import jieba.posseg as posseg  # binds posseg only: a bare ``import jieba.posseg`` would make jieba local here
 
-    jieba.posseg.lcut("预热")
+    posseg.lcut("预热")
 
 
 try:

@@ -120,7 +120,7 @@ def test_the_general_law_answers_before_special_ones(library, question, doc, art
     assert not [d for d, _ in before if d in SPECIAL], ans.answer
     lead = ans.answer.splitlines()[0]
     for d in {d for d, _ in cited if d in SPECIAL}:  # a law for another field that follows is labelled as such
-        assert f"《{d}》" in lead and lead.split(f"《{d}》")[1].split("，")[0].endswith("（特别规定）"), lead
+        assert f"《{d}》" in lead and lead.split(f"《{d}》")[1].split("，")[0].rstrip("：").endswith("（特别规定）"), lead
 
 
 def test_checker_reads_the_version_in_force_at_the_draft_date(library):
