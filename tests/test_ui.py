@@ -543,17 +543,19 @@ def test_get_status_is_a_plain_json_route(app_server, client):
     assert "text/html" in httpx.get(app_server.url, timeout=30).headers["content-type"]  # the page is still there
 
 
-def test_api_lists_only_ask_and_status(client):
+def test_api_lists_only_ask_follow_up_and_status(client):
     api = client.view_api(return_format="dict", print_info=False)
-    assert set(api["named_endpoints"]) == {"/ask", "/status"}
+    assert set(api["named_endpoints"]) == {"/ask", "/follow_up", "/status"}
     assert not api["unnamed_endpoints"]
     params = [p["parameter_name"] for p in api["named_endpoints"]["/ask"]["parameters"]]
-    assert params == ["question", "doc", "doc_type", "history"]
+    assert params == ["question", "doc", "doc_type"]
+    params = [p["parameter_name"] for p in api["named_endpoints"]["/follow_up"]["parameters"]]
+    assert params == ["question", "history", "doc", "doc_type"]
 
 
 def test_api_answers_a_follow_up_from_the_earlier_questions(client, engine):
     first = "孩子在学校被同学打伤了，学校要承担责任吗？"
-    got = client.predict("如果孩子已经十六岁了呢？", "全部", "全部", first, api_name="/ask")
+    got = client.predict("如果孩子已经十六岁了呢？", first, "全部", "全部", api_name="/follow_up")
     want = engine.ask("如果孩子已经十六岁了呢？", history=[first]).to_json()
     assert got["found"] and got["standalone_question"] == want["standalone_question"] != got["question"]
     assert got["citations"] == want["citations"]

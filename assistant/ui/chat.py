@@ -275,11 +275,11 @@ def wire_upload(state: AppState, tab: UploadTab, doc_filter: gr.Dropdown, corpus
 
 
 def add_public_api(state: AppState) -> None:
-    """``/ask`` and ``/status``: the API a script or another service calls."""
+    """``/ask``, ``/follow_up`` and ``/status``: the API a script or another service calls."""
     settings = state.settings
 
     @guarded
-    def ask(question: str, doc: str = ALL, doc_type: str = ALL, history: str = "") -> dict:
+    def ask(question: str, doc: str = ALL, doc_type: str = ALL) -> dict:
         """回答一个问题，返回与 `assistant ask --json` 相同的 JSON（id, question, found, answer, citations, retrieved, ms）。
 
         服务刚启动、索引还在加载或建立时，最多等待 ASSISTANT_ASK_WAIT_S 秒（默认 60）再回答；仍未就绪则报错
@@ -290,8 +290,25 @@ def add_public_api(state: AppState) -> None:
             question: 问题
             doc: 只在这个文件中查找（文件标题），"全部" 表示不限
             doc_type: 文件类型：全部 / 报告 / 法律 / 行政法规 / 部门规章 / 地方性法规 / 司法解释 / 规范性文件 / 其他（或 schema.DOC_TYPES 的代码）
-            history: 同一对话中此前提过的问题，每行一个，从早到晚（追问「如果…呢？」据此理解；回答的 standalone_question 说明如何理解）
         """
+        return _answer(question, doc, doc_type, "")
+
+    @guarded
+    def follow_up(question: str, history: str, doc: str = ALL, doc_type: str = ALL) -> dict:
+        """回答对话中的追问：history 是同一对话中此前提过的问题，每行一个，从早到晚（「如果孩子已经十六岁了呢？」据此理解为
+        上一问加上新的情况；回答的 standalone_question 说明如何理解）。其余参数与返回值同 /ask。
+
+        Args:
+            question: 问题
+            history: 此前的问题，每行一个
+            doc: 只在这个文件中查找（文件标题），"全部" 表示不限
+            doc_type: 文件类型（同 /ask）
+        """
+        return _answer(question, doc, doc_type, history)
+
+    def _answer(question: str, doc: str, doc_type: str, history: str) -> dict:
+        """/ask and /follow_up: a separate endpoint for follow-ups, so that /ask keeps its three inputs (a raw HTTP
+        client sends exactly the inputs an endpoint declares)."""
         try:
             code = type_code(doc_type)
         except ValueError as e:
@@ -313,6 +330,7 @@ def add_public_api(state: AppState) -> None:
         return state.status()
 
     gr.api(ask, api_name="ask", concurrency_limit=8)
+    gr.api(follow_up, api_name="follow_up", concurrency_limit=8)
     gr.api(status_api, api_name="status")
 
 
