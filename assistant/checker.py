@@ -37,6 +37,7 @@ from assistant.corpus_view import corpus_view
 from assistant.ingest.ocr import ocr_label
 from assistant.schema import LEGAL_TYPES, Chunk
 from assistant.textutil import paragraph_spans, sentence_spans, tokens  # paragraph_spans: the chat's reading of 款
+from assistant.versions import dated_lines
 
 STATUSES = ("ok", "no_such_article", "document_not_in_corpus", "ambiguous")
 #: The one verdict per citation: ``ok`` splits into ``ok`` and ``mismatch`` (the article exists, the sentence is
@@ -293,14 +294,7 @@ def history(title: str, info: str) -> list[tuple[date, str, str]]:
     """(date, event, line) per dated history line, oldest first; event is 通过 / 公布 / 施行 / 修正 / 修订 / 废止.
     A 宪法修正案 line counts as 修正 (it amends the constitution). Adds HISTORY_SUPPLEMENT's lines."""
     out = []
-    for line in [*(info or "").split(" / "), *HISTORY_SUPPLEMENT.get(title, [])]:
-        m = _DATE.search(line)
-        if not m:
-            continue
-        try:
-            when = date(int(m[1]), int(m[2]), int(m[3]))
-        except ValueError:
-            continue
+    for when, line in dated_lines([*(info or "").split(" / "), *HISTORY_SUPPLEMENT.get(title, [])]):
         event = next((e for e in ("废止", "修订", "修正", "施行", "公布", "通过") if e in line), "")
         out.append((when, event, line.strip()))
     return sorted(out, key=lambda x: x[0])

@@ -84,19 +84,25 @@ class Version:
     newest: bool = True
 
 
-def _history(info: str) -> list[tuple[date, str]]:
-    """(date, event) per dated history line of ``doc_info`` (lines joined by " / " at ingest)."""
+def dated_lines(lines: Sequence[str]) -> list[tuple[date, str]]:
+    """(date, line) per line that states a valid date (2024年4月26日), in order: a law's history lines. The
+    checker reads the same lines (``checker.history``)."""
     out = []
-    for line in (info or "").split(" / "):
+    for line in lines:
         m = _LINE_DATE.search(line)
         if not m:
             continue
         try:
-            when = date(int(m[1]), int(m[2]), int(m[3]))
+            out.append((date(int(m[1]), int(m[2]), int(m[3])), line))
         except ValueError:
             continue
-        out.append((when, next((e for e in _EVENTS if e in line), "")))
     return out
+
+
+def _history(info: str) -> list[tuple[date, str]]:
+    """(date, event) per dated history line of ``doc_info`` (lines joined by " / " at ingest)."""
+    lines = dated_lines((info or "").split(" / "))
+    return [(when, next((e for e in _EVENTS if e in line), "")) for when, line in lines]
 
 
 def source_version(source: str, info: str) -> tuple[date | None, str]:
