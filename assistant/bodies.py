@@ -36,11 +36,11 @@ _YEAR = re.compile(r"((?:19|20)\d\d|[〇零一二三四五六七八九]{4})\s*�
 _CN_DIGITS = {c: str(i) for i, c in enumerate("〇一二三四五六七八九")} | {"零": "0"}
 #: Separators some file names put between a place and a body (九龙坡区_区教委…).
 _SEPARATORS = re.compile(r"[\s_·—\-]+")
-#: Place words that name the whole country: a question about 中国 or 全国 names no body whose report it wants.
 #: A question that asks across bodies (各地是怎么做的, 哪些教育局…, 各区县): Chinese words for "each / which places",
 #: general grammar rather than words of the questions seen.
 _BODY_KINDS = r"(?:地方|地区|区县|县区|城市|单位|部门|教育局|教委|教育部门)"
 ACROSS = re.compile(rf"各地|各级|各个?{_BODY_KINDS}|(?:哪些|哪几个|多少个?){_BODY_KINDS}|(?:别的|其他){_BODY_KINDS}")
+#: Place words that name the whole country: a question about 中国 or 全国 names no body whose report it wants.
 NATIONWIDE = frozenset({"中国", "中华", "中华人民共和国", "全国", "我国", "国家", "中央"})
 
 
