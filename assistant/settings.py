@@ -185,6 +185,11 @@ class Settings(BaseSettings):
         1, ge=1, le=64, description="BLAS threads of the bundled USE encoder. One: on this shared 2-core machine two "
         "threads encoded 43–50 law passages/s against 208–219 with one (bench/scale.py --library; docs/benchmarks.md, "
         "'Law library') — the threads wait on each other and on the other work — and the ingest is ~90 % encoding.")
+    embedding_workers: int = Field(
+        2, ge=1, le=64, description="Threads of the bundled USE encoder that encode parts of one list side by side, "
+        "each on ``embedding_threads`` BLAS threads: on an idle 2-core machine two encode 255 law passages/s against "
+        "162 for one, and against 226 for one call on two BLAS threads (docs/benchmarks.md, 'Law library'). Set it "
+        "to the cores the ingest may use.")
     embedding_batch: int = Field(
         32, ge=1, description="Passages embedded at once, sorted by length within a file: the encoder pads a batch to "
         "its longest text.")

@@ -135,6 +135,7 @@ def _ingest(given: list[Path], store: Store, progress: bool,
     seen_sources: set[str] = set()
     prog = _Progress(progress, len(files), store.settings.embedding_batch, on_progress)
     recent = RecentVectors(store.settings.ingest_reuse_vectors)
+    writer = _Writer(store, store.settings.ingest_write_batch)
     for i, path in enumerate(files):
         source = _source(path)
         if on_progress:
@@ -145,8 +146,9 @@ def _ingest(given: list[Path], store: Store, progress: bool,
             outcome = "跳过 skipped（同一个文件 / same file）"
         else:
             seen_sources.add(source)
-            outcome = _ingest_one(path, source, known.get(source), owner_of_hash, store, report, prog, recent)
-        prog.done(outcome)
+            outcome = _ingest_one(path, source, known.get(source), owner_of_hash, store, report, prog, recent, writer)
+        writer.then(prog.finisher(outcome))
+    writer.flush()
     prog.close()
     report.removed = _remove_vanished(given, seen_sources, known, store)
     report.chunks = store.count()
@@ -181,6 +183,52 @@ class RecentVectors:
         while len(self.vectors) > self.size:
             self.vectors.popitem(last=False)
         return out
+
+
+class _Writer:
+    """Passages on their way to Chroma, written ``size`` at a time across files.
+
+    A Chroma call costs far more than its passages: 6,442 library passages took 29 s written per file (42 a call)
+    and 11 s written 512 a call (docs/benchmarks.md, 'Law library'); a library of small files written per file
+    paid that 1,500 times. What must follow a file's last write — its progress line, so that "新增 added" still
+    means the file is in — waits in ``then`` until that write. A run stopped before the final flush leaves the
+    files whose passages were waiting incomplete in the index, and the next run finishes them, as after a kill.
+    """
+
+    def __init__(self, store: Store, size: int) -> None:
+        self.store, self.size = store, size
+        self.chunks: list[Chunk] = []
+        self.metas: list[dict] = []
+        self.vectors: list[list[float]] = []
+        self.waiting: list[Callable[[], None]] = []
+
+    def put(self, chunks: list[Chunk], metas: list[dict], vectors: list[list[float]]) -> None:
+        self.chunks += chunks
+        self.metas += metas
+        self.vectors += vectors
+        if len(self.chunks) >= self.size:
+            self.flush()
+
+    def then(self, action: Callable[[], None]) -> None:
+        """Run ``action`` once everything put so far is written (now, when nothing waits)."""
+        if self.chunks:
+            self.waiting.append(action)
+        else:
+            action()
+
+    def drop(self, source: str) -> None:
+        """Forget the waiting passages of a file that failed: its earlier writes stay, as an incomplete file."""
+        kept = [i for i, c in enumerate(self.chunks) if c.source != source]
+        self.chunks = [self.chunks[i] for i in kept]
+        self.metas = [self.metas[i] for i in kept]
+        self.vectors = [self.vectors[i] for i in kept]
+
+    def flush(self) -> None:
+        chunks, metas, vectors, waiting = self.chunks, self.metas, self.vectors, self.waiting
+        self.chunks, self.metas, self.vectors, self.waiting = [], [], [], []
+        self.store.add(chunks, metas, vectors)
+        for action in waiting:
+            action()
 
 
 class _Progress:
@@ -233,18 +281,25 @@ class _Progress:
             self.last = time.monotonic()
             self._say(f"已嵌入 embedded {done}/{total}")
 
-    def done(self, outcome: str) -> None:
+    def finisher(self, outcome: str) -> Callable[[], None]:
+        """What ends the current file's progress: its outcome line and a step of the bar, run once its passages
+        are written (``_Writer.then``), which may be after later files have started."""
         self.pages_done()
-        if self.lines:
-            self._say(outcome)
-        self.bar.update()
+        tag, name = self.tag, self.name
+
+        def finish() -> None:
+            if self.lines:
+                print(f"{tag} {name}: {outcome}", file=sys.stderr, flush=True)
+            self.bar.update()
+
+        return finish
 
     def close(self) -> None:
         self.bar.close()
 
 
 def _ingest_one(path: Path, source: str, rec: FileRecord | None, owner_of_hash: dict[str, str], store: Store,
-                report: IngestReport, prog: _Progress, recent: RecentVectors) -> str:
+                report: IngestReport, prog: _Progress, recent: RecentVectors, writer: _Writer) -> str:
     """Skip, add or update one file, recording the outcome in ``report``; returns it for the progress line."""
     name = _shown(path)
     if name != str(path):  # Chroma, the report and the terminal all need text
@@ -271,11 +326,12 @@ def _ingest_one(path: Path, source: str, rec: FileRecord | None, owner_of_hash: 
         report.updated.append(name)
         return "更新 updated（清除旧段落 / old passages removed）"
     try:
-        report.embedded += _ingest_file(path, source, digest, store, prog, report.notes, recent)
+        report.embedded += _ingest_file(path, source, digest, store, prog, report.notes, recent, writer, rec is not None)
     except LoadError as e:
         report.skipped.append((name, e.reason))
         return f"跳过 skipped: {e.reason}"
     except Exception as e:  # a bug or a library failure on one file must not stop the run
+        writer.drop(source)
         log.exception("failed to ingest %s", path)
         report.skipped.append((name, f"处理失败 / failed: {type(e).__name__}: {e}"))
         return "跳过 skipped（处理失败 / failed）"
@@ -284,9 +340,10 @@ def _ingest_one(path: Path, source: str, rec: FileRecord | None, owner_of_hash: 
 
 
 def _ingest_file(path: Path, source: str, digest: str, store: Store, prog: _Progress,
-                 notes: list[tuple[str, str]], recent: RecentVectors) -> int:
-    """Load, chunk and write one file; returns how many passages were embedded. Pages left out of a scan are
-    added to ``notes``."""
+                 notes: list[tuple[str, str]], recent: RecentVectors, writer: _Writer, indexed: bool) -> int:
+    """Load, chunk and hand one file to ``writer``; returns how many passages were embedded. Pages left out of a
+    scan are added to ``notes``. ``indexed``: the index holds passages of this source (an update, or a run that
+    was stopped half-way); only then are its old passages looked up, and deleted after the new ones are in."""
     doc = load(path, ocr=ocr.OcrOptions.from_settings(store.settings), on_page=prog.page)
     prog.pages_done()
     doc.source = source
@@ -303,26 +360,21 @@ def _ingest_file(path: Path, source: str, digest: str, store: Store, prog: _Prog
         meta = chunk_to_metadata(c)
         meta.update(file_hash=digest, file_chunks=len(chunks), ingested_at=now, doc_info=info, **scanned)
         metas.append(meta)
-    existing = store.existing_ids(c.id for c in chunks)
+    existing = store.existing_ids(c.id for c in chunks) if indexed else set()
     keep = [(c, m) for c, m in zip(chunks, metas) if c.id in existing]
     # Similar lengths share a batch: the encoder pads each batch to its longest text.
     new = sorted(((c, m) for c, m in zip(chunks, metas) if c.id not in existing), key=lambda cm: len(cm[0].text))
     store.update_metadata([c.id for c, _ in keep], [m for _, m in keep])
-    batch, write = store.settings.embedding_batch, store.settings.ingest_write_batch
-    pending: list[tuple[Chunk, dict]] = []
-    vectors: list[list[float]] = []
+    batch = store.settings.embedding_batch
     with prog.embedding(len(new)) as bar:
         for i in range(0, len(new), batch):
             part = new[i : i + batch]
-            pending += part
-            vectors += recent.embed([c.text for c, _ in part], store.embeddings)
-            if len(pending) >= write or i + batch >= len(new):  # one Chroma write per ``write`` passages
-                store.add([c for c, _ in pending], [m for _, m in pending], vectors)
-                pending, vectors = [], []
+            writer.put([c for c, _ in part], [m for _, m in part], recent.embed([c.text for c, _ in part], store.embeddings))
             bar.update(len(part))
             prog.embedded(i + len(part), len(new))
-    stale = set(store.ids_for_source(source)) - {c.id for c in chunks}
-    store.delete(stale)
+    if indexed:
+        writer.flush()  # the new passages are in before the old ones go
+        store.delete(set(store.ids_for_source(source)) - {c.id for c in chunks})
     notes += [(_shown(path), note) for note in doc.metadata.get("ocr_notes", [])]
     return len(new)
 
