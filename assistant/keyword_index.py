@@ -36,7 +36,8 @@ import time
 import uuid
 import zlib
 from collections import defaultdict
-from dataclasses import dataclass
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 from collections.abc import Sequence
 from typing import Any, Iterable
@@ -79,6 +80,8 @@ class KeywordIndex:
 
     #: The chunk table as columns (``_columns``): what is saved, and what the retriever reads per file, not per chunk.
     table: dict[str, Any] | None = None
+    #: The passages' vectors in row order, L2-normalised, memory-mapped (``_save_vectors``); None: ask Chroma.
+    vectors: np.ndarray | None = None
 
     def chunks(self) -> ChunkTable:
         """The passages as :class:`~assistant.schema.Chunk` objects, each made when first read: a question reads a
@@ -176,7 +179,7 @@ class KeywordIndex:
                   for name in ("tf", "w") for part in ("indptr", "indices", "data")}
         tf = sparse.csr_matrix((arrays["tf_data"], arrays["tf_indices"], arrays["tf_indptr"]), shape=(n, v), copy=False)
         w = sparse.csc_matrix((arrays["w_data"], arrays["w_indices"], arrays["w_indptr"]), shape=(n, v), copy=False)
-        return cls(head["stamp"], table["ids"], table["texts"], metas, vocab, tf, w, table)
+        return cls(head["stamp"], table["ids"], table["texts"], metas, vocab, tf, w, table, _open_vectors(folder, n))
 
     def pack(self) -> bytes:
         """The saved files as one tar (what the server-side copy holds)."""
@@ -322,10 +325,12 @@ class _Compact:
         self.rows.ids.append(ids)
         self.rows.counts.append(counts)
 
-    def extend(self, other: _Compact) -> None:
+    def extend(self, other: _Compact, only: Iterable[int] | None = None) -> None:
+        """Add ``other``'s rows (those at positions ``only``, when given), already tokenised."""
         names = other.rows.names()
         remap = self.rows.ids_of(names)
-        for i, cid in enumerate(other.ids):
+        for i in range(len(other.ids)) if only is None else only:
+            cid = other.ids[i]
             self.add_kept(cid, other.texts[i], other.files[other.file[i]], [other.cols[k][i] for k in _CHUNK_FIELDS],
                           remap[other.rows.ids[i]], other.rows.counts[i])
 
@@ -371,11 +376,37 @@ def _okapi(tf: sparse.csr_matrix, terms: int) -> sparse.csc_matrix:
 
 @dataclass
 class WriteLog:
-    """What this process's Store wrote since its keyword index was last in step with the collection."""
+    """What this process's Store wrote since its keyword index was last in step with the collection.
+
+    The chunks it added are tokenised as they are written, on a thread of their own (``after_add``): an ingest's
+    encoder releases the GIL in its matrix products, so tokenising 1,500 law passages beside it took 6.1 s where
+    encoding then tokenising took 7.4 s, and the keyword index after an ingest no longer reads every new chunk
+    back from Chroma to tokenise it at the end (73 s of a law library's ingest).
+    """
 
     base: str | None = None  # the collection's stamp before the first write
     written: set[str] | None = None
     deleted: set[str] | None = None
+    rows: _Compact | None = None  # the added chunks, tokenised
+    fresh: dict[str, int] = field(default_factory=dict)  # chunk id → its row in ``rows``, while that row is current
+    queued: int = 0  # rows handed to the thread so far
+    pending: list[Future] = field(default_factory=list)
+    pool: ThreadPoolExecutor | None = None
+
+    def reset(self, base: str | None) -> None:
+        """In step with the collection at stamp ``base``: nothing written since."""
+        self.base, self.written, self.deleted = base, None, None
+        self.rows, self.fresh, self.queued, self.pending = None, {}, 0, []
+
+    def take_rows(self) -> tuple[_Compact, dict[str, int]]:
+        """The tokenised added chunks, once the thread is done; none when it failed (they are read from Chroma)."""
+        try:
+            for f in self.pending:
+                f.result()
+        except Exception as e:  # noqa: BLE001 - only a shortcut is lost
+            say(f"关键词预处理失败，改为从向量库读取 / tokenising while writing failed ({type(e).__name__}: {e})")
+            return _Compact(), {}
+        return self.rows or _Compact(), self.fresh
 
 
 def _log(store: Store) -> WriteLog:
@@ -404,6 +435,8 @@ def before_write(store: Store, ids: Iterable[str], deleted: bool = False) -> Non
         log.written, log.deleted = set(), set()
         _set_stamp(store, f"writing {time.strftime('%Y-%m-%dT%H:%M:%S')} pid {os.getpid()}")
     ids = set(ids)
+    for i in ids:  # a row tokenised earlier no longer says what Chroma holds
+        log.fresh.pop(i, None)
     if deleted:
         log.deleted |= ids
         log.written -= ids
@@ -412,9 +445,24 @@ def before_write(store: Store, ids: Iterable[str], deleted: bool = False) -> Non
         log.deleted -= ids
 
 
+def after_add(store: Store, chunks: list[Chunk], metadatas: list[dict[str, Any]]) -> None:
+    """Called by ``Store.add`` once ``chunks`` are in Chroma: tokenise them on the log's thread (``WriteLog``)."""
+    log = _log(store)
+    if log.rows is None:
+        log.rows = _Compact()
+    if log.pool is None:
+        log.pool = ThreadPoolExecutor(1, thread_name_prefix="keyword-rows")
+    for k, c in enumerate(chunks):
+        log.fresh[c.id] = log.queued + k
+    log.queued += len(chunks)
+    rows, items = log.rows, [(c.id, c.text, m) for c, m in zip(chunks, metadatas)]
+    log.pending.append(log.pool.submit(lambda: [rows.add(*item) for item in items]))
+
+
 # Every Store write, in any process that has loaded this module (the engine imports it), reaches
-# ``before_write`` first: the store announces writes, it does not import the keyword index.
-add_write_listener(before_write)
+# ``before_write`` first, and each add ``after_add``: the store announces writes, it does not import the keyword
+# index.
+add_write_listener(before_write, after_add)
 
 
 # ---------------------------------------------------------------------------------------- where it lives
@@ -433,11 +481,13 @@ def _side_collection(store: Store):
     return store.client.get_or_create_collection(f"{store.collection_name}.keyword", embedding_function=None)
 
 
-def _publish(store: Store, index: KeywordIndex) -> None:
+def _publish(store: Store, index: KeywordIndex, previous: KeywordIndex | None = None) -> None:
     """Save locally, upload to the server when there is one, then point the collection's stamp at it."""
     root = _local_root(store)
     index.save(root / index.stamp)
-    if store.settings.chroma_host:
+    if not store.settings.chroma_host:
+        _save_vectors(store, index, root / index.stamp, previous)
+    else:
         blob = base64.b64encode(zlib.compress(index.pack(), 1)).decode("ascii")
         parts = [blob[i : i + _PART] for i in range(0, len(blob), _PART)] or [""]
         side = _side_collection(store)
@@ -445,9 +495,55 @@ def _publish(store: Store, index: KeywordIndex) -> None:
             side.add(ids=[f"{index.stamp}:{i}"], embeddings=[[1.0]],
                      metadatas=[{"stamp": index.stamp, "part": i, "parts": len(parts), "data": p}])
     _set_stamp(store, index.stamp)
-    log = _log(store)
-    log.base, log.written, log.deleted = index.stamp, None, None
+    _log(store).reset(index.stamp)
     _prune(store, root, index.stamp)
+
+
+VECTORS = "vectors.npy"
+_VECTOR_BATCH = 2000  # ids per Chroma read
+
+
+def _save_vectors(store: Store, index: KeywordIndex, folder: Path, previous: KeywordIndex | None) -> None:
+    """The passages' vectors beside the keyword index, in its row order (embedded mode).
+
+    A question's dense search is then exact cosines over this memory-mapped matrix (8–9 ms for a library of 67,853
+    passages on one core), and a one-question command never opens Chroma's vector index: Chroma loads it on the
+    collection's first read, 0.6 s of that library's start (docs/benchmarks.md, 'Law library'). Written in
+    batches to a file, not through a memory map, so an ingest's peak memory does not grow by the matrix; rows the
+    ``previous`` index had are copied from it, the others read from Chroma. A failure only costs the speed-up.
+    """
+    tmp = folder / f"{VECTORS}.tmp"
+    try:
+        if not index.ids:
+            return
+        old = previous.vectors if previous is not None else None
+        row_of = {cid: i for i, cid in enumerate(previous.ids)} if old is not None else {}
+        with open(tmp, "wb") as f:
+            for a in range(0, len(index.ids), _VECTOR_BATCH):
+                part = index.ids[a : a + _VECTOR_BATCH]
+                missing = [c for c in part if c not in row_of]
+                got = store._collection.get(ids=missing, include=["embeddings"]) if missing else {"ids": []}
+                fresh = dict(zip(got["ids"], got.get("embeddings", [])))
+                rows = np.stack([np.asarray(fresh[c], dtype=np.float32) if c in fresh else old[row_of[c]] for c in part])
+                rows /= np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
+                if a == 0:
+                    np.lib.format.write_array_header_1_0(
+                        f, {"descr": "<f4", "fortran_order": False, "shape": (len(index.ids), rows.shape[1])})
+                f.write(rows.astype("<f4").tobytes())
+        os.replace(tmp, folder / VECTORS)
+        index.vectors = _open_vectors(folder, len(index.ids))
+    except Exception as e:  # noqa: BLE001 - dense search falls back to Chroma's
+        tmp.unlink(missing_ok=True)
+        say(f"向量副本未能保存，语义检索改用向量库 / passage vectors not saved beside the keyword index "
+            f"({type(e).__name__}: {e}); dense search asks Chroma")
+
+
+def _open_vectors(folder: Path, rows: int) -> np.ndarray | None:
+    path = folder / VECTORS
+    if not path.exists():
+        return None
+    vectors = np.load(path, mmap_mode="r")
+    return vectors if vectors.ndim == 2 and vectors.shape[0] == rows else None
 
 
 def _prune(store: Store, root: Path, keep: str) -> None:
@@ -511,10 +607,13 @@ def open_index(store: Store, current: KeywordIndex | None = None) -> Opened:
     if current is not None and log.written is None and stamp == current.stamp and len(current.ids) == count:
         return Opened(current, "current")
     if current is not None and log.written is not None and log.base == current.stamp:
-        index = current.updated(log.deleted | log.written, _get_compact(store, sorted(log.written)))
+        rows, fresh = log.take_rows()
+        fetched = _get_compact(store, sorted(log.written - fresh.keys()))
+        fetched.extend(rows, only=sorted(fresh[i] for i in log.written if i in fresh))
+        index = current.updated(log.deleted | log.written, fetched)
         if len(index.ids) == count:
             index.stamp = _new_stamp()
-            _save_quietly(store, index)
+            _save_quietly(store, index, current)
             return Opened(index, "updated")
     if stamp and not stamp.startswith("writing"):
         try:
@@ -523,7 +622,7 @@ def open_index(store: Store, current: KeywordIndex | None = None) -> Opened:
             say(f"关键词索引无法读取，重建中 / keyword index unreadable ({e}); rebuilding")
             saved = None
         if saved is not None and len(saved.ids) == count:
-            log.base, log.written, log.deleted = stamp, None, None
+            log.reset(stamp)
             return Opened(saved, "loaded")
     if count:
         why = "索引正在写入或上次写入未完成" if stamp.startswith("writing") else "未找到与向量索引一致的关键词索引"
@@ -560,15 +659,27 @@ def _new_stamp() -> str:
     return f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:12]}"
 
 
-def _save_quietly(store: Store, index: KeywordIndex) -> None:
+def _save_quietly(store: Store, index: KeywordIndex, previous: KeywordIndex | None = None) -> None:
     """Publish; a read-only index folder or server only costs the next start a rebuild."""
     try:
-        _publish(store, index)
+        _publish(store, index, previous)
     except Exception as e:  # noqa: BLE001 - the in-memory index is right either way
         say(f"关键词索引未能保存 / keyword index not saved ({type(e).__name__}: {e})")
 
 
-def as_retriever_views(index: KeywordIndex) -> tuple[ChunkTable, dict[str, int], dict[str, int]]:
+class DocFreq:
+    """term → passages containing it, read through the vocabulary (``get`` only): a dict of a library's 202,000 terms
+    took 0.06 s of every start."""
+
+    def __init__(self, vocab: dict[str, int], counts: np.ndarray) -> None:
+        self.vocab, self.counts = vocab, counts
+
+    def get(self, term: str, default: int = 0) -> int:
+        j = self.vocab.get(term)
+        return default if j is None else int(self.counts[j])
+
+
+def as_retriever_views(index: KeywordIndex) -> tuple[ChunkTable, dict[str, int], DocFreq]:
     """chunks, vocab (term → column) and df (term → passages containing it), as ``Retriever`` holds them."""
-    df = defaultdict(int, zip(index.vocab, index.df().tolist()))
-    return index.chunks(), {t: i for i, t in enumerate(index.vocab)}, df
+    vocab = dict(zip(index.vocab, range(len(index.vocab))))
+    return index.chunks(), vocab, DocFreq(vocab, index.df())

@@ -120,10 +120,11 @@ class Retriever:
         self.chunks = chunks  # made one by one when read (keyword_index.ChunkTable)
         self.by_id = {cid: i for i, cid in enumerate(table["ids"])}
         self.bm25 = index if chunks else None  # ``keyword`` reads "is there a keyword index at all"
-        self.df: dict[str, int] = df
+        self.df = df  # term → passages containing it (``get``)
         # rank_bm25's Okapi weights as a sparse chunk × term matrix (keyword_index builds it): summing the
         # question's columns gives BM25Okapi.get_scores' numbers about twenty times faster than its Python loop
         self.vocab, self.weights = vocab, index.weights
+        self.vectors = index.vectors  # the passages' vectors in row order, when saved beside the keyword index
         self.titles = titles
         self.doc_rows = doc_rows
         # rows of files in the reference library (Settings.library_dirs), ranked after the bureau's own documents
@@ -343,6 +344,9 @@ class Retriever:
         which asks for more to make up for them, because a Chroma filter on every served row would be slow."""
         if allowed is not None and not allowed:
             return []
+        if self.vectors is not None:
+            vector = vector if vector is not None else self.store.embeddings.embed_query(question)
+            return self._exact_dense(vector, n, allowed, hidden)
         if allowed is not None:
             rows = np.flatnonzero(self._allowed(allowed) & ~hidden if hidden is not None else self._allowed(allowed))
             if len(rows) <= self.tuning.dense_exact_rows:
@@ -366,6 +370,34 @@ class Retriever:
         if extra:
             rows = [(r, s) for r, s in rows if not hidden[r]]
         return rows[:n]
+
+    def _exact_dense(self, vector: list[float], n: int, allowed: list[str] | None,
+                     hidden: np.ndarray | None) -> list[tuple[int, float]]:
+        """The ``n`` best rows by exact cosine over the saved vectors (``keyword_index._save_vectors``): no
+        approximation, no filter inside Chroma, and Chroma's vector index is never loaded."""
+        mask = self._allowed(allowed)
+        if hidden is not None and hidden.any():
+            mask = ~hidden if mask is None else mask & ~hidden
+        rows = np.arange(len(self.vectors)) if mask is None else np.flatnonzero(mask)
+        scores = (self.vectors if mask is None else self.vectors[rows]) @ self._unit(vector)
+        if n < len(scores):
+            part = np.argpartition(-scores, n)[:n]
+            top = part[np.argsort(-scores[part], kind="stable")]
+        else:
+            top = np.argsort(-scores, kind="stable")
+        return [(int(rows[i]), float(scores[i])) for i in top]
+
+    @staticmethod
+    def _unit(vector: list[float]) -> np.ndarray:
+        q = np.asarray(vector, dtype=np.float32)
+        return q / (np.linalg.norm(q) or 1.0)
+
+    def cosines(self, vector: list[float], chunk_ids: list[str]) -> dict[str, float]:
+        """Cosines of ``vector`` with these passages: from the saved vectors, else from Chroma."""
+        if self.vectors is None:
+            return self.store.cosines(vector, chunk_ids)
+        q = self._unit(vector)
+        return {cid: float(self.vectors[self.by_id[cid]] @ q) for cid in chunk_ids if cid in self.by_id}
 
     def keyword(self, question: str, n: int, allowed: list[str] | None = None,
                 kind: str = "fact", hidden: np.ndarray | None = None) -> list[tuple[int, float]]:
@@ -416,7 +448,7 @@ class Retriever:
         boost = set(self.mentioned_titles(question)) if not doc else set()
         hits = self.fuse(dense, keyword, k, boost, kind, question)
         if vector is not None:  # keyword-only hits get their cosine too: answerability reads it
-            cosines = self.store.cosines(vector, [h.chunk.id for h in hits if h.dense is None])
+            cosines = self.cosines(vector, [h.chunk.id for h in hits if h.dense is None])
             for h in hits:
                 h.dense = cosines.get(h.chunk.id, h.dense)
         return hits
