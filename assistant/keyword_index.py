@@ -108,6 +108,8 @@ class KeywordIndex:
     def updated(self, deleted: set[str], fresh: _Compact) -> KeywordIndex:
         """This index without ``deleted`` and with the ``fresh`` rows added or replaced: only they were tokenised."""
         replaced = deleted | set(fresh.ids)
+        if all(cid in replaced for cid in self.ids):  # nothing kept (a first ingest): the fresh rows as they are
+            return self._assemble(self.stamp, fresh)
         rows = _Compact()
         old = rows.rows.ids_of(self.vocab)
         table = self.columns()
@@ -609,7 +611,11 @@ def open_index(store: Store, current: KeywordIndex | None = None) -> Opened:
     if current is not None and log.written is not None and log.base == current.stamp:
         rows, fresh = log.take_rows()
         fetched = _get_compact(store, sorted(log.written - fresh.keys()))
-        fetched.extend(rows, only=sorted(fresh[i] for i in log.written if i in fresh))
+        only = sorted(fresh[i] for i in log.written if i in fresh)
+        if not fetched.ids and len(only) == len(rows.ids):  # each row tokenised once and current: no copy (a library's
+            fetched = rows                                  # rows are 1 KB a passage)
+        else:
+            fetched.extend(rows, only=only)
         index = current.updated(log.deleted | log.written, fetched)
         if len(index.ids) == count:
             index.stamp = _new_stamp()

@@ -197,6 +197,18 @@ class Settings(BaseSettings):
         512, ge=1, description="Passages written to Chroma per call. Each call is a transaction and an index update; "
         "writing per embedding batch made a law library's ingest (66,600 passages) pay that 2,000 times "
         "(docs/benchmarks.md, 'Law library').")
+    ingest_processes: int = Field(
+        2, ge=1, le=64, description="Worker processes that encode a large ingest's passages while this process writes "
+        "Chroma and the keyword index (both hold the GIL, so encoder threads beside them wait). One: encode in this "
+        "process (on ``embedding_workers`` threads).")
+    ingest_processes_after: int = Field(
+        256, ge=0, description="Passages a run encodes in this process before it starts the workers: starting one "
+        "costs about a second (Python, numpy, the model), more than an upload of a document or two gains; the "
+        "bundled corpus (2,400 passages) took 15.3 s with them against 18.1 s without.")
+    ingest_lookahead: int = Field(
+        2048, ge=1, description="Passages the run hands to the workers ahead of writing them (8 work items of "
+        "``encoder.WORK_ITEM``): the workers (~250 passages/s together) stay busy while this process writes Chroma "
+        "and tokenises.")
     ingest_reuse_vectors: int = Field(
         4096, ge=0, description="Vectors of the most recently embedded distinct texts kept during an ingest, so that "
         "the articles an older version of a law shares word for word with the next are embedded once (about 8 MB).")

@@ -121,6 +121,8 @@ def _sqlite_count(path: Path, collection: str) -> int | None:
 class Store:
     def __init__(self, settings: Settings, embeddings: Embeddings | None = None) -> None:
         self.settings = settings
+        #: the model the settings name (a worker process can load it too), not embeddings handed in
+        self.default_embeddings = embeddings is None
         self.embeddings = Simplified(embeddings or get_embeddings(
             settings.embedding_model, settings.embedding_threads, settings.embedding_workers))
         if settings.chroma_host:
@@ -222,7 +224,7 @@ class Store:
 
     # ---- writing -------------------------------------------------------------------------------
     def add(self, chunks: list[Chunk], metadatas: list[dict[str, Any]],
-            vectors: list[list[float]] | None = None) -> None:
+            vectors: list[list[float]] | np.ndarray | None = None) -> None:
         """Store new chunks with their vectors (embedded here from their verbatim text when not given).
 
         Written straight to the collection, as langchain's ``Chroma.add_texts`` does (an upsert of ids, vectors,

@@ -6,9 +6,11 @@ Nothing here touches the session-wide corpus index: every test builds its own sm
 from __future__ import annotations
 
 import io
+import multiprocessing
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from assistant.store import Store
@@ -337,3 +339,19 @@ def test_symlinks_in_the_docs_folder(small_engine, tmp_path, corpus):
     assert "同一个文件" in reason
     assert {path, *report.added} == {str(folder / FILING), str(folder / "sub" / "another name.md")}
     assert report.chunks == report.embedded == 22
+
+
+def test_worker_processes_encode_what_this_process_would(small_engine, docs):
+    """A run that hands its passages to worker processes (here from the first passage, a few files ahead) stores the
+    same passages with the same vectors as one that encodes in this process, and leaves no worker behind."""
+    here = small_engine(ingest_processes=1)
+    there = small_engine(ingest_processes=2, ingest_processes_after=0, ingest_lookahead=16, embedding_batch=8)
+    mine, theirs = here.ingest([docs], progress=False), there.ingest([docs], progress=False)
+    assert sorted(theirs.added) == sorted(mine.added) and theirs.embedded == mine.embedded == 91
+    a = here.store._collection.get(include=["embeddings"])
+    b = there.store._collection.get(ids=a["ids"], include=["embeddings"])
+    vectors = dict(zip(b["ids"], b["embeddings"]))
+    assert len(vectors) == 91
+    assert max(float(np.abs(np.asarray(v) - vectors[i]).max()) for i, v in zip(a["ids"], a["embeddings"])) < 1e-5
+    assert not multiprocessing.active_children()
+    assert there.ask("法规规章备案条例第三条").citations

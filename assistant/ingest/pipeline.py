@@ -14,7 +14,7 @@ import logging
 import os
 import sys
 import time
-from collections import Counter, OrderedDict
+from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -27,6 +27,7 @@ from assistant.index_lock import ingest_lock, lock_folder
 from assistant.schema import DOC_TYPES, Chunk
 from assistant.store import FileRecord, Store, chunk_to_metadata
 from assistant.ingest import ocr
+from assistant.ingest.encoder import Encoder
 from assistant.ingest.chunkers import chunk_document, document_kind
 from assistant.ingest.loaders import LoadError, iter_files, load
 
@@ -134,55 +135,43 @@ def _ingest(given: list[Path], store: Store, progress: bool,
     owner_of_hash = {rec.file_hash: src for src, rec in known.items() if rec.complete and Path(src).exists()}
     seen_sources: set[str] = set()
     prog = _Progress(progress, len(files), store.settings.embedding_batch, on_progress)
-    recent = RecentVectors(store.settings.ingest_reuse_vectors)
+    encoder = Encoder(store)
     writer = _Writer(store, store.settings.ingest_write_batch)
-    for i, path in enumerate(files):
-        source = _source(path)
-        if on_progress:
-            on_progress(i / max(len(files), 1), _shown(path.name))
-        prog.start(i, _shown(path.name))
-        if source in seen_sources:  # a symlink to a file this run already took
-            report.skipped.append((_shown(path), f"与 {_shown(source)} 是同一个文件 / same file, already ingested"))
-            outcome = "跳过 skipped（同一个文件 / same file）"
-        else:
-            seen_sources.add(source)
-            outcome = _ingest_one(path, source, known.get(source), owner_of_hash, store, report, prog, recent, writer)
-        writer.then(prog.finisher(outcome))
-    writer.flush()
+    # files prepared and handed to the encoder, not yet written: with worker processes the run reads, chunks and
+    # submits up to ``ingest_lookahead`` passages ahead, so the workers encode while this process writes
+    waiting: deque[tuple[_FileProgress, str | _Pending]] = deque()
+
+    def finish_oldest() -> None:
+        fp, item = waiting.popleft()
+        outcome = item if isinstance(item, str) else item.finish(fp)
+        writer.then(prog.finisher(fp, outcome))
+
+    try:
+        for i, path in enumerate(files):
+            source = _source(path)
+            if on_progress:
+                on_progress(i / max(len(files), 1), _shown(path.name))
+            fp = prog.start(i, _shown(path.name))
+            if source in seen_sources:  # a symlink to a file this run already took
+                report.skipped.append((_shown(path), f"与 {_shown(source)} 是同一个文件 / same file, already ingested"))
+                waiting.append((fp, "跳过 skipped（同一个文件 / same file）"))
+            else:
+                seen_sources.add(source)
+                waiting.append((fp, _ingest_one(path, source, known.get(source), owner_of_hash, store, report, prog,
+                                                encoder, writer)))
+            while waiting and (not encoder.ahead or encoder.in_flight() > store.settings.ingest_lookahead):
+                finish_oldest()
+        while waiting:
+            finish_oldest()
+        writer.flush()
+    finally:
+        encoder.close()
     prog.close()
     report.removed = _remove_vanished(given, seen_sources, known, store)
     report.chunks = store.count()
     if on_progress:
         on_progress(1.0, "done")
     return report
-
-
-class RecentVectors:
-    """The vectors of the last ``size`` distinct passage texts this run embedded, by text.
-
-    A law library files the versions of one law side by side (未成年人保护法(2020-10-17).md, …(2024-04-26).md), and
-    most of their articles are word for word the same: those are embedded once. Only recent texts are kept (float32,
-    2 KB each), so memory stays flat however large the run.
-    """
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self.vectors: OrderedDict[str, np.ndarray] = OrderedDict()
-        self.reused = 0
-
-    def embed(self, texts: list[str], embeddings) -> list[list[float]]:
-        todo = list(dict.fromkeys(t for t in texts if t not in self.vectors))
-        if todo:
-            for t, v in zip(todo, embeddings.embed_documents(todo)):
-                self.vectors[t] = np.asarray(v, dtype=np.float32)
-        out = []
-        for t in texts:
-            self.vectors.move_to_end(t)
-            out.append(self.vectors[t].tolist())
-        self.reused += len(texts) - len(todo)
-        while len(self.vectors) > self.size:
-            self.vectors.popitem(last=False)
-        return out
 
 
 class _Writer:
@@ -199,10 +188,10 @@ class _Writer:
         self.store, self.size = store, size
         self.chunks: list[Chunk] = []
         self.metas: list[dict] = []
-        self.vectors: list[list[float]] = []
+        self.vectors: list[np.ndarray] = []
         self.waiting: list[Callable[[], None]] = []
 
-    def put(self, chunks: list[Chunk], metas: list[dict], vectors: list[list[float]]) -> None:
+    def put(self, chunks: list[Chunk], metas: list[dict], vectors: list[np.ndarray]) -> None:
         self.chunks += chunks
         self.metas += metas
         self.vectors += vectors
@@ -226,9 +215,17 @@ class _Writer:
     def flush(self) -> None:
         chunks, metas, vectors, waiting = self.chunks, self.metas, self.vectors, self.waiting
         self.chunks, self.metas, self.vectors, self.waiting = [], [], [], []
-        self.store.add(chunks, metas, vectors)
+        self.store.add(chunks, metas, np.stack(vectors) if vectors else None)
         for action in waiting:
             action()
+
+
+@dataclass
+class _FileProgress:
+    """A file's place in the run's progress lines ([3/40] name), kept for lines written after later files started."""
+
+    tag: str
+    name: str
 
 
 class _Progress:
@@ -248,9 +245,10 @@ class _Progress:
     def _say(self, text: str) -> None:
         print(f"{self.tag} {self.name}: {text}", file=sys.stderr, flush=True)
 
-    def start(self, i: int, name: str) -> None:
+    def start(self, i: int, name: str) -> _FileProgress:
         self.name, self.tag, self.last, self.index = name, f"[{i + 1}/{self.files}]", 0.0, i
         self.bar.set_postfix_str(name[:30])
+        return _FileProgress(self.tag, name)
 
     def page(self, k: int, n: int, number: int) -> None:
         """Page ``number`` of the current file is about to be recognised, the k-th of n: a line per page (or a
@@ -272,24 +270,24 @@ class _Progress:
             self.pages.close()
             self.pages = None
 
-    def embedding(self, total: int) -> tqdm:
-        return tqdm(total=total, desc=f"embed {self.name[:24]}", unit="chunk", leave=False, file=sys.stderr,
+    def embedding(self, fp: _FileProgress, total: int) -> tqdm:
+        return tqdm(total=total, desc=f"embed {fp.name[:24]}", unit="chunk", leave=False, file=sys.stderr,
                     disable=not self.enabled or self.lines or total < self.batch)
 
-    def embedded(self, done: int, total: int) -> None:
+    def embedded(self, fp: _FileProgress, done: int, total: int) -> None:
+        """``done`` of the file's ``total`` new passages written (or waiting in the writer for the next write)."""
         if self.lines and (done == total or time.monotonic() - self.last >= 1.0):
             self.last = time.monotonic()
-            self._say(f"已嵌入 embedded {done}/{total}")
+            print(f"{fp.tag} {fp.name}: 已嵌入 embedded {done}/{total}", file=sys.stderr, flush=True)
 
-    def finisher(self, outcome: str) -> Callable[[], None]:
-        """What ends the current file's progress: its outcome line and a step of the bar, run once its passages
-        are written (``_Writer.then``), which may be after later files have started."""
+    def finisher(self, fp: _FileProgress, outcome: str) -> Callable[[], None]:
+        """What ends a file's progress: its outcome line and a step of the bar, run once its passages are written
+        (``_Writer.then``), which may be after later files have started."""
         self.pages_done()
-        tag, name = self.tag, self.name
 
         def finish() -> None:
             if self.lines:
-                print(f"{tag} {name}: {outcome}", file=sys.stderr, flush=True)
+                print(f"{fp.tag} {fp.name}: {outcome}", file=sys.stderr, flush=True)
             self.bar.update()
 
         return finish
@@ -299,8 +297,9 @@ class _Progress:
 
 
 def _ingest_one(path: Path, source: str, rec: FileRecord | None, owner_of_hash: dict[str, str], store: Store,
-                report: IngestReport, prog: _Progress, recent: RecentVectors, writer: _Writer) -> str:
-    """Skip, add or update one file, recording the outcome in ``report``; returns it for the progress line."""
+                report: IngestReport, prog: _Progress, encoder: Encoder, writer: _Writer) -> str | _Pending:
+    """Skip, add or update one file, recording the outcome in ``report``; returns it for the progress line, or the
+    file prepared for writing (its passages handed to ``encoder``), which ``_Pending.finish`` completes."""
     name = _shown(path)
     if name != str(path):  # Chroma, the report and the terminal all need text
         gbk = os.fsencode(path.name).decode("gb18030", "replace")
@@ -325,58 +324,92 @@ def _ingest_one(path: Path, source: str, rec: FileRecord | None, owner_of_hash: 
         store.delete(rec.stale_ids)  # an update killed before its last step: the old version's passages
         report.updated.append(name)
         return "更新 updated（清除旧段落 / old passages removed）"
-    try:
-        report.embedded += _ingest_file(path, source, digest, store, prog, report.notes, recent, writer, rec is not None)
-    except LoadError as e:
-        report.skipped.append((name, e.reason))
-        return f"跳过 skipped: {e.reason}"
-    except Exception as e:  # a bug or a library failure on one file must not stop the run
-        writer.drop(source)
-        log.exception("failed to ingest %s", path)
-        report.skipped.append((name, f"处理失败 / failed: {type(e).__name__}: {e}"))
-        return "跳过 skipped（处理失败 / failed）"
-    (report.updated if rec else report.added).append(name)
-    return "更新 updated" if rec else "新增 added"
+    pending = _Pending(path, source, rec is not None, store, report, prog, writer)
+    if failed := pending.attempt(lambda: pending.prepare(digest, encoder)):
+        return failed
+    return pending
 
 
-def _ingest_file(path: Path, source: str, digest: str, store: Store, prog: _Progress,
-                 notes: list[tuple[str, str]], recent: RecentVectors, writer: _Writer, indexed: bool) -> int:
-    """Load, chunk and hand one file to ``writer``; returns how many passages were embedded. Pages left out of a
-    scan are added to ``notes``. ``indexed``: the index holds passages of this source (an update, or a run that
-    was stopped half-way); only then are its old passages looked up, and deleted after the new ones are in."""
-    doc = load(path, ocr=ocr.OcrOptions.from_settings(store.settings), on_page=prog.page)
-    prog.pages_done()
-    doc.source = source
-    doc_type = document_kind(doc)
-    chunks = chunk_document(doc, doc_type)
-    if not chunks:
-        raise LoadError(path, "没有可索引的文字 / no text to index")
-    assign_ids(chunks)
-    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    info = " / ".join(doc.metadata.get("info", []))
-    scanned = ocr.index_metadata(doc.metadata)  # which pages were recognised, where each page starts
-    metas = []
-    for c in chunks:
-        meta = chunk_to_metadata(c)
-        meta.update(file_hash=digest, file_chunks=len(chunks), ingested_at=now, doc_info=info, **scanned)
-        metas.append(meta)
-    existing = store.existing_ids(c.id for c in chunks) if indexed else set()
-    keep = [(c, m) for c, m in zip(chunks, metas) if c.id in existing]
-    # Similar lengths share a batch: the encoder pads each batch to its longest text.
-    new = sorted(((c, m) for c, m in zip(chunks, metas) if c.id not in existing), key=lambda cm: len(cm[0].text))
-    store.update_metadata([c.id for c, _ in keep], [m for _, m in keep])
-    batch = store.settings.embedding_batch
-    with prog.embedding(len(new)) as bar:
+class _Pending:
+    """A file between its two steps: ``prepare`` (load, chunk, hand the new passages to the encoder) and ``finish``
+    (their vectors to the writer, the file's old passages deleted, the outcome recorded)."""
+
+    def __init__(self, path: Path, source: str, indexed: bool, store: Store, report: IngestReport, prog: _Progress,
+                 writer: _Writer) -> None:
+        self.path, self.source, self.name = path, source, _shown(path)
+        #: the index holds passages of this source (an update, or a run stopped half-way): only then are its old
+        #: passages looked up, and deleted once the new ones are in
+        self.indexed = indexed
+        self.store, self.report, self.prog, self.writer = store, report, prog, writer
+        self.ids: set[str] = set()
+        self.parts: list[tuple[list[Chunk], list[dict], Callable[[], list]]] = []
+        self.new = 0
+
+    def attempt(self, step: Callable[[], None]) -> str | None:
+        """Run a step; a failure skips the file with its reason (returned for the progress line)."""
+        try:
+            step()
+        except LoadError as e:
+            self.report.skipped.append((self.name, e.reason))
+            return f"跳过 skipped: {e.reason}"
+        except Exception as e:  # a bug or a library failure on one file must not stop the run
+            self.writer.drop(self.source)
+            log.exception("failed to ingest %s", self.path)
+            self.report.skipped.append((self.name, f"处理失败 / failed: {type(e).__name__}: {e}"))
+            return "跳过 skipped（处理失败 / failed）"
+        return None
+
+    def finish(self, fp: _FileProgress) -> str:
+        if failed := self.attempt(lambda: self._write(fp)):
+            return failed
+        self.report.embedded += self.new
+        (self.report.updated if self.indexed else self.report.added).append(self.name)
+        return "更新 updated" if self.indexed else "新增 added"
+
+    def prepare(self, digest: str, encoder: Encoder) -> None:
+        """Load and chunk the file, write what changed only in metadata, hand the new passages to ``encoder``.
+        Pages left out of a scan are added to the report's notes."""
+        path, source, store, prog = self.path, self.source, self.store, self.prog
+        doc = load(path, ocr=ocr.OcrOptions.from_settings(store.settings), on_page=prog.page)
+        prog.pages_done()
+        doc.source = source
+        doc_type = document_kind(doc)
+        chunks = chunk_document(doc, doc_type)
+        if not chunks:
+            raise LoadError(path, "没有可索引的文字 / no text to index")
+        assign_ids(chunks)
+        now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        info = " / ".join(doc.metadata.get("info", []))
+        scanned = ocr.index_metadata(doc.metadata)  # which pages were recognised, where each page starts
+        metas = []
+        for c in chunks:
+            meta = chunk_to_metadata(c)
+            meta.update(file_hash=digest, file_chunks=len(chunks), ingested_at=now, doc_info=info, **scanned)
+            metas.append(meta)
+        existing = store.existing_ids(c.id for c in chunks) if self.indexed else set()
+        keep = [(c, m) for c, m in zip(chunks, metas) if c.id in existing]
+        # Similar lengths share a batch: a sentence-transformers model pads each batch to its longest text.
+        new = sorted(((c, m) for c, m in zip(chunks, metas) if c.id not in existing), key=lambda cm: len(cm[0].text))
+        store.update_metadata([c.id for c, _ in keep], [m for _, m in keep])
+        batch = store.settings.embedding_batch
         for i in range(0, len(new), batch):
             part = new[i : i + batch]
-            writer.put([c for c, _ in part], [m for _, m in part], recent.embed([c.text for c, _ in part], store.embeddings))
-            bar.update(len(part))
-            prog.embedded(i + len(part), len(new))
-    if indexed:
-        writer.flush()  # the new passages are in before the old ones go
-        store.delete(set(store.ids_for_source(source)) - {c.id for c in chunks})
-    notes += [(_shown(path), note) for note in doc.metadata.get("ocr_notes", [])]
-    return len(new)
+            self.parts.append(([c for c, _ in part], [m for _, m in part], encoder.submit([c.text for c, _ in part])))
+        self.ids, self.new = {c.id for c in chunks}, len(new)
+        self.report.notes += [(_shown(path), note) for note in doc.metadata.get("ocr_notes", [])]
+
+    def _write(self, fp: _FileProgress) -> None:
+        done = 0
+        with self.prog.embedding(fp, self.new) as bar:
+            for chunks, metas, vectors in self.parts:
+                self.writer.put(chunks, metas, vectors())
+                done += len(chunks)
+                bar.update(len(chunks))
+                self.prog.embedded(fp, done, self.new)
+        self.parts = []
+        if self.indexed:
+            self.writer.flush()  # the new passages are in before the old ones go
+            self.store.delete(set(self.store.ids_for_source(self.source)) - self.ids)
 
 
 def _remove_vanished(paths: list[Path], seen: set[str], known: dict[str, FileRecord], store: Store) -> list[str]:
