@@ -420,8 +420,7 @@ def _log(store: Store) -> WriteLog:
 
 def collection_stamp(store: Store) -> str:
     """The stamp in the collection's metadata as the server has it now (not as cached at open)."""
-    meta = store.client.get_collection(store.collection_name).metadata or {}
-    return str(meta.get(STAMP_KEY, ""))
+    return str(store.metadata().get(STAMP_KEY, ""))
 
 
 def _set_stamp(store: Store, stamp: str) -> None:

@@ -93,6 +93,29 @@ def metadata_to_chunk(chunk_id: str, text: str, meta: dict[str, Any]) -> Chunk:
     )
 
 
+def _sqlite_metadata(path: Path, collection: str) -> dict[str, Any] | None:
+    """The collection's metadata from Chroma's SQLite file, or None (no such collection yet, another schema, any
+    error: Chroma's client answers instead)."""
+    import sqlite3
+
+    try:
+        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1.0)) as db:
+            if db.execute("SELECT 1 FROM collections WHERE name = ?", (collection,)).fetchone() is None:
+                return None
+            rows = db.execute(
+                "SELECT key, str_value, int_value, float_value, bool_value FROM collection_metadata WHERE collection_id "
+                "= (SELECT id FROM collections WHERE name = ?)", (collection,)).fetchall()
+    except Exception:  # noqa: BLE001
+        return None
+    meta: dict[str, Any] = {}
+    for key, *values in rows:
+        given = [v for v in values if v is not None]
+        if len(given) != 1:
+            return None
+        meta[key] = bool(given[0]) if values[3] is not None else given[0]
+    return meta
+
+
 def _sqlite_count(path: Path, collection: str) -> int | None:
     """The collection's passages as Chroma's metadata segment holds them, or None when that may not be the count:
     a write it has not applied yet, a schema this code does not know (another Chroma version), any error. Chroma
@@ -125,18 +148,27 @@ class Store:
         self.default_embeddings = embeddings is None
         self.embeddings = Simplified(embeddings or get_embeddings(
             settings.embedding_model, settings.embedding_threads, settings.embedding_workers))
+        self.collection_name = f"{settings.collection}-{model_slug(settings.embedding_model)}"
         if settings.chroma_host:
-            client = chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port)
+            self._collection  # a server that cannot be reached is a setting error, said before anything else runs
         else:
             settings.index_dir.mkdir(parents=True, exist_ok=True)
-            client = chromadb.PersistentClient(
-                path=str(settings.index_dir), settings=ChromaSettings(anonymized_telemetry=False)
-            )
-        self.collection_name = f"{settings.collection}-{model_slug(settings.embedding_model)}"
-        self.client = client
+
+    @cached_property
+    def client(self):
+        """Chroma's client, made on first use: a question over an index with its keyword index and vectors saved
+        (assistant/keyword_index.py) reads neither, and making it cost 0.2 s of a one-question command."""
+        if self.settings.chroma_host:
+            return chromadb.HttpClient(host=self.settings.chroma_host, port=self.settings.chroma_port)
+        return chromadb.PersistentClient(
+            path=str(self.settings.index_dir), settings=ChromaSettings(anonymized_telemetry=False)
+        )
+
+    @cached_property
+    def _collection(self):
         # What langchain's Chroma(...) below does on creation; opened directly so that reading commands skip
         # importing langchain_chroma (1-2.5 s of imports at start-up).
-        self._collection = client.get_or_create_collection(
+        return self.client.get_or_create_collection(
             name=self.collection_name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
         )
 
@@ -159,6 +191,16 @@ class Store:
             listener(self, ids, deleted)
 
     # ---- reading -------------------------------------------------------------------------------
+    def metadata(self) -> dict[str, Any]:
+        """The collection's metadata as stored now (the keyword index's stamp lives there); embedded, read from
+        Chroma's SQLite file like ``count``, so that a question needs no Chroma client."""
+        if not self.settings.chroma_host:
+            meta = _sqlite_metadata(self.settings.index_dir / "chroma.sqlite3", self.collection_name)
+            if meta is not None:
+                return meta
+        self._collection  # created on first use
+        return self.client.get_collection(self.collection_name).metadata or {}
+
     def count(self) -> int:
         """Passages in the collection. Embedded, read from Chroma's SQLite file when possible (``_sqlite_count``):
         Chroma's own count() loads the collection's vector index first, 0.6 s for a library of 67,853 passages —

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from assistant.embeddings import Simplified, get_embeddings
+
 if TYPE_CHECKING:  # a worker imports this module: not chromadb with it
     from assistant.store import Store
 
@@ -138,8 +140,6 @@ _WORKER = None
 
 def _start_worker(model: str, threads: int) -> None:
     global _WORKER
-    from assistant.embeddings import Simplified, get_embeddings
-
     _WORKER = Simplified(get_embeddings(model, threads, 1))
 
 
