@@ -19,7 +19,7 @@ from assistant import citations as cit
 from assistant.bodies import Bodies
 from assistant.intent import intent_terms, kind_weight
 from assistant.cachedir import cache_dir
-from assistant.keyword_index import as_retriever_views, open_index
+from assistant.keyword_index import as_retriever_views, group_weights, open_index
 from assistant.law_scope import LawScopes
 from assistant.normalize import to_simplified
 from assistant.schema import LEGAL_TYPES, Chunk, Hit
@@ -71,6 +71,15 @@ class ArticleIndex(Mapping):
 
 #: Sentence vectors kept by ``Retriever.similarity`` before the cache starts afresh (about 2 KB each with USE).
 SENTENCE_CACHE = 20_000
+
+
+def _bm25(w, cols: list[int]) -> np.ndarray:
+    """BM25Okapi.get_scores of every row: the question's columns of the Okapi weights summed (a repeated token counts
+    again), read straight from the CSC arrays — scipy's column slicing copies them first, 3× slower on a large
+    corpus."""
+    spans = [slice(w.indptr[j], w.indptr[j + 1]) for j in cols]
+    return np.bincount(np.concatenate([w.indices[sl] for sl in spans]),
+                       weights=np.concatenate([w.data[sl] for sl in spans]), minlength=w.shape[0])
 
 
 class Retriever:
@@ -129,8 +138,19 @@ class Retriever:
         self.doc_rows = doc_rows
         # rows of files in the reference library (Settings.library_dirs), ranked after the bureau's own documents
         self.in_library = np.zeros(len(chunks), dtype=bool)
+        # a law the bureau keeps is its own in every version: the library's newer text of it is not ranked after it
+        own_titles = {files[f]["doc"] for f, _, _ in spans if not files[f]["source"].startswith(self.library_roots)}
         for f, a, b in spans if self.library_roots else ():
-            self.in_library[a:b] = files[f]["source"].startswith(self.library_roots)
+            self.in_library[a:b] = files[f]["source"].startswith(self.library_roots) and files[f]["doc"] not in own_titles
+        # Beside a library, the bureau's own documents are a pool of their own: their own candidates (``_best``) and
+        # their keyword ranking by their own IDF, as they would be with no library; ``fuse`` compares both pools on
+        # one scale, the library's after the bureau's (``library_weight``). One pool for both left the bureau's
+        # laws out of the candidates of everyday questions (docs/benchmarks.md, 'Law library').
+        self.own_rows: np.ndarray | None = None
+        self.own_weights = None
+        if self.in_library.any() and not self.in_library.all():
+            self.own_rows = np.flatnonzero(~self.in_library)
+            self.own_weights, _ = group_weights(index.tf, self.own_rows)
         self._table, self._spans = table, spans
         self._articles: ArticleIndex | None = None  # built on the first article lookup
         self._article_counts: dict[str, int] | None = None
@@ -381,18 +401,13 @@ class Retriever:
         q = self._unit(vector)
         rows = None if mask is None else np.flatnonzero(mask)
         if rows is not None and len(rows) * 8 < len(self.vectors):  # a few documents: only their rows
-            scores = self.vectors[rows] @ q
+            scores = np.full(len(self.vectors), -np.inf, dtype=np.float32)
+            scores[rows] = self.vectors[rows] @ q
         else:  # copying most rows out of the matrix costs more than scoring them all (8–9 ms for 67,853)
             scores = self.vectors @ q
-            if rows is not None:
+            if mask is not None:
                 scores = np.where(mask, scores, -np.inf)
-            rows = None
-        if n < len(scores):
-            part = np.argpartition(-scores, n)[:n]
-            top = part[np.argsort(-scores[part], kind="stable")]
-        else:
-            top = np.argsort(-scores, kind="stable")
-        return [(int(i if rows is None else rows[i]), float(scores[i])) for i in top if scores[i] > -np.inf]
+        return self._best(scores, n)
 
     @staticmethod
     def _unit(vector: list[float]) -> np.ndarray:
@@ -414,23 +429,32 @@ class Retriever:
         cols = [self.vocab[t] for t in q if t in self.vocab]
         if not cols:
             return []
-        # BM25Okapi.get_scores: the question's columns summed (a repeated token counts again), read straight
-        # from the CSC arrays — scipy's column slicing copies them first, 3× slower on a large corpus
-        w = self.weights
-        spans = [slice(w.indptr[j], w.indptr[j + 1]) for j in cols]
-        scores = np.bincount(np.concatenate([w.indices[sl] for sl in spans]),
-                             weights=np.concatenate([w.data[sl] for sl in spans]), minlength=w.shape[0])
+        scores = _bm25(self.weights, cols)
+        if self.own_rows is not None:  # the bureau's pool ranked by its own IDF, on the shared scale at its best row
+            own = _bm25(self.own_weights, cols)
+            top = int(np.argmax(own))
+            if own[top] > 0:
+                scores[self.own_rows] = own * (scores[self.own_rows[top]] / own[top])
         mask = self._allowed(allowed)
         if hidden is not None and hidden.any():
             mask = ~hidden if mask is None else mask & ~hidden
         if mask is not None:
             scores = np.where(mask, scores, -np.inf)
-        if n < len(scores):  # the best n without sorting the whole corpus
-            part = np.argpartition(-scores, n)[:n]
-            top = part[np.argsort(-scores[part], kind="stable")]
-        else:
-            top = np.argsort(-scores, kind="stable")
-        return [(int(i), float(scores[i])) for i in top if scores[i] > 0]
+        return [(i, s) for i, s in self._best(scores, n) if s > 0]
+
+    def _best(self, scores: np.ndarray, n: int) -> list[tuple[int, float]]:
+        """The best ``n`` rows by ``scores``, best first; beside a library, the best ``n`` of each pool."""
+        pools = [None] if self.own_rows is None else [~self.in_library, self.in_library]
+        out: list[tuple[int, float]] = []
+        for pool in pools:
+            s = scores if pool is None else np.where(pool, scores, -np.inf)
+            if n < len(s):  # the best n without sorting the whole corpus
+                part = np.argpartition(-s, n)[:n]
+                top = part[np.argsort(-s[part], kind="stable")]
+            else:
+                top = np.argsort(-s, kind="stable")
+            out += [(int(i), float(s[i])) for i in top if s[i] > -np.inf]
+        return out
 
     def search(self, question: str, k: int = 5, doc: str | None = None, doc_type: str | None = None,
                mode: str | None = None, kind: str = "fact", docs: list[str] | None = None,

@@ -17,7 +17,7 @@ import pytest
 from assistant.evaluate import citation_is_verbatim
 from assistant.settings import RetrievalSettings
 from assistant.versions import VersionQuery, source_version, version_query
-from tests.conftest import REPORTS, make_engine
+from tests.conftest import REPORT_NAME, REPORTS, make_engine
 
 pytestmark = pytest.mark.integration
 
@@ -132,3 +132,21 @@ def test_checker_reads_the_version_in_force_at_the_draft_date(library):
     assert "2023年9月1日修订" in old.note  # the later revision is noted
     new = check_text(library, text, draft_date=date(2024, 5, 1)).citations[0]
     assert "表彰和奖励" in new.article_texts[0].text and "2023年9月1日修订" not in new.note
+
+
+def test_beside_a_library_the_bureaus_documents_are_a_pool_of_their_own(library):
+    """With the sample marked as a reference library (library_dirs), the report's passages are candidates of their
+    own and ranked by the report's own IDF; a library law the bureau does not keep ranks after them, and both are
+    still answered from the right document."""
+    eng = make_engine(library.settings.index_dir, library_dirs=[SAMPLE],
+                      retrieval=RetrievalSettings(scope_min_laws=0, scope_weight=0.5))
+    r = eng.retriever
+    assert set(r.own_rows.tolist()) == set(r.doc_rows[REPORT_NAME])
+    assert not r.in_library[r.own_rows].any() and r.in_library.sum() == len(r.chunks) - len(r.own_rows)
+    # a question in the report's words: the report's candidates are there even though the library has 20 laws' worth
+    found = r.keyword("2022年审查了多少份重大行政决策？", 5)
+    assert sum(not r.in_library[i] for i, _ in found) == 5 and len(found) == 10  # five of each pool
+    report = ask(eng, "2022年审查了多少份重大行政决策？")
+    assert report.found and report.citations[0].chunk.doc == REPORT_NAME and "9份" in report.answer
+    law = ask(eng, "未成年人保护法第九条的内容是什么？")
+    assert law.found and law.citations[0].chunk.source.endswith("未成年人保护法(2024-04-26).md")
