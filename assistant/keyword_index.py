@@ -175,7 +175,7 @@ class KeywordIndex:
             raise ValueError(f"keyword index format {head.get('format')} (this version reads {FORMAT})")
         table = orjson.loads((folder / "chunks.json").read_bytes())  # 4× faster than json (chromadb requires it)
         metas = LazyRows(table)
-        vocab = json.loads((folder / "vocab.json").read_text(encoding="utf-8"))
+        vocab = orjson.loads((folder / "vocab.json").read_bytes())
         n, v = len(table["ids"]), max(len(vocab), 1)
         arrays = {f"{name}_{part}": np.load(folder / f"{name}_{part}.npy", mmap_mode="r")
                   for name in ("tf", "w") for part in ("indptr", "indices", "data")}
