@@ -51,11 +51,13 @@ class RetrievalSettings(BaseModel):
     dense_exact_rows: int = Field(
         2000, ge=0, description="A dense search confined to at most this many passages (the reports of the body a "
         "question names) computes their exact cosines from the stored vectors instead of Chroma's filtered search, "
-        "which took 100–190 ms per question beside a 66,000-passage library (warm p95; docs/benchmarks.md).")
+        "which took 100–190 ms per question beside a 66,000-passage library (warm p95; docs/benchmarks.md). Only where "
+        "no vectors are saved beside the keyword index (a Chroma server): with them every dense search is exact.")
     dense_filter_docs: int = Field(
         50, ge=1, description="A dense search confined to more documents than this (a place named: every law but "
         "the other bodies' reports) asks Chroma unfiltered for hidden_oversample × the candidates and drops the "
-        "others here: a metadata filter listing 1,500 titles made Chroma's search slow.")
+        "others here: a metadata filter listing 1,500 titles made Chroma's search slow. Only where no vectors are "
+        "saved beside the keyword index (a Chroma server).")
     scope_weight: float = Field(
         0.0, ge=0, le=1, description="Laws whose subject (title, headings, scope articles: assistant/law_scope.py) "
         "the question does not touch score up to this share lower than the law whose subject matches best (海警法 and "
