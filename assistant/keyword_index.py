@@ -348,22 +348,19 @@ def _tf_row(text: str, meta: dict[str, Any]) -> dict[str, int]:
     return row
 
 
-def group_weights(tf: sparse.csr_matrix, rows: np.ndarray) -> tuple[sparse.csc_matrix, np.ndarray]:
-    """Okapi weights and document frequencies of ``rows`` as if they were an index of their own (their own IDF and
-    average length over the terms they contain): the bureau's documents scored as they are without a law library
-    beside them, where the library's 67,853 passages would otherwise set every word's IDF."""
+def group_weights(tf: sparse.csr_matrix, rows: np.ndarray) -> sparse.csc_matrix:
+    """Okapi weights of ``rows`` as if they were an index of their own (their own IDF over the terms they contain,
+    their own average length): the bureau's documents scored as they are without a law library beside them, where
+    the library's 67,853 passages would otherwise set every word's IDF."""
     sub = tf[rows]
     n, terms = sub.shape
+    if n == 0:
+        return sparse.csc_matrix(sub.shape)
     df = np.bincount(sub.indices, minlength=terms)
     present = df > 0
     idf = np.log(n - df + 0.5) - np.log(df + 0.5)
     idf[present & (idf < 0)] = EPSILON * (idf[present].mean() if present.any() else 0.0)
-    doc_len = np.asarray(sub.sum(axis=1)).ravel().astype(np.float64)
-    norm = K1 * (1 - B + B * doc_len / max(doc_len.mean(), 1e-9))
-    f = np.asarray(sub.data, dtype=np.float64)
-    row_of = np.repeat(np.arange(n), np.diff(sub.indptr))
-    vals = idf[sub.indices] * f * (K1 + 1) / (f + norm[row_of])
-    return sparse.csr_matrix((vals, sub.indices, sub.indptr), shape=sub.shape).tocsc(), df
+    return _weighted(sub, idf)
 
 
 def _okapi(tf: sparse.csr_matrix, terms: int) -> sparse.csc_matrix:
@@ -371,8 +368,6 @@ def _okapi(tf: sparse.csr_matrix, terms: int) -> sparse.csc_matrix:
     n = tf.shape[0]
     if n == 0 or terms == 0:
         return sparse.csc_matrix((n, max(terms, 1)))
-    doc_len = np.asarray(tf.sum(axis=1)).ravel().astype(np.int64)
-    avgdl = int(doc_len.sum()) / n
     df = np.bincount(tf.indices, minlength=terms)
     idf, total, negative = [0.0] * terms, 0.0, []
     for t, freq in enumerate(df.tolist()):  # columns are numbered in first-appearance order: rank_bm25's sum order
@@ -384,10 +379,18 @@ def _okapi(tf: sparse.csr_matrix, terms: int) -> sparse.csc_matrix:
     eps = EPSILON * (total / terms)
     for t in negative:
         idf[t] = eps
+    return _weighted(tf, np.asarray(idf))
+
+
+def _weighted(tf: sparse.csr_matrix, idf: np.ndarray) -> sparse.csc_matrix:
+    """The Okapi weight of each (chunk, term) count in ``tf`` with these IDFs, as rank_bm25 computes it."""
+    n = tf.shape[0]
+    doc_len = np.asarray(tf.sum(axis=1)).ravel().astype(np.int64)
+    avgdl = int(doc_len.sum()) / n
     f = np.asarray(tf.data, dtype=np.float64)
     norm = K1 * (1 - B + B * doc_len.astype(np.float64) / avgdl)
     row_of = np.repeat(np.arange(n), np.diff(tf.indptr))
-    vals = np.asarray(idf)[tf.indices] * f * (K1 + 1) / (f + norm[row_of])
+    vals = idf[tf.indices] * f * (K1 + 1) / (f + norm[row_of])
     return sparse.csr_matrix((vals, tf.indices, tf.indptr), shape=tf.shape).tocsc()
 
 

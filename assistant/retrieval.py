@@ -150,7 +150,7 @@ class Retriever:
         self.own_weights = None
         if self.in_library.any() and not self.in_library.all():
             self.own_rows = np.flatnonzero(~self.in_library)
-            self.own_weights, _ = group_weights(index.tf, self.own_rows)
+            self.own_weights = group_weights(index.tf, self.own_rows)
         self._table, self._spans = table, spans
         self._articles: ArticleIndex | None = None  # built on the first article lookup
         self._article_counts: dict[str, int] | None = None
@@ -358,6 +358,13 @@ class Retriever:
             mask[self.doc_rows.get(d, [])] = True
         return mask
 
+    def _served(self, allowed: list[str] | None, hidden: np.ndarray | None) -> np.ndarray | None:
+        """The rows a search may return: those of the allowed documents that are not hidden; None: every row."""
+        mask = self._allowed(allowed)
+        if hidden is not None and hidden.any():
+            mask = ~hidden if mask is None else mask & ~hidden
+        return mask
+
     def dense(self, question: str, n: int, allowed: list[str] | None = None,
               vector: list[float] | None = None, hidden: np.ndarray | None = None) -> list[tuple[int, float]]:
         """The ``n`` nearest passages; ``hidden`` rows (other versions, duplicates) are dropped after the search,
@@ -395,9 +402,7 @@ class Retriever:
                      hidden: np.ndarray | None) -> list[tuple[int, float]]:
         """The ``n`` best rows by exact cosine over the saved vectors (``keyword_index._save_vectors``): no
         approximation, no filter inside Chroma, and Chroma's vector index is never loaded."""
-        mask = self._allowed(allowed)
-        if hidden is not None and hidden.any():
-            mask = ~hidden if mask is None else mask & ~hidden
+        mask = self._served(allowed, hidden)
         q = self._unit(vector)
         rows = None if mask is None else np.flatnonzero(mask)
         if rows is not None and len(rows) * 8 < len(self.vectors):  # a few documents: only their rows
@@ -435,9 +440,7 @@ class Retriever:
             top = int(np.argmax(own))
             if own[top] > 0:
                 scores[self.own_rows] = own * (scores[self.own_rows[top]] / own[top])
-        mask = self._allowed(allowed)
-        if hidden is not None and hidden.any():
-            mask = ~hidden if mask is None else mask & ~hidden
+        mask = self._served(allowed, hidden)
         if mask is not None:
             scores = np.where(mask, scores, -np.inf)
         return [(i, s) for i, s in self._best(scores, n) if s > 0]
