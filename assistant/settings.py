@@ -88,8 +88,6 @@ class RetrievalSettings(BaseModel):
     title_boost: float = Field(
         1.2, ge=1, description="Fused score × this for passages of a document the question names (未成年人保护法…): a "
         "soft preference, since the report that cites a law is named together with it.")
-
-
     turn_weight: float = Field(
         1.0, ge=0, description="A follow-up is searched as the conversation merged, with its own words counted this "
         "many times more (keyword side) and its own vector added this many times (dense side): a follow-up with a "

@@ -93,27 +93,36 @@ def metadata_to_chunk(chunk_id: str, text: str, meta: dict[str, Any]) -> Chunk:
     )
 
 
-def _sqlite_metadata(path: Path, collection: str) -> dict[str, Any] | None:
-    """The collection's metadata from Chroma's SQLite file, or None (no such collection yet, another schema, any
-    error: Chroma's client answers instead)."""
+def _read_sqlite(path: Path, read: Callable[[Any], Any]) -> Any:
+    """``read(connection)`` on Chroma's SQLite file, opened read-only; None on any error (another Chroma version's
+    schema, a missing file): the callers then ask Chroma's client."""
     import sqlite3
 
     try:
         with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1.0)) as db:
-            if db.execute("SELECT 1 FROM collections WHERE name = ?", (collection,)).fetchone() is None:
-                return None
-            rows = db.execute(
-                "SELECT key, str_value, int_value, float_value, bool_value FROM collection_metadata WHERE collection_id "
-                "= (SELECT id FROM collections WHERE name = ?)", (collection,)).fetchall()
-    except Exception:  # noqa: BLE001
+            return read(db)
+    except Exception:  # noqa: BLE001 - Chroma's client answers instead
         return None
-    meta: dict[str, Any] = {}
-    for key, *values in rows:
-        given = [v for v in values if v is not None]
-        if len(given) != 1:
+
+
+def _sqlite_metadata(path: Path, collection: str) -> dict[str, Any] | None:
+    """The collection's metadata from Chroma's SQLite file, or None (no such collection yet, a value this code does
+    not read, any error)."""
+
+    def read(db) -> dict[str, Any] | None:
+        found = db.execute("SELECT id FROM collections WHERE name = ?", (collection,)).fetchone()
+        if found is None:
             return None
-        meta[key] = bool(given[0]) if values[3] is not None else given[0]
-    return meta
+        meta: dict[str, Any] = {}
+        for key, *values in db.execute("SELECT key, str_value, int_value, float_value, bool_value FROM "
+                                       "collection_metadata WHERE collection_id = ?", found):
+            given = [v for v in values if v is not None]
+            if len(given) != 1:
+                return None
+            meta[key] = bool(given[0]) if values[3] is not None else given[0]
+        return meta
+
+    return _read_sqlite(path, read)
 
 
 def _sqlite_count(path: Path, collection: str) -> int | None:
@@ -121,24 +130,22 @@ def _sqlite_count(path: Path, collection: str) -> int | None:
     a write it has not applied yet, a schema this code does not know (another Chroma version), any error. Chroma
     applies every write to that segment before returning (its max_seq_id equals its log's), so when nothing is
     pending the rows there are the collection."""
-    import sqlite3
 
-    try:
-        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1.0)) as db:
-            row = db.execute(
-                "SELECT s.id, COALESCE(m.seq_id, 0), c.id FROM collections c JOIN segments s ON s.collection = c.id "
-                "LEFT JOIN max_seq_id m ON m.segment_id = s.id WHERE c.name = ? AND s.scope = 'METADATA'",
-                (collection,)).fetchone()
-            if row is None:
-                return None
-            segment, applied, collection_id = row
-            logged = db.execute("SELECT MAX(seq_id) FROM embeddings_queue WHERE topic LIKE ?",
-                                (f"%/{collection_id}",)).fetchone()[0]
-            if logged is not None and logged > applied:
-                return None
-            return db.execute("SELECT COUNT(*) FROM embeddings WHERE segment_id = ?", (segment,)).fetchone()[0]
-    except Exception:  # noqa: BLE001 - Chroma's own count() answers instead
-        return None
+    def read(db) -> int | None:
+        row = db.execute(
+            "SELECT s.id, COALESCE(m.seq_id, 0), c.id FROM collections c JOIN segments s ON s.collection = c.id "
+            "LEFT JOIN max_seq_id m ON m.segment_id = s.id WHERE c.name = ? AND s.scope = 'METADATA'",
+            (collection,)).fetchone()
+        if row is None:
+            return None
+        segment, applied, collection_id = row
+        logged = db.execute("SELECT MAX(seq_id) FROM embeddings_queue WHERE topic LIKE ?",
+                            (f"%/{collection_id}",)).fetchone()[0]
+        if logged is not None and logged > applied:
+            return None
+        return db.execute("SELECT COUNT(*) FROM embeddings WHERE segment_id = ?", (segment,)).fetchone()[0]
+
+    return _read_sqlite(path, read)
 
 
 class Store:

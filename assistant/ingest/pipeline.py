@@ -242,8 +242,10 @@ class _Progress:
         self.name, self.tag, self.last, self.index = "", "", 0.0, 0
         self.pages: tqdm | None = None
 
-    def _say(self, text: str) -> None:
-        print(f"{self.tag} {self.name}: {text}", file=sys.stderr, flush=True)
+    def _say(self, text: str, fp: _FileProgress | None = None) -> None:
+        """A progress line of ``fp``'s file (default: the file being read now)."""
+        tag, name = (fp.tag, fp.name) if fp else (self.tag, self.name)
+        print(f"{tag} {name}: {text}", file=sys.stderr, flush=True)
 
     def start(self, i: int, name: str) -> _FileProgress:
         self.name, self.tag, self.last, self.index = name, f"[{i + 1}/{self.files}]", 0.0, i
@@ -278,7 +280,7 @@ class _Progress:
         """``done`` of the file's ``total`` new passages written (or waiting in the writer for the next write)."""
         if self.lines and (done == total or time.monotonic() - self.last >= 1.0):
             self.last = time.monotonic()
-            print(f"{fp.tag} {fp.name}: 已嵌入 embedded {done}/{total}", file=sys.stderr, flush=True)
+            self._say(f"已嵌入 embedded {done}/{total}", fp)
 
     def finisher(self, fp: _FileProgress, outcome: str) -> Callable[[], None]:
         """What ends a file's progress: its outcome line and a step of the bar, run once its passages are written
@@ -287,7 +289,7 @@ class _Progress:
 
         def finish() -> None:
             if self.lines:
-                print(f"{fp.tag} {fp.name}: {outcome}", file=sys.stderr, flush=True)
+                self._say(outcome, fp)
             self.bar.update()
 
         return finish
