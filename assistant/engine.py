@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, ContextManager, Iterable, Iterator
 
 from assistant.answer import Answerer
+from assistant.citations import cn_to_int
 from assistant.keyword_index import collection_stamp
 from assistant.llm import LLMAnswers
 from assistant.retrieval import Retriever
@@ -48,6 +49,10 @@ class Engine:
             self.store.embeddings.preload()
         preload_dictionary()
         self.retriever.articles  # the (title, 第N条) table, built on first use otherwise
+        self.retriever.alias_starts  # the titles' names a question may mention
+        if len(self.retriever.versions.laws) >= self.retriever.tuning.scope_min_laws:
+            self.retriever.scopes  # each law's subject words, which rank laws against each other beside a library
+        cn_to_int("一")  # cn2an: imported, and its patterns compiled, on the first article number otherwise (0.1 s)
         if self.retriever.vectors is not None:  # read the memory-mapped vectors once: the first searches over a
             float(self.retriever.vectors.sum())  # library otherwise wait on their pages (p95 73 ms against 34 ms)
 

