@@ -50,11 +50,14 @@ class Engine:
         preload_dictionary()
         self.retriever.articles  # the (title, 第N条) table, built on first use otherwise
         self.retriever.alias_starts  # the titles' names a question may mention
-        if len(self.retriever.versions.laws) >= self.retriever.tuning.scope_min_laws:
+        tuning = self.retriever.tuning
+        if tuning.scope_weight and len(self.retriever.versions.laws) >= tuning.scope_min_laws:
             self.retriever.scopes  # each law's subject words, which rank laws against each other beside a library
         cn_to_int("一")  # cn2an: imported, and its patterns compiled, on the first article number otherwise (0.1 s)
         if self.retriever.vectors is not None:  # read the memory-mapped vectors once: the first searches over a
             float(self.retriever.vectors.sum())  # library otherwise wait on their pages (p95 73 ms against 34 ms)
+        if self.retriever.coarse is not None:
+            self.retriever.coarse.rest  # reads the coarse copy once, and each row's bound factor from it
 
     def refresh(self) -> bool:
         """Pick up a keyword index another instance published (shared Chroma server); True if it changed.

@@ -51,6 +51,7 @@ from assistant.index_lock import IngestBusy, ingest_lock, lock_folder
 from assistant.schema import Chunk
 from assistant.store import Store, add_write_listener, metadata_to_chunk
 from assistant.textutil import bm25_tokens
+from assistant.vector_search import CoarseVectors, write_coarse
 
 FORMAT = 3  # 2: per-file fields stored once per file, not on every chunk; 3: traditional text tokenised as simplified
 STAMP_KEY = "keyword_index"
@@ -82,6 +83,8 @@ class KeywordIndex:
     table: dict[str, Any] | None = None
     #: The passages' vectors in row order, L2-normalised, memory-mapped (``_save_vectors``); None: ask Chroma.
     vectors: np.ndarray | None = None
+    #: Their coordinates on the leading directions, for a search that reads fewer rows (assistant/vector_search.py).
+    coarse: CoarseVectors | None = None
 
     def chunks(self) -> ChunkTable:
         """The passages as :class:`~assistant.schema.Chunk` objects, each made when first read: a question reads a
@@ -181,7 +184,9 @@ class KeywordIndex:
                   for name in ("tf", "w") for part in ("indptr", "indices", "data")}
         tf = sparse.csr_matrix((arrays["tf_data"], arrays["tf_indices"], arrays["tf_indptr"]), shape=(n, v), copy=False)
         w = sparse.csc_matrix((arrays["w_data"], arrays["w_indices"], arrays["w_indptr"]), shape=(n, v), copy=False)
-        return cls(head["stamp"], table["ids"], table["texts"], metas, vocab, tf, w, table, _open_vectors(folder, n))
+        vectors = _open_vectors(folder, n)
+        coarse = CoarseVectors.open(folder, n, vectors.shape[1]) if vectors is not None else None
+        return cls(head["stamp"], table["ids"], table["texts"], metas, vocab, tf, w, table, vectors, coarse)
 
     def pack(self) -> bytes:
         """The saved files as one tar (what the server-side copy holds)."""
@@ -533,6 +538,8 @@ def _save_vectors(store: Store, index: KeywordIndex, folder: Path, previous: Key
     collection's first read, 0.6 s of that library's start (docs/benchmarks.md, 'Law library'). Written in
     batches to a file, not through a memory map, so an ingest's peak memory does not grow by the matrix; rows the
     ``previous`` index had are copied from it, the others read from Chroma. A failure only costs the speed-up.
+    Past ``dense_coarse_rows`` passages their coordinates on the leading directions are saved too: a question then
+    reads those and a few hundred full rows (assistant/vector_search.py).
     """
     tmp = folder / f"{VECTORS}.tmp"
     try:
@@ -558,6 +565,17 @@ def _save_vectors(store: Store, index: KeywordIndex, folder: Path, previous: Key
         tmp.unlink(missing_ok=True)
         say(f"向量副本未能保存，语义检索改用向量库 / passage vectors not saved beside the keyword index "
             f"({type(e).__name__}: {e}); dense search asks Chroma")
+        return
+    tuning = store.settings.retrieval
+    vectors = index.vectors
+    if vectors is None or len(vectors) <= tuning.dense_coarse_rows or tuning.dense_coarse_dims >= vectors.shape[1]:
+        return  # a full pass is cheap, or the copy would be no smaller
+    try:
+        write_coarse(vectors, folder, tuning.dense_coarse_dims)
+        index.coarse = CoarseVectors.open(folder, len(vectors), vectors.shape[1])
+    except Exception as e:  # noqa: BLE001 - only the speed-up is lost: every vector is read instead
+        say(f"向量的主方向副本未能保存 / the vectors' coarse copy was not saved ({type(e).__name__}: {e}); "
+            f"dense search reads every vector")
 
 
 def _open_vectors(folder: Path, rows: int) -> np.ndarray | None:

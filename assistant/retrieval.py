@@ -134,6 +134,7 @@ class Retriever:
         # question's columns gives BM25Okapi.get_scores' numbers about twenty times faster than its Python loop
         self.vocab, self.weights = vocab, index.weights
         self.vectors = index.vectors  # the passages' vectors in row order, when saved beside the keyword index
+        self.coarse = index.coarse  # their leading coordinates, beside a large library (assistant/vector_search.py)
         self.titles = titles
         self.doc_rows = doc_rows
         # rows of files in the reference library (Settings.library_dirs), ranked after the bureau's own documents
@@ -151,6 +152,8 @@ class Retriever:
         if self.in_library.any() and not self.in_library.all():
             self.own_rows = np.flatnonzero(~self.in_library)
             self.own_weights = group_weights(index.tf, self.own_rows)
+        #: the rows each search ranks on their own (``_best``): the bureau's, then the library's; [None]: all as one
+        self.pools: list[np.ndarray | None] = [None] if self.own_rows is None else [~self.in_library, self.in_library]
         self._table, self._spans = table, spans
         self._articles: ArticleIndex | None = None  # built on the first article lookup
         self._article_counts: dict[str, int] | None = None
@@ -419,6 +422,8 @@ class Retriever:
         mask = self._served(allowed, hidden)
         q = self._unit(vector)
         rows = None if mask is None else np.flatnonzero(mask)
+        if self.coarse is not None and (rows is None or len(rows) * 8 >= len(self.vectors)):
+            return self._best(self.coarse.scores(self.vectors, q, mask, self.pools, n, self.tuning.dense_shortlist), n)
         if rows is not None and len(rows) * 8 < len(self.vectors):  # a few documents: only their rows
             scores = np.full(len(self.vectors), -np.inf, dtype=np.float32)
             scores[rows] = self.vectors[rows] @ q
@@ -461,9 +466,8 @@ class Retriever:
 
     def _best(self, scores: np.ndarray, n: int) -> list[tuple[int, float]]:
         """The best ``n`` rows by ``scores``, best first; beside a library, the best ``n`` of each pool."""
-        pools = [None] if self.own_rows is None else [~self.in_library, self.in_library]
         out: list[tuple[int, float]] = []
-        for pool in pools:
+        for pool in self.pools:
             s = scores if pool is None else np.where(pool, scores, -np.inf)
             if n < len(s):  # the best n without sorting the whole corpus
                 part = np.argpartition(-s, n)[:n]

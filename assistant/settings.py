@@ -58,6 +58,20 @@ class RetrievalSettings(BaseModel):
         "the other bodies' reports) asks Chroma unfiltered for hidden_oversample × the candidates and drops the "
         "others here: a metadata filter listing 1,500 titles made Chroma's search slow. Only where no vectors are "
         "saved beside the keyword index (a Chroma server).")
+    dense_coarse_rows: int = Field(
+        20_000, ge=0, description="An ingest that leaves more passages than this saves their coordinates on the "
+        "vectors' leading directions too (assistant/vector_search.py): a question then reads those and the few rows "
+        "that can still be among the best, not every vector — 6–7 ms instead of 14–16 for the law library's 67,853 "
+        "passages, the same passages found. Below it a full pass costs under 2 ms and the copy would only take space.")
+    dense_coarse_dims: int = Field(
+        256, ge=8, description="Leading directions kept by that copy, of USE's 512. Measured on 182 dev questions over "
+        "the library (docs/benchmarks.md, 'Warm latency beside the library'): 128 keep 87 % of the vectors' length and "
+        "left a median of 9,746 rows to score in full (18.6 ms), 192 keep 93 % (1,459 rows, 8.0 ms), 256 keep 96 % "
+        "(339 rows, 6.6 ms).")
+    dense_shortlist: int = Field(
+        200, ge=1, description="Rows of each pool scored in full first, best on the leading coordinates: the score "
+        "the pool's top ``candidates`` reach is read from them. Larger costs more full rows; smaller gives a lower "
+        "threshold and so more rows that pass the bound.")
     scope_weight: float = Field(
         0.0, ge=0, le=1, description="Laws whose subject (title, headings, scope articles: assistant/law_scope.py) "
         "the question does not touch score up to this share lower than the law whose subject matches best (海警法 and "

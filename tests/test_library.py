@@ -16,6 +16,7 @@ import pytest
 
 from assistant.evaluate import citation_is_verbatim
 from assistant.settings import RetrievalSettings
+from assistant.vector_search import CoarseVectors, write_coarse
 from assistant.versions import VersionQuery, source_version, version_query
 from tests.conftest import REPORT_NAME, REPORTS, make_engine
 
@@ -30,8 +31,9 @@ REVIEW = "中华人民共和国行政复议法"
 def library(tmp_path_factory):
     # a library of 20 laws stands for 1,500: laws' subjects are weighed from the first one on (scope_min_laws), with
     # the weight the mechanism is tested at (the default is off: docs/benchmarks.md, 'Law library')
+    # and the coarse copy of the vectors a library of 67,853 passages gets (dense_coarse_rows), written for 5,000
     eng = make_engine(tmp_path_factory.mktemp("library") / "index", [REPORTS, SAMPLE],
-                      retrieval=RetrievalSettings(scope_min_laws=0, scope_weight=0.5))
+                      retrieval=RetrievalSettings(scope_min_laws=0, scope_weight=0.5, dense_coarse_rows=0))
     report = eng.ingest(progress=False)
     assert report.skipped == [] and len(report.added) == 28, report.summary()
     return eng
@@ -150,3 +152,34 @@ def test_beside_a_library_the_bureaus_documents_are_a_pool_of_their_own(library)
     assert report.found and report.citations[0].chunk.doc == REPORT_NAME and "9份" in report.answer
     law = ask(eng, "未成年人保护法第九条的内容是什么？")
     assert law.found and law.citations[0].chunk.source.endswith("未成年人保护法(2024-04-26).md")
+
+
+def test_dense_search_over_the_coarse_copy_finds_what_reading_every_vector_finds(library, tmp_path):
+    """Beside a large library a dense search reads the vectors' leading coordinates, then in full only the rows that
+    can still be among the best (assistant/vector_search.py): the same passages as a full pass, in one pool and in
+    the bureau's and the library's pools, served rows only — also with so few coordinates that most rows pass."""
+    if library.retriever.vectors is None:
+        pytest.skip("a Chroma server: no vectors are saved beside the keyword index")
+    two_pools = make_engine(library.settings.index_dir, library_dirs=[SAMPLE]).retriever
+    narrow_dir = tmp_path / "narrow"
+    narrow_dir.mkdir()
+    write_coarse(library.retriever.vectors, narrow_dir, 16)
+    narrow = CoarseVectors.open(narrow_dir, len(library.retriever.chunks), library.retriever.vectors.shape[1])
+    questions = ["孩子在学校被打伤了，学校要负责吗？", "对复议决定不服，多久可以起诉？", "2022年审查了多少份重大行政决策？",
+                 "修订前的未成年人保护法第九条", "网吧能不能让未成年人进去？"]
+    for r in (library.retriever, two_pools):
+        saved = r.coarse
+        assert saved is not None and saved.coarse.shape == (len(r.chunks), RetrievalSettings().dense_coarse_dims)
+        try:
+            for coarse in (saved, narrow):
+                for q in questions:
+                    vector = library.store.embeddings.embed_query(q)
+                    hidden = r.hidden_rows(q)
+                    r.coarse = coarse
+                    got = r.dense(q, 20, None, vector, hidden)
+                    r.coarse = None
+                    full = r.dense(q, 20, None, vector, hidden)
+                    assert len(got) == len(full) and {i for i, _ in got} == {i for i, _ in full}, q
+                    assert not any(hidden[i] for i, _ in got)
+        finally:
+            r.coarse = saved
