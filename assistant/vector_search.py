@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 
 COARSE = "vectors-coarse.npy"  # each passage's coordinates on the leading directions, in row order
-BASIS = "vectors-basis.npy"  # those directions (dimension × coordinates), orthonormal columns
+#: those directions (dimension × coordinates, orthonormal columns), and each row's length outside them
+BASIS = "vectors-basis.npz"
 _BATCH = 4096  # rows read at a time while writing: the ingest's peak memory does not grow by the matrix
 #: Added to the bound: the full scores are summed in another order than the bound's terms, so a row exactly at the
 #: threshold could otherwise be dropped by float rounding.
@@ -32,13 +33,16 @@ def write_coarse(vectors: np.ndarray, folder: Path, dims: int) -> None:
         moments += part.T @ part
     _, directions = np.linalg.eigh(moments)  # ascending: the last columns are the leading directions
     basis = np.ascontiguousarray(directions[:, ::-1][:, :dims], dtype=np.float32)
+    rest = np.empty(n, dtype=np.float32)
     tmp = folder / f"{COARSE}.tmp"
     try:
         with open(tmp, "wb") as f:
             np.lib.format.write_array_header_1_0(f, {"descr": "<f4", "fortran_order": False, "shape": (n, dims)})
             for a in range(0, n, _BATCH):
-                f.write((np.asarray(vectors[a : a + _BATCH], dtype=np.float32) @ basis).astype("<f4").tobytes())
-        np.save(folder / BASIS, basis)
+                part = np.asarray(vectors[a : a + _BATCH], dtype=np.float32) @ basis
+                rest[a : a + len(part)] = np.sqrt(np.maximum(1.0 - np.einsum("ij,ij->i", part, part), 0.0))
+                f.write(part.astype("<f4").tobytes())
+        np.savez(folder / BASIS, basis=basis, rest=rest)
         os.replace(tmp, folder / COARSE)
     finally:
         tmp.unlink(missing_ok=True)
@@ -47,28 +51,21 @@ def write_coarse(vectors: np.ndarray, folder: Path, dims: int) -> None:
 class CoarseVectors:
     """The saved coordinates on the leading directions, and the search that uses them to skip most full rows."""
 
-    def __init__(self, basis: np.ndarray, coarse: np.ndarray) -> None:
-        self.basis, self.coarse = basis, coarse
-        self._rest: np.ndarray | None = None
+    def __init__(self, basis: np.ndarray, coarse: np.ndarray, rest: np.ndarray) -> None:
+        #: the leading directions; each row's coordinates on them; each row's length outside them (the bound's factor)
+        self.basis, self.coarse, self.rest = basis, coarse, rest
 
     @classmethod
     def open(cls, folder: Path, rows: int, dim: int) -> CoarseVectors | None:
         try:
-            basis = np.load(folder / BASIS)
+            with np.load(folder / BASIS) as saved:
+                basis, rest = saved["basis"], saved["rest"]
             coarse = np.load(folder / COARSE, mmap_mode="r")
-        except (OSError, ValueError):
+        except (OSError, ValueError, KeyError):
             return None
-        if basis.shape != (dim, coarse.shape[1]) or coarse.shape[0] != rows:
+        if basis.shape != (dim, coarse.shape[1]) or coarse.shape[0] != rows or rest.shape != (rows,):
             return None
-        return cls(basis, coarse)
-
-    @property
-    def rest(self) -> np.ndarray:
-        """Each row's length outside the leading directions (its vector is a unit vector): the bound's factor."""
-        if self._rest is None:
-            sq = np.einsum("ij,ij->i", self.coarse, self.coarse)
-            self._rest = np.sqrt(np.maximum(1.0 - sq, 0.0)).astype(np.float32)
-        return self._rest
+        return cls(basis, coarse, rest)
 
     def scores(self, vectors: np.ndarray, q: np.ndarray, served: np.ndarray | None, pools: list[np.ndarray | None],
                n: int, shortlist: int) -> np.ndarray:
