@@ -48,7 +48,7 @@ class Engine:
         if hasattr(self.store.embeddings, "preload"):
             self.store.embeddings.preload()
         preload_dictionary()
-        self.retriever.articles  # the (title, 第N条) table, built on first use otherwise
+        self.retriever.article_counts  # the (title, 第N条) table, and each law's count (a "no such article" answer)
         self.retriever.alias_starts  # the titles' names a question may mention
         tuning = self.retriever.tuning
         if tuning.scope_weight and len(self.retriever.versions.laws) >= tuning.scope_min_laws:
