@@ -49,7 +49,7 @@ class Engine:
             self.store.embeddings.preload()
         preload_dictionary()
         self.retriever.article_counts  # the (title, 第N条) table, and each law's count (a "no such article" answer)
-        self.retriever.alias_starts  # the titles' names a question may mention
+        self.retriever.mentioned_titles("预热")  # the tables of the titles' names a question may mention
         tuning = self.retriever.tuning
         if tuning.scope_weight and len(self.retriever.versions.laws) >= tuning.scope_min_laws:
             self.retriever.scopes  # each law's subject words, which rank laws against each other beside a library

@@ -267,6 +267,16 @@ class Retriever:
         q = self._sentence_vectors[question]
         return [sum(a * b for a, b in zip(q, self._sentence_vectors[s])) for s in sentences]
 
+    def embed(self, text: str) -> list[float]:
+        """``text``'s vector, kept with the sentence vectors: the question searched for is the question its answer's
+        sentences are compared with (``similarity``), and it was encoded twice."""
+        vector = self._sentence_vectors.get(text)
+        if vector is None:
+            if len(self._sentence_vectors) > SENTENCE_CACHE:
+                self._sentence_vectors.clear()
+            vector = self._sentence_vectors[text] = self.store.embeddings.embed_query(text)
+        return vector
+
     @staticmethod
     def expand(question: str) -> list[str]:
         """The document terms that the question's everyday phrasing stands for (see synonyms.py)."""
@@ -490,7 +500,7 @@ class Retriever:
         allowed = self.allowed_docs(doc, doc_type, docs)
         turn = turn if turn and turn != question and self.tuning.turn_weight else None
         hidden = self.hidden_rows(question)
-        vector = self.store.embeddings.embed_query(question) if mode in ("hybrid", "dense") else None
+        vector = self.embed(question) if mode in ("hybrid", "dense") else None
         if vector is not None and turn:
             v = np.asarray(vector) + self.tuning.turn_weight * np.asarray(self.store.embeddings.embed_query(turn))
             vector = (v / (np.linalg.norm(v) or 1.0)).tolist()

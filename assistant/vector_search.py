@@ -22,6 +22,8 @@ _BATCH = 4096  # rows read at a time while writing: the ingest's peak memory doe
 #: Added to the bound: the full scores are summed in another order than the bound's terms, so a row exactly at the
 #: threshold could otherwise be dropped by float rounding.
 _SLACK = 1e-5
+#: Gathering scattered rows costs about this many times reading them in order: past 1 in 8 rows, one full pass.
+FULL_PASS_SHARE = 8
 
 
 def write_coarse(vectors: np.ndarray, folder: Path, dims: int) -> None:
@@ -80,16 +82,22 @@ class CoarseVectors:
         if served is not None:
             coarse = np.where(served, coarse, -np.inf)
         bound = coarse + (q_rest * self.rest + _SLACK)
-        out = np.full(len(coarse), -np.inf, dtype=np.float32)
+        keep = []
         for pool in pools:
             c = coarse if pool is None else np.where(pool, coarse, -np.inf)
             live = int(np.isfinite(c).sum())
             if live <= max(shortlist, n):  # a small pool: every row in full
-                rows = np.flatnonzero(np.isfinite(c))
+                keep.append(np.flatnonzero(np.isfinite(c)))
             else:
                 short = np.argpartition(-c, shortlist)[:shortlist]
                 full = vectors[np.sort(short)] @ q
                 threshold = np.partition(full, len(full) - n)[len(full) - n]
-                rows = np.flatnonzero(np.isfinite(c) & (bound >= threshold))
-            out[rows] = vectors[rows] @ q
+                keep.append(np.flatnonzero(np.isfinite(c) & (bound >= threshold)))
+        rows = np.concatenate(keep)
+        if len(rows) * FULL_PASS_SHARE > len(coarse):
+            # no row stands out (红烧肉怎么做 beside a law library: 20,000 rows passed, 52 ms to gather): one full pass
+            full = vectors @ q
+            return full if served is None else np.where(served, full, -np.inf)
+        out = np.full(len(coarse), -np.inf, dtype=np.float32)
+        out[rows] = vectors[rows] @ q
         return out

@@ -16,6 +16,7 @@ import pytest
 
 from assistant.evaluate import citation_is_verbatim
 from assistant.settings import RetrievalSettings
+from assistant import vector_search
 from assistant.vector_search import CoarseVectors, write_coarse
 from assistant.versions import VersionQuery, source_version, version_query
 from tests.conftest import REPORT_NAME, REPORTS, make_engine
@@ -154,10 +155,14 @@ def test_beside_a_library_the_bureaus_documents_are_a_pool_of_their_own(library)
     assert law.found and law.citations[0].chunk.source.endswith("未成年人保护法(2024-04-26).md")
 
 
-def test_dense_search_over_the_coarse_copy_finds_what_reading_every_vector_finds(library, tmp_path):
+@pytest.mark.parametrize("full_pass_share", [vector_search.FULL_PASS_SHARE, 10**9])
+def test_dense_search_over_the_coarse_copy_finds_what_reading_every_vector_finds(library, tmp_path, monkeypatch,
+                                                                                   full_pass_share):
     """Beside a large library a dense search reads the vectors' leading coordinates, then in full only the rows that
     can still be among the best (assistant/vector_search.py): the same passages as a full pass, in one pool and in
-    the bureau's and the library's pools, served rows only — also with so few coordinates that most rows pass."""
+    the bureau's and the library's pools, served rows only — also with so few coordinates that most rows pass the
+    bound (with the usual fallback to one full pass, and without it)."""
+    monkeypatch.setattr(vector_search, "FULL_PASS_SHARE", full_pass_share)
     if library.retriever.vectors is None:
         pytest.skip("a Chroma server: no vectors are saved beside the keyword index")
     two_pools = make_engine(library.settings.index_dir, library_dirs=[SAMPLE]).retriever
