@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable, Protocol
 
-from assistant.intent import INTENTS, Intent, intent_terms, unanswered_type
+from assistant.intent import INTENTS, Intent, action_share, asked_action, intent_terms, topic, unanswered_type
 from assistant.normalize import to_simplified
 from assistant.schema import Chunk, Hit
 from assistant.settings import ComposeSettings
@@ -72,13 +72,8 @@ def question_terms(question: str, kind: str, corpus: Corpus, tuning: ComposeSett
     r = corpus
     extra = {t for term in [*r.expand(question), *intent_terms(question, kind)] for t in tokens(term)}
     words = set(tokens(question)) | extra
-    topic = question
-    for intent in INTENTS.values():  # the words that say what kind of question it is are not its topic
-        if intent.name != "fact":
-            for cue in (intent.cues, intent.frame):
-                topic = cue.sub(" ", topic) if cue else topic
     n = max(len(r.chunks), 1)
-    specific = {t for t in set(tokens(topic)) | extra
+    specific = {t for t in set(tokens(topic(question))) | extra
                 if 0 < r.df.get(t, 0) <= max(tuning.generic_df * n, tuning.generic_min)}
     return Terms({t: r.idf(t) for t in words}, specific)
 
@@ -262,7 +257,8 @@ def _groups(chunk: Chunk, spans: list[tuple[int, int]]) -> dict[tuple[int, int],
 
 def sentence_parts(question: str, intent: Intent, hits: list[Hit], terms: Terms,
                    tuning: ComposeSettings = DEFAULT,
-                   similarity: Callable[[str, list[str]], list[float]] | None = None) -> list[Part]:
+                   similarity: Callable[[str, list[str]], list[float]] | None = None,
+                   idf: Callable[[str], float] | None = None) -> list[Part]:
     """The best sentences of the top passages by rare-word overlap with the question, shaped by its type
     (``intent``: how many passages are read, the deciding sentence, how many sentences and passages)."""
     deciding = intent.deciding
@@ -270,6 +266,7 @@ def sentence_parts(question: str, intent: Intent, hits: list[Hit], terms: Terms,
     asked = unanswered_type(question, [])  # the kind of fact asked for (a count, a person…), if any
     keep = (lambda line: not unanswered_type(question, [to_simplified(line)])) if asked else None
     scored = []  # (score, rank, span, hit, deciding)
+    action = asked_action(question) if intent.period_action else ""
     for rank, hit in enumerate(hits[: intent.read_passages]):
         text = hit.chunk.text
         for s, e in content_spans(hit.chunk, tuning, keep):
@@ -281,6 +278,10 @@ def sentence_parts(question: str, intent: Intent, hits: list[Hit], terms: Terms,
             decides = bool(deciding and deciding.search(text[s:e]))
             if decides:
                 score *= tuning.deciding_boost
+                if action and tuning.action_weight and idf is not None:
+                    share = action_share(action, text[s:e], idf)
+                    if share is not None:
+                        score *= 1 + tuning.action_weight * share
             if wants_number and _NUMBER.search(text[s:e]):
                 score *= tuning.number_boost
             scored.append((score * hit.score ** tuning.passage_power, rank, (s, e), hit, decides))
@@ -372,4 +373,4 @@ def compose(question: str, kind: str, hits: list[Hit], corpus: Corpus, tuning: C
         parts = shape(intent, hits, corpus.chunks_of, terms, tuning)
         if parts:
             return parts
-    return sentence_parts(question, intent, hits, terms, tuning, corpus.similarity)
+    return sentence_parts(question, intent, hits, terms, tuning, corpus.similarity, corpus.idf)

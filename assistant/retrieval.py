@@ -17,7 +17,7 @@ import numpy as np
 
 from assistant import citations as cit
 from assistant.bodies import Bodies
-from assistant.intent import intent_terms, kind_weight
+from assistant.intent import INTENTS, action_share, asked_action, intent_terms, kind_weight
 from assistant.cachedir import cache_dir
 from assistant.keyword_index import as_retriever_views, group_weights, open_index
 from assistant.law_scope import LawScopes
@@ -535,8 +535,13 @@ class Retriever:
                   for i in dense_score.keys() | bm25_score.keys()}
         laws = list(dict.fromkeys(self.chunks[i].doc for i in scores if self.chunks[i].doc_type in LEGAL_TYPES))
         scope = self.scope_factors(question, laws) if question and not boost else {}
+        # a time question: passages whose periods are for the action asked (the bureau's own; see action_weight)
+        action = asked_action(question) if INTENTS[kind].period_action and self.tuning.action_weight and question else ""
         for i in scores:
             chunk = self.chunks[i]
+            if action and (self.own_rows is None or not self.in_library[i]) and (
+                    share := action_share(action, chunk.text, self.idf)) is not None:
+                scores[i] *= 1 + self.tuning.action_weight * share
             if chunk.doc in boost:  # the question names this document
                 scores[i] *= self.tuning.title_boost
             scores[i] *= kind_weight(kind, chunk) * scope.get(chunk.doc, 1.0)

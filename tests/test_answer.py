@@ -326,3 +326,19 @@ def test_a_decisive_keyword_match_answers_despite_a_low_cosine(engine):
     assert answer.found
     assert answer.citations[0].chunk.article == "第五十八条"
     assert "周边不得设置" in answer.answer
+
+
+@pytest.mark.parametrize("question, doc, article, period", [
+    ("对教育局的决定不服，多长时间内可以申请行政复议？", "中华人民共和国行政复议法", "第二十条", "六十日内提出行政复议申请"),
+    ("对复议决定不服，要在多长时间内去法院起诉？", "中华人民共和国行政诉讼法", "第四十五条", "十五日内向人民法院提起诉讼"),
+    ("要求听证的话，要在几天内提出来？", "中华人民共和国行政处罚法", "第六十四条", "五日内提出"),
+    ("社区戒毒要多长时间？", "中华人民共和国禁毒法", "第三十三条", "期限为三年"),
+])
+def test_a_deadline_is_quoted_for_the_action_asked(engine, question, doc, article, period):
+    """The laws give different periods for different actions (申请行政复议 六十日, 复议后起诉 十五日, 要求听证 五日); the first
+    passage quoted is the one whose period is for the action the question names. 行政复议法第三十四条's 十五日 (suing after
+    a review) quoted for 申请行政复议 was issue 14's most harmful answer."""
+    ans = engine.ask(question)
+    assert ans.found and period in ans.answer, ans.answer
+    first = ans.citations[0].chunk
+    assert (first.doc, first.article) == (doc, article), ans.answer

@@ -93,3 +93,45 @@ def test_liability_questions_bring_the_civil_capacity_of_the_childs_age():
 ])
 def test_the_clauses_that_ask_decide_the_type(question, kind):
     assert classify(question) == kind
+
+
+@pytest.mark.parametrize("text, actions", [
+    # the time, then what it is for
+    ("可以自收到决定书之日起或者行政复议期限届满之日起十五日内，依法向人民法院提起行政诉讼。", ["，依法向人民法院提起行政诉讼"]),
+    ("可以自知道或者应当知道该行政行为之日起六十日内提出行政复议申请；但是法律规定的申请期限超过六十日的除外。",
+     ["提出行政复议申请", "但是法律规定的申请期限超过的除外"]),  # a bare 的除外 takes the words before it
+    # a bare verb after the time: the sentence's words before it say what it is for
+    ("直接向人民法院提起诉讼的，应当自知道或者应当知道作出行政行为之日起六个月内提出。",
+     ["直接向人民法院提起诉讼的，应当自知道或者应当知道作出行政行为之日起提出"]),
+    ("社区戒毒的期限为三年。", ["社区戒毒的期限为"]),
+    ("学校应当建立安全管理制度。", []),
+])
+def test_a_periods_action_is_read_from_how_laws_state_deadlines(text, actions):
+    from assistant.intent import period_actions
+
+    assert period_actions(text) == actions
+
+
+@pytest.mark.parametrize("question, words", [
+    ("对教育局的决定不服，多长时间内可以申请行政复议？", {"申请", "行政复议"}),
+    ("收到行政复议决定书以后还是不服，想去法院起诉，有多长时间？", {"法院", "起诉"}),  # the clause before a bare one
+    ("孩子被打了，那如果不走复议，直接去法院起诉要在多久以内？", {"直接", "法院", "起诉"}),  # the last asking clause
+])
+def test_the_action_a_time_question_asks_about(question, words):
+    from assistant.intent import asked_action
+    from assistant.textutil import tokens
+
+    assert words <= set(tokens(asked_action(question)))
+    assert "教育局" not in asked_action(question) and "决定书" not in asked_action(question)
+
+
+def test_a_period_for_the_action_asked_matches_better_than_one_for_another_action():
+    from assistant.intent import action_share, asked_action
+
+    asked = asked_action("对教育局的决定不服，多长时间内可以申请行政复议？")
+    idf = lambda t: 1.0  # noqa: E731 - every word alike: the shares alone decide
+    apply = action_share(asked, "可以自知道该行政行为之日起六十日内提出行政复议申请。", idf)
+    decide = action_share(asked, "行政复议机关应当自受理申请之日起六十日内作出行政复议决定。", idf)
+    sue = action_share(asked, "可以自收到决定书之日起十五日内，依法向人民法院提起行政诉讼。", idf)
+    assert apply > decide > sue
+    assert action_share(asked, "学校应当建立安全管理制度。", idf) is None
