@@ -266,6 +266,7 @@ def sentence_parts(question: str, intent: Intent, hits: list[Hit], terms: Terms,
     asked = unanswered_type(question, [])  # the kind of fact asked for (a count, a person…), if any
     keep = (lambda line: not unanswered_type(question, [to_simplified(line)])) if asked else None
     scored = []  # (score, rank, span, hit, deciding)
+    matched: dict[str, float] = {}  # document → how well its best period is for the action asked
     action = asked_action(question) if intent.period_action else ""
     for rank, hit in enumerate(hits[: intent.read_passages]):
         text = hit.chunk.text
@@ -282,9 +283,12 @@ def sentence_parts(question: str, intent: Intent, hits: list[Hit], terms: Terms,
                     share = action_share(action, text[s:e], idf)
                     if share is not None:
                         score *= 1 + tuning.action_weight * share
+                        matched[hit.chunk.doc] = max(matched.get(hit.chunk.doc, 0.0), share)
             if wants_number and _NUMBER.search(text[s:e]):
                 score *= tuning.number_boost
             scored.append((score * hit.score ** tuning.passage_power, rank, (s, e), hit, decides))
+    if matched:  # within each law, on the scale of its best match: the action picks the law's period, not the law
+        scored = [(x[0] / (1 + tuning.action_weight * matched.get(x[3].chunk.doc, 0.0)), *x[1:]) for x in scored]
     if tuning.sentence_similarity and scored:
         cos = similarity(question, [x[3].chunk.text[x[2][0]:x[2][1]] for x in scored])
         scored = [(x[0] * max(c, 0.01) ** tuning.sentence_similarity, *x[1:]) for x, c in zip(scored, cos)]
@@ -300,9 +304,24 @@ def sentence_parts(question: str, intent: Intent, hits: list[Hit], terms: Terms,
         # that do, if any (else the answer is refused for want of it)
         stating = [x for x in scored if x[0] > 0 and not unanswered_type(question, [_simple(x)])]
         chosen = _choose(stating, intent, tuning) or chosen
+    if intent.differ is not None:
+        chosen = _without_repeats(chosen, intent.differ)
     first = next((x for x in chosen if x[4]), None)  # the deciding sentence first, then reading order
     chosen.sort(key=lambda x: (x is not first, x[1], x[2]))
     return _with_items(chosen, intent, tuning)
+
+
+def _without_repeats(chosen: list, values: re.Pattern) -> list:
+    """Without the reference library's sentences that state only values (periods) the bureau's own documents' chosen
+    sentences already state: another field's law with the same 十五日 (矿山安全法, 注册会计师法 beside 行政诉讼法第四十五条)
+    adds a citation and nothing else. One with a different value stays: a special rule, which the answer labels."""
+    own = {v for x in chosen if not x[3].library for v in values.findall(_simple(x))}
+
+    def repeats(x: tuple) -> bool:
+        found = set(values.findall(_simple(x)))
+        return bool(found) and found <= own
+
+    return [x for x in chosen if not (x[3].library and repeats(x))]
 
 
 def _simple(x: tuple) -> str:

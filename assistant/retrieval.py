@@ -515,6 +515,26 @@ class Retriever:
                 h.dense = cosines.get(h.chunk.id, h.dense)
         return hits
 
+    def action_factors(self, question: str, kind: str, rows: list[int]) -> dict[int, float]:
+        """Row → its score's factor for a time question: within each law, the passages whose periods are for the action
+        asked come first (行政复议法第二十条's 六十日内提出行政复议申请 before 第三十四条's 十五日内…提起行政诉讼 for 申请行政复议),
+        on the scale of that law's best match, so which law answers is left to the other signals: another field's
+        law that words the action as the question does (矿山安全法's 向人民法院起诉) is not preferred for it. The bureau's own
+        documents only (``action_weight``)."""
+        w = self.tuning.action_weight
+        if not (w and question and INTENTS[kind].period_action):
+            return {}
+        action = asked_action(question)
+        shares: dict[int, float] = {}
+        best: dict[str, float] = defaultdict(float)
+        for i in rows:
+            if self.own_rows is None or not self.in_library[i]:
+                share = action_share(action, self.chunks[i].text, self.idf) or 0.0
+                shares[i] = share
+                best[self.chunks[i].doc] = max(best[self.chunks[i].doc], share)
+        return {i: (1 + w * share) / (1 + w * best[self.chunks[i].doc]) for i, share in shares.items()
+                if best[self.chunks[i].doc]}
+
     def fuse(self, dense: list[tuple[int, float]], keyword: list[tuple[int, float]], k: int,
              boost: set[str] = frozenset(), kind: str = "fact", question: str = "") -> list[Hit]:
         """Weighted sum of the two rankers' scores, each scaled to [0, 1] over its own candidates.
@@ -535,20 +555,17 @@ class Retriever:
                   for i in dense_score.keys() | bm25_score.keys()}
         laws = list(dict.fromkeys(self.chunks[i].doc for i in scores if self.chunks[i].doc_type in LEGAL_TYPES))
         scope = self.scope_factors(question, laws) if question and not boost else {}
-        # a time question: passages whose periods are for the action asked (the bureau's own; see action_weight)
-        action = asked_action(question) if INTENTS[kind].period_action and self.tuning.action_weight and question else ""
+        factors = self.action_factors(question, kind, list(scores))
         for i in scores:
             chunk = self.chunks[i]
-            if action and (self.own_rows is None or not self.in_library[i]) and (
-                    share := action_share(action, chunk.text, self.idf)) is not None:
-                scores[i] *= 1 + self.tuning.action_weight * share
+            scores[i] *= factors.get(i, 1.0)
             if chunk.doc in boost:  # the question names this document
                 scores[i] *= self.tuning.title_boost
             scores[i] *= kind_weight(kind, chunk) * scope.get(chunk.doc, 1.0)
             if self.in_library[i]:
                 scores[i] *= self.tuning.library_weight
         scale = max(scores.values(), default=1.0) or 1.0
-        hits = [Hit(chunk=self.chunks[i], score=s / scale, dense=dense_score.get(i), bm25=bm25_score.get(i))
-                for i, s in scores.items()]
+        hits = [Hit(chunk=self.chunks[i], score=s / scale, dense=dense_score.get(i), bm25=bm25_score.get(i),
+                    library=bool(self.in_library[i])) for i, s in scores.items()]
         hits.sort(key=lambda h: -h.score)
         return hits[:k]

@@ -53,6 +53,7 @@ class Hit:
     score: float  # fused score, higher is better
     dense: float | None = None  # cosine similarity, when the dense ranker saw it
     bm25: float | None = None  # raw BM25 score, when the keyword ranker saw it
+    library: bool = False  # a passage of the reference library (Settings.library_dirs), not of the bureau's documents
 
     def to_json(self) -> dict[str, Any]:
         c = self.chunk

@@ -101,12 +101,13 @@ class RetrievalSettings(BaseModel):
         "later ones define terms of one chapter, not the law's subject.")
     action_weight: float = Field(
         1.0, ge=0, description="A time question's passages score × (1 + this × how well one of their periods is for the "
-        "action the question asks the time of (assistant/intent.py action_share: 申请行政复议 → 六十日内提出行政复议申请, "
-        "not 十五日内…提起行政诉讼). The bureau's own documents only: beside a library, special laws' periods for the "
-        "same action (价格管理条例's 十五日内向人民法院起诉) would overtake the general law's. On the dev sets (without / "
-        "with the library): 0 → laws_dev 0.806 / 0.736, dev 0.889 / 0.844, deadlines_dev 0.75 / 0.75; 1 → 0.819 / 0.764, "
-        "0.889 / 0.856, 0.90 / 0.90; 2 → 0.819 / 0.750, 0.900 / 0.856, 0.90 / 0.90 (docs/benchmarks.md, 'Periods for the "
-        "action asked').")
+        "action the question asks the time of; assistant/intent.py action_share: 申请行政复议 → 六十日内提出行政复议申请, "
+        "not 十五日内…提起行政诉讼), divided by the same for the best match of their law: the action picks a law's "
+        "period, the other signals pick the law. The bureau's own documents only. On the dev sets (without / with the "
+        "library): 0 → laws_dev 0.806 / 0.736, dev 0.889 / 0.844, deadlines_dev 0.75 / 0.75; 1 → 0.819 / 0.750, "
+        "0.889 / 0.856, 0.85 / 0.85. Across laws (not divided) deadlines_dev scored 0.90 but another field's law that "
+        "words the action as users do (矿山安全法's 向人民法院起诉) came before 行政诉讼法第四十五条 (docs/benchmarks.md, "
+        "'Periods for the action asked').")
     title_boost: float = Field(
         1.2, ge=1, description="Fused score × this for passages of a document the question names (未成年人保护法…): a "
         "soft preference, since the report that cites a law is named together with it.")
@@ -141,8 +142,8 @@ class ComposeSettings(BaseModel):
         "for 能不能, 责任 for 谁负责).")
     action_weight: float = Field(
         1.0, ge=0, description="A time question's sentence that states a period scores × (1 + this × how well the period is "
-        "for the action asked, assistant/intent.py action_share): the period of the action asked is quoted first, "
-        "another action's after it or not at all (measured with retrieval.action_weight).")
+        "for the action asked, assistant/intent.py action_share), on the scale of its law's best match as in "
+        "retrieval.action_weight: the period of the action asked is quoted first, another action's after it or not at all.")
     number_boost: float = Field(
         1.3, description="Score × this for a sentence with a number, when a fact question asks 多少/几.")
     topic_keep: float = Field(

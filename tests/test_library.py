@@ -188,3 +188,17 @@ def test_dense_search_over_the_coarse_copy_finds_what_reading_every_vector_finds
                     assert not any(hidden[i] for i, _ in got)
         finally:
             r.coarse = saved
+
+
+def test_a_library_law_repeating_the_bureaus_period_is_not_quoted_beside_it(library, monkeypatch):
+    """Beside a reference library, another field's law that states the same period for the same action (矿山安全法's
+    十五日内向人民法院起诉) adds a citation and nothing else: the answer quotes the bureau's 行政诉讼法 alone."""
+    from assistant import compose
+
+    eng = make_engine(library.settings.index_dir, library_dirs=[SAMPLE / "社会法"])  # 矿山安全法 is the library's
+    question = "对复议决定不服，要在多长时间内去法院起诉？"
+    ans = ask(eng, question)
+    cited = {c.chunk.doc for c in ans.citations}
+    assert "中华人民共和国行政诉讼法" in cited and not cited & set(SPECIAL), ans.answer
+    monkeypatch.setattr(compose, "_without_repeats", lambda chosen, values: chosen)
+    assert {c.chunk.doc for c in ask(eng, question).citations} & set(SPECIAL)  # what it prevents, on this sample
