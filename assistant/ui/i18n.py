@@ -101,6 +101,7 @@ HARDCODED: dict[str, str] = {
     "Copied": "已复制",
     "Close": "关闭",
     "Loading response": "正在生成回答",
+    "Loading content": "正在加载内容",  # the screen-reader text of the chat's pending answer (its three dots)
     "Loading...": "加载中…",
     "Empty value": "空",
     "Paste from clipboard": "从剪贴板粘贴",
