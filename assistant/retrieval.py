@@ -398,15 +398,14 @@ class Retriever:
         which asks for more to make up for them, because a Chroma filter on every served row would be slow."""
         if allowed is not None and not allowed:
             return []
+        vector = vector if vector is not None else self.embed(question)
         if self.vectors is not None:
-            vector = vector if vector is not None else self.store.embeddings.embed_query(question)
             return self._exact_dense(vector, n, allowed, hidden)
         if allowed is not None:
             rows = np.flatnonzero(self._allowed(allowed) & ~hidden if hidden is not None else self._allowed(allowed))
             if len(rows) <= self.tuning.dense_exact_rows:
                 # a few passages (one body's reports): their exact cosines, read by id — Chroma's filtered HNSW search
                 # took 100–190 ms here against a library of 66,000
-                vector = vector if vector is not None else self.store.embeddings.embed_query(question)
                 ids = [self.chunks[i].id for i in rows]
                 cos = self.store.cosines(vector, ids)
                 return sorted(((self.by_id[i], c) for i, c in cos.items()), key=lambda x: -x[1])[:n]
@@ -416,7 +415,6 @@ class Retriever:
             hidden = ~keep if hidden is None else hidden | ~keep
             allowed = None
         where = None if allowed is None else {"doc": allowed[0]} if len(allowed) == 1 else {"doc": {"$in": allowed}}
-        vector = vector if vector is not None else self.store.embeddings.embed_query(question)
         extra = hidden is not None and hidden.any()
         want = int(n * self.tuning.hidden_oversample) if extra else n
         hits = self.store.dense_search(vector, want, where)
@@ -431,10 +429,11 @@ class Retriever:
         approximation, no filter inside Chroma, and Chroma's vector index is never loaded."""
         mask = self._served(allowed, hidden)
         q = self._unit(vector)
-        rows = None if mask is None else np.flatnonzero(mask)
-        if self.coarse is not None and (rows is None or len(rows) * 8 >= len(self.vectors)):
+        few = mask is not None and np.count_nonzero(mask) * 8 < len(self.vectors)  # a few documents' rows
+        if self.coarse is not None and not few:
             return self._best(self.coarse.scores(self.vectors, q, mask, self.pools, n, self.tuning.dense_shortlist), n)
-        if rows is not None and len(rows) * 8 < len(self.vectors):  # a few documents: only their rows
+        if few:  # only their rows
+            rows = np.flatnonzero(mask)
             scores = np.full(len(self.vectors), -np.inf, dtype=np.float32)
             scores[rows] = self.vectors[rows] @ q
         else:  # copying most rows out of the matrix costs more than scoring them all (8–9 ms for 67,853)
@@ -502,7 +501,7 @@ class Retriever:
         hidden = self.hidden_rows(question)
         vector = self.embed(question) if mode in ("hybrid", "dense") else None
         if vector is not None and turn:
-            v = np.asarray(vector) + self.tuning.turn_weight * np.asarray(self.store.embeddings.embed_query(turn))
+            v = np.asarray(vector) + self.tuning.turn_weight * np.asarray(self.embed(turn))
             vector = (v / (np.linalg.norm(v) or 1.0)).tolist()
         dense = self.dense(question, n, allowed, vector, hidden) if vector is not None else []
         weighted = " ".join([question, *[turn] * round(self.tuning.turn_weight)]) if turn else question
